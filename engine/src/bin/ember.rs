@@ -1,0 +1,183 @@
+//! `ember`: run a Lua file like `lua5.4 FILE ARGS...`, with tier and limit
+//! controls and execution statistics.
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use ember_engine::{Engine, EngineConfig, Error, Limits};
+
+#[derive(Parser)]
+#[command(name = "ember", version, about = "Ember: a tiered Lua 5.4-subset VM")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run a Lua file (stdout identical to `lua5.4 FILE ARGS...`).
+    Run(RunArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
+enum Tier {
+    /// Let the tiering policy decide (today: the interpreter).
+    Auto,
+    /// Interpreter only.
+    #[value(name = "0")]
+    T0,
+    /// Baseline JIT for every function (not built yet).
+    #[value(name = "1")]
+    T1,
+    /// Optimizing JIT for every function (not built yet).
+    #[value(name = "2")]
+    T2,
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// Execution tier to force.
+    #[arg(long, value_enum, default_value = "auto")]
+    tier: Tier,
+    /// Print per-tier call counts and the hottest functions to stderr.
+    #[arg(long)]
+    stats: bool,
+    /// Stop after N steps (loop back-edges plus calls).
+    #[arg(long, value_name = "N")]
+    fuel: Option<u64>,
+    /// Stop when the live heap passes N MiB.
+    #[arg(long, value_name = "N")]
+    heap_mb: Option<usize>,
+    /// Stop after N milliseconds of wall-clock time.
+    #[arg(long, value_name = "N")]
+    timeout_ms: Option<u64>,
+    /// Stop when Lua calls nest deeper than N frames.
+    #[arg(long, value_name = "N")]
+    max_depth: Option<usize>,
+    /// Do not record tier-0 feedback (for measuring its overhead).
+    #[arg(long)]
+    no_profile: bool,
+    /// The Lua file to run.
+    file: String,
+    /// Arguments for the script (`arg[1]`, ... and `...`).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    args: Vec<String>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.cmd {
+        Cmd::Run(a) => run(a),
+    }
+}
+
+fn run(a: RunArgs) -> ExitCode {
+    match a.tier {
+        Tier::T1 | Tier::T2 => {
+            eprintln!(
+                "ember: --tier {} is not available in this build: the JIT tiers are not implemented yet (use --tier 0 or auto)",
+                if a.tier == Tier::T1 { 1 } else { 2 }
+            );
+            return ExitCode::from(2);
+        }
+        Tier::Auto | Tier::T0 => {}
+    }
+    let source = match std::fs::read(&a.file) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("ember: cannot open {} ({e})", a.file);
+            return ExitCode::from(1);
+        }
+    };
+    let engine = Engine::with_config(EngineConfig {
+        profiling: !a.no_profile,
+    });
+    // `require` looks for ./NAME.lua, like lua5.4's default package.path.
+    engine.set_module_loader(Arc::new(|name: &str| {
+        let path = format!("./{}.lua", name.replace('.', "/"));
+        match std::fs::read(&path) {
+            Ok(src) => Some(Ok((src, path))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => Some(Err(format!("cannot read '{path}': {e}"))),
+        }
+    }));
+    let code = match engine.load_module_as("main", &source, &a.file) {
+        Err(e) => {
+            eprintln!("ember: {e}");
+            1
+        }
+        Ok(_) => {
+            let mut state = engine.new_state();
+            state.set_output(Box::new(std::io::BufWriter::with_capacity(
+                1 << 16,
+                std::io::stdout(),
+            )));
+            state.set_limits(Limits {
+                fuel: a.fuel,
+                deadline: a.timeout_ms.map(Duration::from_millis),
+                heap_bytes: a.heap_mb.map(|m| m << 20),
+                max_depth: a.max_depth,
+            });
+            let r = state.run_main("main", &a.file, &a.args);
+            state.set_output(Box::new(std::io::sink()));
+            let code = match r {
+                Ok(()) => 0,
+                Err(Error::Exit(c)) => c,
+                Err(e) => {
+                    eprintln!("ember: {e}");
+                    eprintln!("stack traceback:\n\t[C]: in ?");
+                    1
+                }
+            };
+            if a.stats {
+                print_stats(&engine, &state);
+            }
+            code
+        }
+    };
+    let _ = std::io::stdout().flush();
+    ExitCode::from(code.clamp(0, 255) as u8)
+}
+
+fn print_stats(engine: &Engine, state: &ember_engine::State) {
+    let s = state.stats();
+    let mut e = std::io::stderr().lock();
+    let _ = writeln!(e, "-- ember stats --");
+    let _ = writeln!(
+        e,
+        "calls by tier: tier0={} tier1=0 tier2=0 (JIT tiers not built yet)",
+        s.tier0_calls
+    );
+    let _ = writeln!(e, "native calls: {}", s.native_calls);
+    let _ = writeln!(
+        e,
+        "gc: {} collections, heap {} KiB, {} objects",
+        s.gc_collections,
+        s.heap_bytes / 1024,
+        s.heap_objects
+    );
+    let _ = writeln!(e, "hottest functions (calls + loop back-edges):");
+    let _ = writeln!(
+        e,
+        "  {:>10} {:>12}  {:<32} {}",
+        "calls", "back-edges", "function", "key"
+    );
+    for p in engine
+        .profiles()
+        .iter()
+        .filter(|p| p.calls + p.back_edges > 0)
+        .take(10)
+    {
+        let _ = writeln!(
+            e,
+            "  {:>10} {:>12}  {:<32} {}",
+            p.calls,
+            p.back_edges,
+            format!("{}:{} {}", p.source, p.line, p.name),
+            p.key
+        );
+    }
+}

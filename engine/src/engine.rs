@@ -1,0 +1,235 @@
+//! The engine: compiled modules shared by every state and thread.
+//!
+//! An `Engine` is cheap to clone (an `Arc`) and `Send + Sync`. It compiles
+//! source into prototypes once; states instantiate them. It never touches
+//! files: `require` of a module the engine does not know asks the
+//! embedder's [`ModuleLoader`], if one is installed (the `ember` CLI installs
+//! one that reads `./NAME.lua`, as lua5.4's default `package.path` does).
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use crate::bytecode::Proto;
+use crate::error::{Error, Throw};
+use crate::key::FunctionKey;
+use crate::profile::{FunctionProfile, snapshot};
+use crate::state::State;
+
+/// Finds module source the engine does not already hold: given a module
+/// name, returns `Some(Ok((source, chunk_name)))`, `Some(Err(message))` if
+/// it exists but cannot be read, or `None` if there is no such module.
+pub type ModuleLoader = dyn Fn(&str) -> Option<Result<(Vec<u8>, String), String>> + Send + Sync;
+
+/// Engine-wide settings.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct EngineConfig {
+    /// Record tier-0 feedback (call counts, type sets, branch counts). On by
+    /// default; later tiers and gossip need it.
+    pub profiling: bool,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig { profiling: true }
+    }
+}
+
+/// A compiled module: its main chunk and every nested function.
+pub struct Module {
+    name: String,
+    main: Arc<Proto>,
+    functions: Vec<Arc<Proto>>,
+}
+
+impl Module {
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    /// All function prototypes, main chunk first, in definition order.
+    pub fn functions(&self) -> &[Arc<Proto>] {
+        &self.functions
+    }
+    pub fn main(&self) -> &Arc<Proto> {
+        &self.main
+    }
+    /// Looks a function up by its key.
+    pub fn function(&self, key: FunctionKey) -> Option<&Arc<Proto>> {
+        self.functions.iter().find(|p| p.key == key)
+    }
+}
+
+struct Inner {
+    config: RwLock<EngineConfig>,
+    modules: RwLock<HashMap<String, Arc<Module>>>,
+    loader: RwLock<Option<Arc<ModuleLoader>>>,
+}
+
+/// Shared, thread-safe home of compiled modules.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+impl Default for Engine {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Engine {
+    pub fn new() -> Engine {
+        Self::with_config(EngineConfig::default())
+    }
+
+    pub fn with_config(config: EngineConfig) -> Engine {
+        Engine {
+            inner: Arc::new(Inner {
+                config: RwLock::new(config),
+                modules: RwLock::new(HashMap::new()),
+                loader: RwLock::new(None),
+            }),
+        }
+    }
+
+    pub fn config(&self) -> EngineConfig {
+        self.inner.config.read().expect("config lock").clone()
+    }
+
+    /// Installs the fallback used by `require` for unknown modules.
+    pub fn set_module_loader(&self, loader: Arc<ModuleLoader>) {
+        *self.inner.loader.write().expect("loader lock") = Some(loader);
+    }
+
+    /// Compiles `source` and registers it as module `name` (replacing any
+    /// module of that name for states that have not loaded it yet). The
+    /// chunk name in messages is `name`.
+    pub fn load_module(&self, name: &str, source: &[u8]) -> Result<Arc<Module>, Error> {
+        self.load_module_as(name, source, name)
+    }
+
+    /// Like [`Engine::load_module`] with an explicit chunk name for messages
+    /// (`x.lua` gives `x.lua:3: ...`).
+    pub fn load_module_as(
+        &self,
+        name: &str,
+        source: &[u8],
+        chunk_name: &str,
+    ) -> Result<Arc<Module>, Error> {
+        let main = compile_source(source, chunk_name).map_err(Error::Syntax)?;
+        let mut functions = Vec::new();
+        collect(&main, &mut functions);
+        let m = Arc::new(Module {
+            name: name.to_string(),
+            main,
+            functions,
+        });
+        self.inner
+            .modules
+            .write()
+            .expect("modules lock")
+            .insert(name.to_string(), m.clone());
+        Ok(m)
+    }
+
+    pub fn module(&self, name: &str) -> Option<Arc<Module>> {
+        self.inner
+            .modules
+            .read()
+            .expect("modules lock")
+            .get(name)
+            .cloned()
+    }
+
+    pub fn modules(&self) -> Vec<Arc<Module>> {
+        let mut v: Vec<_> = self
+            .inner
+            .modules
+            .read()
+            .expect("modules lock")
+            .values()
+            .cloned()
+            .collect();
+        v.sort_by(|a, b| a.name.cmp(&b.name));
+        v
+    }
+
+    /// A new state (globals, heap, stack) for one worker thread.
+    pub fn new_state(&self) -> State {
+        State::new_raw(self.clone())
+    }
+
+    /// Profiles of every function of every module, hottest first.
+    pub fn profiles(&self) -> Vec<FunctionProfile> {
+        let mut v: Vec<FunctionProfile> = self
+            .modules()
+            .iter()
+            .flat_map(|m| m.functions.iter().map(|p| snapshot(p)))
+            .collect();
+        v.sort_by_key(|p| std::cmp::Reverse(p.calls + p.back_edges));
+        v
+    }
+
+    /// `require` support: the module's main prototype and loader data.
+    pub(crate) fn find_module(&self, name: &str) -> Result<Option<(Arc<Proto>, String)>, Throw> {
+        if let Some(m) = self.module(name) {
+            return Ok(Some((m.main.clone(), ":preload:".into())));
+        }
+        let loader = self.inner.loader.read().expect("loader lock").clone();
+        let Some(loader) = loader else {
+            return Ok(None);
+        };
+        match loader(name) {
+            None => Ok(None),
+            Some(Err(e)) => Err(Throw::msg(e)),
+            Some(Ok((src, chunk))) => match self.load_module_as(name, &src, &chunk) {
+                Ok(m) => Ok(Some((m.main.clone(), chunk))),
+                Err(e) => Err(Throw::msg(format!(
+                    "error loading module '{name}' from file '{chunk}':\n\t{e}"
+                ))),
+            },
+        }
+    }
+}
+
+fn collect(p: &Arc<Proto>, out: &mut Vec<Arc<Proto>>) {
+    out.push(p.clone());
+    for c in &p.protos {
+        collect(c, out);
+    }
+}
+
+/// Parses and compiles a chunk. Errors are lua5.4-style messages.
+pub(crate) fn compile_source(src: &[u8], chunk_name: &str) -> Result<Arc<Proto>, String> {
+    let ast = crate::syntax::parser::parse_chunk(src, chunk_name).map_err(|e| e.0)?;
+    crate::compiler::compile_chunk(&ast, Arc::from(chunk_name)).map_err(|e| e.0)
+}
+
+/// Display name for a chunk name given to `load` (`=name` and `@name` as
+/// in PUC Lua, otherwise `[string "..."]`).
+pub(crate) fn chunk_display_name(name: &str) -> String {
+    if let Some(rest) = name.strip_prefix('=').or_else(|| name.strip_prefix('@')) {
+        return rest.to_string();
+    }
+    chunk_display_name_for_string(name.as_bytes())
+}
+
+/// `[string "first line..."]`, truncated as luaO_chunkid does.
+pub(crate) fn chunk_display_name_for_string(src: &[u8]) -> String {
+    const IDSIZE: usize = 60;
+    let first_line_end = src.iter().position(|&c| c == b'\n' || c == b'\r');
+    let avail = IDSIZE - "[string \"".len() - "...\"]".len() - 1;
+    let text = String::from_utf8_lossy(src);
+    match first_line_end {
+        None if src.len() <= avail => format!("[string \"{text}\"]"),
+        _ => {
+            let mut l = first_line_end.unwrap_or(src.len()).min(avail);
+            let bytes = &src[..l];
+            // Stay on a UTF-8 boundary for display.
+            while l > 0 && std::str::from_utf8(&src[..l]).is_err() {
+                l -= 1;
+            }
+            let _ = bytes;
+            format!("[string \"{}...\"]", String::from_utf8_lossy(&src[..l]))
+        }
+    }
+}

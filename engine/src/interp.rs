@@ -1,0 +1,1110 @@
+//! Tier 0: the bytecode interpreter.
+//!
+//! One loop runs every Lua frame of an invocation: a Lua-to-Lua call pushes
+//! a `Frame` and continues the loop, a return pops it, so deep Lua recursion
+//! uses heap (the frame vector and register stack), never the Rust stack.
+//! `pcall` called from Lua marks the callee's frame as protected instead of
+//! recursing. Only natives calling back into Lua (metamethods, `sort`
+//! comparators, `gsub` callbacks) re-enter `execute`, bounded by
+//! [`MAX_NATIVE_DEPTH`](crate::state::MAX_NATIVE_DEPTH).
+//!
+//! The interpreter also records tier-0 feedback (see `profile.rs`) when the
+//! engine's profiling is on.
+
+use crate::bytecode::{Op, RK_CONST};
+use crate::error::{Culprit, Throw, VmResult};
+use crate::function::{Function, LuaClosure, NativeKind};
+use crate::meta::{ArithOp, to_number};
+use crate::number::{self, Num};
+use crate::profile::{access, calls, type_bit};
+use crate::state::{State, detach};
+use crate::value::Value;
+
+impl State {
+    /// Runs frames until the frame marked `entry` returns; returns the
+    /// number of results, left at that frame's function slot.
+    pub(crate) fn execute(&mut self) -> VmResult<usize> {
+        let entry_level = self.frames.len() - 1;
+        'frame: loop {
+            let fi = self.frames.len() - 1;
+            let (clg, base, mut pc) = {
+                let f = &self.frames[fi];
+                (f.closure, f.base, f.pc)
+            };
+            let Function::Lua(cl) = clg.get() else {
+                unreachable!("Lua frames hold Lua closures")
+            };
+            let cl: &LuaClosure = detach(cl);
+            let proto = detach(cl.proto());
+            let code = &proto.code[..];
+            let consts = detach(&cl.inst.get().consts[..]);
+            let fb = &proto.feedback;
+            let prof = self.profiling;
+
+            macro_rules! r {
+                ($i:expr) => {
+                    self.stack[base + $i as usize]
+                };
+            }
+            macro_rules! rk {
+                ($x:expr) => {
+                    if $x < RK_CONST {
+                        self.stack[base + $x as usize]
+                    } else {
+                        consts[($x - RK_CONST) as usize]
+                    }
+                };
+            }
+            macro_rules! savepc {
+                () => {
+                    if let Some(f) = self.frames.get_mut(fi) {
+                        f.pc = pc
+                    }
+                };
+            }
+            // Error exit: hand the error to the unwinder, which either
+            // resumes a protected caller or returns it.
+            macro_rules! throw {
+                ($e:expr) => {{
+                    savepc!();
+                    let e = $e;
+                    match self.unwind(e, entry_level) {
+                        Ok(()) => continue 'frame,
+                        Err(e) => return Err(e),
+                    }
+                }};
+            }
+            macro_rules! tri {
+                ($e:expr) => {
+                    match $e {
+                        Ok(v) => v,
+                        Err(e) => throw!(e),
+                    }
+                };
+            }
+            macro_rules! arith {
+                ($a:expr, $b:expr, $c:expr, $op:expr, $int:expr, $flt:expr) => {{
+                    let (x, y) = (rk!($b), rk!($c));
+                    if prof {
+                        fb.add_bits(pc - 1, type_bit(x) | (type_bit(y) << 4));
+                    }
+                    let v = match (x, y) {
+                        (Value::Int(i), Value::Int(j)) => $int(i, j),
+                        (Value::Float(p), Value::Float(q)) => Some(Value::Float($flt(p, q))),
+                        (Value::Int(i), Value::Float(q)) => Some(Value::Float($flt(i as f64, q))),
+                        (Value::Float(p), Value::Int(j)) => Some(Value::Float($flt(p, j as f64))),
+                        _ => None,
+                    };
+                    match v {
+                        Some(v) => r!($a) = v,
+                        None => {
+                            savepc!();
+                            let v = tri!(self.arith($op, x, y, Culprit::Rk($b), Culprit::Rk($c)));
+                            r!($a) = v;
+                        }
+                    }
+                }};
+            }
+            macro_rules! arith_slow {
+                ($a:expr, $b:expr, $c:expr, $op:expr) => {{
+                    let (x, y) = (rk!($b), rk!($c));
+                    if prof {
+                        fb.add_bits(pc - 1, type_bit(x) | (type_bit(y) << 4));
+                    }
+                    let v = match (to_fast_num(x), to_fast_num(y)) {
+                        (Some(p), Some(q)) => match crate::meta::arith_num($op, p, q) {
+                            Ok(v) => v,
+                            Err(_) => {
+                                savepc!();
+                                tri!(self.arith($op, x, y, Culprit::Rk($b), Culprit::Rk($c)))
+                            }
+                        },
+                        _ => {
+                            savepc!();
+                            tri!(self.arith($op, x, y, Culprit::Rk($b), Culprit::Rk($c)))
+                        }
+                    };
+                    r!($a) = v;
+                }};
+            }
+
+            loop {
+                let op = code[pc];
+                pc += 1;
+                match op {
+                    Op::Move { a, b } => r!(a) = r!(b),
+                    Op::LoadK { a, k } => r!(a) = consts[k as usize],
+                    Op::LoadInt { a, v } => r!(a) = Value::Int(v as i64),
+                    Op::LoadNil { a, n } => {
+                        for i in 0..=n as usize {
+                            r!(a as usize + i) = Value::Nil;
+                        }
+                    }
+                    Op::LoadBool { a, v } => r!(a) = Value::Bool(v),
+                    Op::LoadFalseSkip { a } => {
+                        r!(a) = Value::Bool(false);
+                        pc += 1;
+                    }
+                    Op::GetUpval { a, b } => r!(a) = self.upval_get(cl.upvals[b as usize]),
+                    Op::SetUpval { a, b } => {
+                        let v = r!(a);
+                        self.upval_set(cl.upvals[b as usize], v);
+                    }
+                    Op::GetGlobal { a, k } => {
+                        let key = consts[k as usize];
+                        let g = self.globals;
+                        let v = g.get().get_str(key);
+                        if v.is_nil() && g.get().metatable.is_some() {
+                            savepc!();
+                            let v = tri!(self.index(Value::Table(g), key, None));
+                            r!(a) = v;
+                        } else {
+                            r!(a) = v;
+                        }
+                    }
+                    Op::SetGlobal { a, k } => {
+                        let key = consts[k as usize];
+                        let g = self.globals;
+                        let v = r!(a);
+                        if g.get().metatable.is_none() {
+                            let d = g.get_mut().set_str(key, v);
+                            self.heap.charge(d);
+                        } else {
+                            savepc!();
+                            tri!(self.set_index(Value::Table(g), key, v, None));
+                        }
+                    }
+                    Op::GetField { a, b, k } => {
+                        let obj = r!(b);
+                        let key = consts[k as usize];
+                        if let Value::Table(t) = obj {
+                            let tr = t.get();
+                            let v = tr.get_str(key);
+                            if prof {
+                                fb.add_bits(
+                                    pc - 1,
+                                    access::STR_KEY
+                                        | if v.is_nil() {
+                                            access::MISS
+                                        } else {
+                                            access::HASH
+                                        },
+                                );
+                            }
+                            if !v.is_nil() || tr.metatable.is_none() {
+                                r!(a) = v;
+                                continue;
+                            }
+                        } else if prof {
+                            fb.add_bits(pc - 1, access::META | access::STR_KEY);
+                        }
+                        savepc!();
+                        let v = tri!(self.index(obj, key, Some(Culprit::Rk(b as u16))));
+                        r!(a) = v;
+                    }
+                    Op::GetTable { a, b, c } => {
+                        let obj = r!(b);
+                        let key = rk!(c);
+                        if let Value::Table(t) = obj {
+                            let tr = t.get();
+                            if let Value::Int(i) = key {
+                                let idx = (i as u64).wrapping_sub(1);
+                                if idx < tr.arr.len() as u64 {
+                                    let v = tr.arr[idx as usize];
+                                    if prof {
+                                        fb.add_bits(pc - 1, access::ARRAY | access::INT_KEY);
+                                    }
+                                    if !v.is_nil() || tr.metatable.is_none() {
+                                        r!(a) = v;
+                                        continue;
+                                    }
+                                }
+                            }
+                            let v = tr.get(key);
+                            if prof {
+                                fb.add_bits(
+                                    pc - 1,
+                                    key_bits(key)
+                                        | if v.is_nil() {
+                                            access::MISS
+                                        } else {
+                                            access::HASH
+                                        },
+                                );
+                            }
+                            if !v.is_nil() || tr.metatable.is_none() {
+                                r!(a) = v;
+                                continue;
+                            }
+                        } else if prof {
+                            fb.add_bits(pc - 1, access::META | key_bits(key));
+                        }
+                        savepc!();
+                        let v = tri!(self.index(obj, key, Some(Culprit::Rk(b as u16))));
+                        r!(a) = v;
+                    }
+                    Op::SetField { a, k, c } => {
+                        let obj = r!(a);
+                        let key = consts[k as usize];
+                        let v = rk!(c);
+                        if let Value::Table(t) = obj
+                            && t.get().metatable.is_none()
+                        {
+                            if prof {
+                                fb.add_bits(pc - 1, access::HASH | access::STR_KEY);
+                            }
+                            let d = t.get_mut().set_str(key, v);
+                            self.heap.charge(d);
+                            continue;
+                        }
+                        if prof {
+                            fb.add_bits(pc - 1, access::META | access::STR_KEY);
+                        }
+                        savepc!();
+                        tri!(self.set_index(obj, key, v, Some(Culprit::Rk(a as u16))));
+                    }
+                    Op::SetTable { a, b, c } => {
+                        let obj = r!(a);
+                        let key = rk!(b);
+                        let v = rk!(c);
+                        if let Value::Table(t) = obj
+                            && t.get().metatable.is_none()
+                        {
+                            if let Value::Int(i) = key {
+                                let tm = t.get_mut();
+                                let idx = (i as u64).wrapping_sub(1);
+                                if idx < tm.arr.len() as u64 {
+                                    if prof {
+                                        fb.add_bits(pc - 1, access::ARRAY | access::INT_KEY);
+                                    }
+                                    tm.arr[idx as usize] = v;
+                                    continue;
+                                }
+                            }
+                            if prof {
+                                fb.add_bits(pc - 1, access::HASH | key_bits(key));
+                            }
+                            savepc!();
+                            tri!(self.raw_set(t, key, v));
+                            continue;
+                        }
+                        if prof {
+                            fb.add_bits(pc - 1, access::META | key_bits(key));
+                        }
+                        savepc!();
+                        tri!(self.set_index(obj, key, v, Some(Culprit::Rk(a as u16))));
+                    }
+                    Op::NewTable { a, narr, nhash } => {
+                        let t = self.new_table(narr as usize, nhash as usize);
+                        r!(a) = Value::Table(t);
+                        if self.heap.should_collect() {
+                            savepc!();
+                            self.top = base + proto.maxstack as usize;
+                            tri!(self.gc_step());
+                        }
+                    }
+                    Op::SetList { a, n, start } => {
+                        let Value::Table(t) = r!(a) else {
+                            unreachable!("SetList targets a new table")
+                        };
+                        let count = if n == 0 {
+                            self.top - (base + a as usize + 1)
+                        } else {
+                            n as usize
+                        };
+                        for i in 1..=count {
+                            let v = r!(a as usize + i);
+                            self.raw_set_int(t, start as i64 + i as i64, v);
+                        }
+                    }
+                    Op::SelfOp { a, b, k } => {
+                        let obj = r!(b);
+                        let key = consts[k as usize];
+                        r!(a as usize + 1) = obj;
+                        if let Value::Table(t) = obj {
+                            let tr = t.get();
+                            let v = tr.get_str(key);
+                            if !v.is_nil() {
+                                if prof {
+                                    fb.add_bits(pc - 1, access::HASH | access::STR_KEY);
+                                }
+                                r!(a) = v;
+                                continue;
+                            }
+                        }
+                        if prof {
+                            fb.add_bits(pc - 1, access::META | access::STR_KEY);
+                        }
+                        savepc!();
+                        let v = tri!(self.index(obj, key, Some(Culprit::Rk(b as u16))));
+                        r!(a) = v;
+                    }
+                    Op::Add { a, b, c } => arith!(
+                        a,
+                        b,
+                        c,
+                        ArithOp::Add,
+                        |i: i64, j: i64| Some(Value::Int(i.wrapping_add(j))),
+                        |p: f64, q: f64| p + q
+                    ),
+                    Op::Sub { a, b, c } => arith!(
+                        a,
+                        b,
+                        c,
+                        ArithOp::Sub,
+                        |i: i64, j: i64| Some(Value::Int(i.wrapping_sub(j))),
+                        |p: f64, q: f64| p - q
+                    ),
+                    Op::Mul { a, b, c } => arith!(
+                        a,
+                        b,
+                        c,
+                        ArithOp::Mul,
+                        |i: i64, j: i64| Some(Value::Int(i.wrapping_mul(j))),
+                        |p: f64, q: f64| p * q
+                    ),
+                    Op::Div { a, b, c } => arith!(
+                        a,
+                        b,
+                        c,
+                        ArithOp::Div,
+                        |i: i64, j: i64| Some(Value::Float(i as f64 / j as f64)),
+                        |p: f64, q: f64| p / q
+                    ),
+                    Op::Mod { a, b, c } => arith!(
+                        a,
+                        b,
+                        c,
+                        ArithOp::Mod,
+                        |i: i64, j: i64| if j != 0 {
+                            Some(Value::Int(number::int_mod(i, j)))
+                        } else {
+                            None
+                        },
+                        |p: f64, q: f64| if q.is_infinite() && p.is_finite() {
+                            if (p >= 0.0) == (q > 0.0) { p } else { q }
+                        } else {
+                            number::float_mod(p, q)
+                        }
+                    ),
+                    Op::IDiv { a, b, c } => arith!(
+                        a,
+                        b,
+                        c,
+                        ArithOp::IDiv,
+                        |i: i64, j: i64| if j != 0 {
+                            Some(Value::Int(number::int_floor_div(i, j)))
+                        } else {
+                            None
+                        },
+                        |p: f64, q: f64| (p / q).floor()
+                    ),
+                    Op::Pow { a, b, c } => arith!(
+                        a,
+                        b,
+                        c,
+                        ArithOp::Pow,
+                        |i: i64, j: i64| Some(Value::Float(if j == 2 {
+                            (i as f64) * (i as f64)
+                        } else {
+                            (i as f64).powf(j as f64)
+                        })),
+                        |p: f64, q: f64| if q == 2.0 { p * p } else { p.powf(q) }
+                    ),
+                    Op::BAnd { a, b, c } => arith_slow!(a, b, c, ArithOp::BAnd),
+                    Op::BOr { a, b, c } => arith_slow!(a, b, c, ArithOp::BOr),
+                    Op::BXor { a, b, c } => arith_slow!(a, b, c, ArithOp::BXor),
+                    Op::Shl { a, b, c } => arith_slow!(a, b, c, ArithOp::Shl),
+                    Op::Shr { a, b, c } => arith_slow!(a, b, c, ArithOp::Shr),
+                    Op::Unm { a, b } => {
+                        let x = r!(b);
+                        if prof {
+                            fb.add_bits(pc - 1, type_bit(x));
+                        }
+                        r!(a) = match x {
+                            Value::Int(i) => Value::Int(i.wrapping_neg()),
+                            Value::Float(f) => Value::Float(-f),
+                            _ => {
+                                savepc!();
+                                tri!(self.arith(
+                                    ArithOp::Unm,
+                                    x,
+                                    x,
+                                    Culprit::Rk(b as u16),
+                                    Culprit::Rk(b as u16)
+                                ))
+                            }
+                        };
+                    }
+                    Op::BNot { a, b } => {
+                        let x = r!(b);
+                        r!(a) = match x {
+                            Value::Int(i) => Value::Int(!i),
+                            _ => {
+                                savepc!();
+                                tri!(self.arith(
+                                    ArithOp::BNot,
+                                    x,
+                                    x,
+                                    Culprit::Rk(b as u16),
+                                    Culprit::Rk(b as u16)
+                                ))
+                            }
+                        };
+                    }
+                    Op::Not { a, b } => r!(a) = Value::Bool(!r!(b).truthy()),
+                    Op::Len { a, b } => {
+                        let x = r!(b);
+                        r!(a) = match x {
+                            Value::Str(s) => Value::Int(s.get().len() as i64),
+                            Value::Table(t) if t.get().metatable.is_none() => {
+                                Value::Int(t.get().border())
+                            }
+                            _ => {
+                                savepc!();
+                                tri!(self.len(x, Culprit::Rk(b as u16)))
+                            }
+                        };
+                    }
+                    Op::Concat { a, b, n } => {
+                        savepc!();
+                        self.top = base + proto.maxstack as usize;
+                        let v = tri!(self.concat(base + b as usize, n as usize));
+                        r!(a) = v;
+                        if self.heap.should_collect() {
+                            tri!(self.gc_step());
+                        }
+                    }
+                    Op::Jmp { off, close } => {
+                        if close > 0 {
+                            self.close_upvals(base + close as usize - 1);
+                        }
+                        if off < 0 {
+                            if prof {
+                                fb.count_taken(pc - 1);
+                            }
+                            if let Err(e) = self.tick() {
+                                throw!(e);
+                            }
+                        }
+                        pc = (pc as i64 + off as i64) as usize;
+                    }
+                    Op::Eq { k, b, c } => {
+                        let (x, y) = (rk!(b), rk!(c));
+                        if prof {
+                            fb.add_bits(pc - 1, type_bit(x) | (type_bit(y) << 4));
+                        }
+                        let eq = match (x, y) {
+                            (Value::Int(i), Value::Int(j)) => i == j,
+                            (Value::Str(s), Value::Str(t)) => s == t || s.get().eq_bytes(t.get()),
+                            (Value::Table(_), Value::Table(_)) => {
+                                savepc!();
+                                tri!(self.equals(x, y))
+                            }
+                            _ => x.raw_eq(y),
+                        };
+                        if eq != k {
+                            pc += 1;
+                        }
+                    }
+                    Op::Lt { k, b, c } => {
+                        let (x, y) = (rk!(b), rk!(c));
+                        if prof {
+                            fb.add_bits(pc - 1, type_bit(x) | (type_bit(y) << 4));
+                        }
+                        let lt = match (x, y) {
+                            (Value::Int(i), Value::Int(j)) => i < j,
+                            (Value::Float(p), Value::Float(q)) => p < q,
+                            _ => {
+                                savepc!();
+                                tri!(self.less_than(x, y))
+                            }
+                        };
+                        if lt != k {
+                            pc += 1;
+                        }
+                    }
+                    Op::Le { k, b, c } => {
+                        let (x, y) = (rk!(b), rk!(c));
+                        if prof {
+                            fb.add_bits(pc - 1, type_bit(x) | (type_bit(y) << 4));
+                        }
+                        let le = match (x, y) {
+                            (Value::Int(i), Value::Int(j)) => i <= j,
+                            (Value::Float(p), Value::Float(q)) => p <= q,
+                            _ => {
+                                savepc!();
+                                tri!(self.less_equal(x, y))
+                            }
+                        };
+                        if le != k {
+                            pc += 1;
+                        }
+                    }
+                    Op::Test { a, k } => {
+                        let t = r!(a).truthy();
+                        if prof {
+                            fb.count_branch(pc - 1, t == k);
+                        }
+                        if t != k {
+                            pc += 1;
+                        }
+                    }
+                    Op::TestSet { a, b, k } => {
+                        let v = r!(b);
+                        if prof {
+                            fb.count_branch(pc - 1, v.truthy() == k);
+                        }
+                        if v.truthy() == k {
+                            r!(a) = v;
+                        } else {
+                            pc += 1;
+                        }
+                    }
+                    Op::Call { a, b, c } => {
+                        let func = base + a as usize;
+                        let nargs = if b == 0 {
+                            self.top - func - 1
+                        } else {
+                            b as usize - 1
+                        };
+                        savepc!();
+                        match tri!(self.call_value(
+                            func,
+                            nargs,
+                            c as i32 - 1,
+                            prof.then_some((fb, pc - 1))
+                        )) {
+                            CallOutcome::Pushed => continue 'frame,
+                            CallOutcome::Done => {
+                                if self.heap.should_collect() {
+                                    let t = self.top;
+                                    self.top = t.max(base + proto.maxstack as usize);
+                                    tri!(self.gc_step());
+                                    self.top = t;
+                                }
+                            }
+                        }
+                    }
+                    Op::TailCall { a, b } => {
+                        let func = base + a as usize;
+                        let nargs = if b == 0 {
+                            self.top - func - 1
+                        } else {
+                            b as usize - 1
+                        };
+                        savepc!();
+                        if !self.open_upvals.is_empty() {
+                            self.close_upvals(base);
+                        }
+                        // A Lua callee reuses this frame's slot.
+                        if let Value::Func(f) = self.stack[func]
+                            && let Function::Lua(callee) = f.get()
+                        {
+                            if prof {
+                                fb.add_bits(pc - 1, calls::LUA);
+                                fb.record_target(pc - 1, callee.proto().key);
+                            }
+                            tri!(self.tick());
+                            let cur = &self.frames[fi];
+                            let (dst, nres, entry, protected) =
+                                (cur.func, cur.nresults, cur.entry, cur.protected);
+                            for i in 0..=nargs {
+                                self.stack[dst + i] = self.stack[func + i];
+                            }
+                            self.frames.pop();
+                            tri!(self.push_lua_frame(dst, nargs, nres, f));
+                            let nf = self.frames.last_mut().expect("pushed");
+                            nf.entry = entry;
+                            nf.protected = protected;
+                            continue 'frame;
+                        }
+                        match tri!(self.call_value(func, nargs, -1, prof.then_some((fb, pc - 1)))) {
+                            CallOutcome::Pushed => {
+                                // A callable table whose __call is Lua: let
+                                // it return into this frame's Return below.
+                                unreachable!("only Lua callees push frames, handled above")
+                            }
+                            CallOutcome::Done => {
+                                let n = self.top - func;
+                                match self.do_return(fi, func, n) {
+                                    Some(r) => return Ok(r),
+                                    None => continue 'frame,
+                                }
+                            }
+                        }
+                    }
+                    Op::Return { a, b } => {
+                        let first = base + a as usize;
+                        let n = if b == 0 {
+                            self.top - first
+                        } else {
+                            b as usize - 1
+                        };
+                        if !self.open_upvals.is_empty() {
+                            self.close_upvals(base);
+                        }
+                        match self.do_return(fi, first, n) {
+                            Some(r) => return Ok(r),
+                            None => continue 'frame,
+                        }
+                    }
+                    Op::ForPrep { a, off } => {
+                        savepc!();
+                        if tri!(self.for_prep(base + a as usize)) {
+                            pc = (pc as i64 + off as i64) as usize;
+                        }
+                    }
+                    Op::ForLoop { a, off } => {
+                        let ra = base + a as usize;
+                        if let Value::Int(step) = self.stack[ra + 2] {
+                            let Value::Int(count) = self.stack[ra + 1] else {
+                                unreachable!("integer loop keeps a count")
+                            };
+                            if count > 0 {
+                                if prof {
+                                    fb.count_taken(pc - 1);
+                                }
+                                let Value::Int(idx) = self.stack[ra] else {
+                                    unreachable!("integer loop index")
+                                };
+                                let idx = idx.wrapping_add(step);
+                                self.stack[ra + 1] = Value::Int(count - 1);
+                                self.stack[ra] = Value::Int(idx);
+                                self.stack[ra + 3] = Value::Int(idx);
+                                pc = (pc as i64 + off as i64) as usize;
+                                if let Err(e) = self.tick() {
+                                    throw!(e);
+                                }
+                            }
+                        } else {
+                            let (Value::Float(idx), Value::Float(limit), Value::Float(step)) =
+                                (self.stack[ra], self.stack[ra + 1], self.stack[ra + 2])
+                            else {
+                                unreachable!("float loop keeps floats")
+                            };
+                            let idx = idx + step;
+                            if if step > 0.0 {
+                                idx <= limit
+                            } else {
+                                limit <= idx
+                            } {
+                                self.stack[ra] = Value::Float(idx);
+                                self.stack[ra + 3] = Value::Float(idx);
+                                if prof {
+                                    fb.count_taken(pc - 1);
+                                }
+                                pc = (pc as i64 + off as i64) as usize;
+                                if let Err(e) = self.tick() {
+                                    throw!(e);
+                                }
+                            }
+                        }
+                    }
+                    Op::TForCall { a, c } => {
+                        let ra = base + a as usize;
+                        if prof {
+                            fb.count_taken(pc - 1);
+                        }
+                        // Inline `next` (pairs) and the ipairs iterator.
+                        if let Value::Func(f) = self.stack[ra]
+                            && let Function::Native(n) = f.get()
+                        {
+                            match n.kind {
+                                NativeKind::Next => {
+                                    if let Value::Table(t) = self.stack[ra + 1] {
+                                        match t.get().next(self.stack[ra + 2]) {
+                                            Ok(Some((k, v))) => {
+                                                self.stack[ra + 3] = k;
+                                                self.stack[ra + 4] = v;
+                                            }
+                                            Ok(None) => self.stack[ra + 3] = Value::Nil,
+                                            Err(()) => {
+                                                throw!(Throw::msg("invalid key to 'next'"))
+                                            }
+                                        }
+                                        for i in 2..c as usize {
+                                            self.stack[ra + 3 + i] = Value::Nil;
+                                        }
+                                        continue;
+                                    }
+                                }
+                                NativeKind::IpairsIter => {
+                                    if let (Value::Table(t), Value::Int(i)) =
+                                        (self.stack[ra + 1], self.stack[ra + 2])
+                                        && t.get().metatable.is_none()
+                                    {
+                                        let i = i.wrapping_add(1);
+                                        let v = t.get().get_int(i);
+                                        if v.is_nil() {
+                                            self.stack[ra + 3] = Value::Nil;
+                                        } else {
+                                            self.stack[ra + 3] = Value::Int(i);
+                                            self.stack[ra + 4] = v;
+                                        }
+                                        for j in 2..c as usize {
+                                            self.stack[ra + 3 + j] = Value::Nil;
+                                        }
+                                        continue;
+                                    }
+                                }
+                                _ => {}
+                            }
+                        }
+                        self.stack[ra + 3] = self.stack[ra];
+                        self.stack[ra + 4] = self.stack[ra + 1];
+                        self.stack[ra + 5] = self.stack[ra + 2];
+                        savepc!();
+                        match tri!(self.call_value(ra + 3, 2, c as i32, None)) {
+                            CallOutcome::Pushed => continue 'frame,
+                            CallOutcome::Done => {}
+                        }
+                    }
+                    Op::TForLoop { a, off } => {
+                        let ra = base + a as usize;
+                        let v = self.stack[ra + 3];
+                        if !v.is_nil() {
+                            self.stack[ra + 2] = v;
+                            pc = (pc as i64 + off as i64) as usize;
+                            if let Err(e) = self.tick() {
+                                throw!(e);
+                            }
+                        }
+                    }
+                    Op::Closure { a, idx } => {
+                        let inst = cl.inst.get().children[idx as usize];
+                        let child = &inst.get().proto;
+                        let mut ups = Vec::with_capacity(child.upvals.len());
+                        for u in &child.upvals {
+                            ups.push(if u.in_stack {
+                                self.find_upval(base + u.idx as usize)
+                            } else {
+                                cl.upvals[u.idx as usize]
+                            });
+                        }
+                        let f = self.new_lua_closure(inst, ups);
+                        r!(a) = f;
+                        if self.heap.should_collect() {
+                            savepc!();
+                            self.top = base + proto.maxstack as usize;
+                            tri!(self.gc_step());
+                        }
+                    }
+                    Op::VarArg { a, c } => {
+                        let nvar = self.frames[fi].nvarargs as usize;
+                        let src = base - nvar;
+                        let dst = base + a as usize;
+                        let want = if c == 0 { nvar } else { c as usize - 1 };
+                        if c == 0 {
+                            tri!(self.ensure_stack(dst + want));
+                            self.top = dst + want;
+                        }
+                        for i in 0..want {
+                            self.stack[dst + i] = if i < nvar {
+                                self.stack[src + i]
+                            } else {
+                                Value::Nil
+                            };
+                        }
+                    }
+                    Op::Close { a } => self.close_upvals(base + a as usize),
+                }
+            }
+        }
+    }
+
+    /// Finishes the frame `fi` returning `n` values found at `stack[first..]`.
+    /// Returns `Some(n)` when that frame was an entry frame.
+    #[inline]
+    fn do_return(&mut self, fi: usize, first: usize, n: usize) -> Option<usize> {
+        let f = self.frames.pop().expect("returning frame exists");
+        debug_assert_eq!(fi, self.frames.len());
+        let mut dst = f.func;
+        let mut count = n;
+        if f.protected {
+            dst -= 1;
+            self.stack[dst] = Value::Bool(true);
+            for i in 0..n {
+                self.stack[dst + 1 + i] = self.stack[first + i];
+            }
+            count += 1;
+        } else {
+            for i in 0..n {
+                self.stack[dst + i] = self.stack[first + i];
+            }
+        }
+        if f.nresults >= 0 {
+            for i in count..f.nresults as usize {
+                self.stack[dst + i] = Value::Nil;
+            }
+            count = f.nresults as usize;
+        }
+        self.top = dst + count;
+        if f.entry { Some(count) } else { None }
+    }
+
+    /// The interpreter's call: Lua callees get a frame (returns `Pushed`);
+    /// natives run now and their results are adjusted in place (`Done`).
+    #[inline]
+    pub(crate) fn call_value(
+        &mut self,
+        func: usize,
+        nargs: usize,
+        nresults: i32,
+        site: Option<(&crate::profile::Feedback, usize)>,
+    ) -> VmResult<CallOutcome> {
+        let mut nargs = nargs;
+        let mut via_meta = false;
+        loop {
+            match self.stack[func] {
+                Value::Func(f) => match f.get() {
+                    Function::Lua(c) => {
+                        if let Some((fb, pc)) = site {
+                            fb.add_bits(pc, calls::LUA | if via_meta { calls::META } else { 0 });
+                            fb.record_target(pc, c.proto().key);
+                        }
+                        self.tick()?;
+                        self.push_lua_frame(func, nargs, nresults, f)?;
+                        return Ok(CallOutcome::Pushed);
+                    }
+                    Function::Native(n) => {
+                        if let Some((fb, pc)) = site {
+                            fb.add_bits(pc, calls::NATIVE | if via_meta { calls::META } else { 0 });
+                        }
+                        let n = detach(n);
+                        if n.kind == NativeKind::Pcall {
+                            return self.pcall_from_lua(func, nargs, nresults);
+                        }
+                        self.tick()?;
+                        let got = self.call_native(func, nargs, n, true)?;
+                        if nresults >= 0 {
+                            for i in got..nresults as usize {
+                                self.stack[func + i] = Value::Nil;
+                            }
+                        }
+                        return Ok(CallOutcome::Done);
+                    }
+                },
+                other => {
+                    let h = self.metafield(other, self.names.call);
+                    if h.is_nil() {
+                        let base = self.frames.last().map(|f| f.base).unwrap_or(0);
+                        return Err(Throw::culprit(
+                            format!("attempt to call a {} value", other.type_name()),
+                            Culprit::Rk((func - base) as u16),
+                        ));
+                    }
+                    self.ensure_stack(func + nargs + 2)?;
+                    for i in (func..func + 1 + nargs).rev() {
+                        self.stack[i + 1] = self.stack[i];
+                    }
+                    self.stack[func] = h;
+                    nargs += 1;
+                    via_meta = true;
+                }
+            }
+        }
+    }
+
+    /// `pcall(f, ...)` from Lua: a Lua `f` runs in a protected frame of the
+    /// same interpreter loop (no Rust recursion); a native `f` runs now.
+    fn pcall_from_lua(
+        &mut self,
+        func: usize,
+        nargs: usize,
+        nresults: i32,
+    ) -> VmResult<CallOutcome> {
+        if nargs == 0 {
+            return Err(Throw::msg("bad argument #1 to 'pcall' (value expected)"));
+        }
+        let f = func + 1;
+        if let Value::Func(fv) = self.stack[f]
+            && let Function::Lua(_) = fv.get()
+        {
+            self.tick()?;
+            // `nresults` counts the leading `true` too (see do_return).
+            self.push_lua_frame(f, nargs - 1, nresults, fv)?;
+            self.frames.last_mut().expect("pushed").protected = true;
+            return Ok(CallOutcome::Pushed);
+        }
+        // Natives and callables: run now and catch.
+        let depth = self.frames.len();
+        let r = self.call_at(f, nargs - 1);
+        let got = match r {
+            Ok(n) => {
+                self.stack[func] = Value::Bool(true);
+                for i in 0..n {
+                    self.stack[func + 1 + i] = self.stack[f + i];
+                }
+                n + 1
+            }
+            Err(Throw::Error(v)) => {
+                self.frames.truncate(depth);
+                self.stack[func] = Value::Bool(false);
+                self.stack[func + 1] = v;
+                2
+            }
+            Err(Throw::Msg { msg, .. }) => {
+                self.frames.truncate(depth);
+                self.stack[func] = Value::Bool(false);
+                self.stack[func + 1] = self.new_str(msg.as_bytes());
+                2
+            }
+            Err(other) => return Err(other),
+        };
+        if nresults >= 0 {
+            for i in got..nresults as usize {
+                self.stack[func + i] = Value::Nil;
+            }
+        } else {
+            self.top = func + got;
+        }
+        Ok(CallOutcome::Done)
+    }
+
+    /// Unwinds after an error in frame `frames.len()-1`: positions the
+    /// message, then resumes the nearest protected frame above
+    /// `entry_level`, or returns the error to `execute`'s caller.
+    fn unwind(&mut self, e: Throw, entry_level: usize) -> VmResult<()> {
+        let e = match e {
+            Throw::Msg { msg, culprit } => {
+                let text = self.position_message(&msg, culprit);
+                Throw::Error(self.new_str(text.as_bytes()))
+            }
+            other => other,
+        };
+        let Throw::Error(v) = e else {
+            // Limits and exit: drop this execute's frames and propagate.
+            self.frames.truncate(entry_level);
+            return Err(e);
+        };
+        let mut i = self.frames.len();
+        while i > entry_level {
+            i -= 1;
+            if self.frames[i].protected {
+                let func = self.frames[i].func;
+                let nres = self.frames[i].nresults;
+                self.close_upvals(func);
+                self.frames.truncate(i);
+                let dst = func - 1;
+                self.stack[dst] = Value::Bool(false);
+                self.stack[dst + 1] = v;
+                let mut count = 2;
+                if nres >= 0 {
+                    for j in count..nres as usize {
+                        self.stack[dst + j] = Value::Nil;
+                    }
+                    count = nres as usize;
+                }
+                self.top = dst + count;
+                return Ok(());
+            }
+        }
+        self.close_upvals(self.frames[entry_level].func);
+        self.frames.truncate(entry_level);
+        Err(Throw::Error(v))
+    }
+
+    /// Numeric for preparation (5.4 semantics: integer loops precompute an
+    /// iteration count, so they never overflow). Returns true to skip.
+    fn for_prep(&mut self, ra: usize) -> VmResult<bool> {
+        let (init, limit, step) = (self.stack[ra], self.stack[ra + 1], self.stack[ra + 2]);
+        if let (Value::Int(i0), Value::Int(st)) = (init, step) {
+            if st == 0 {
+                return Err(Throw::msg("'for' step is zero"));
+            }
+            let lim = match for_limit(limit, st)? {
+                Some(l) => l,
+                None => return Ok(true),
+            };
+            if if st > 0 { i0 > lim } else { i0 < lim } {
+                return Ok(true);
+            }
+            let count = if st > 0 {
+                ((lim as u64).wrapping_sub(i0 as u64)) / st as u64
+            } else {
+                ((i0 as u64).wrapping_sub(lim as u64)) / ((-(st + 1)) as u64 + 1)
+            };
+            self.stack[ra + 1] = Value::Int(count as i64);
+            self.stack[ra + 3] = Value::Int(i0);
+            return Ok(false);
+        }
+        let f = |v: Value, what: &str| -> VmResult<f64> {
+            match to_number(v) {
+                Some(Num::Int(i)) => Ok(i as f64),
+                Some(Num::Float(f)) => Ok(f),
+                None => Err(Throw::msg(format!("'for' {what} must be a number"))),
+            }
+        };
+        let fl = f(limit, "limit").map_err(|_| for_error(limit, "limit"))?;
+        let fs = f(step, "step").map_err(|_| for_error(step, "step"))?;
+        let fi = f(init, "initial").map_err(|_| for_error(init, "initial"))?;
+        if fs == 0.0 {
+            return Err(Throw::msg("'for' step is zero"));
+        }
+        if if fs > 0.0 { fl < fi } else { fi < fl } {
+            return Ok(true);
+        }
+        self.stack[ra] = Value::Float(fi);
+        self.stack[ra + 1] = Value::Float(fl);
+        self.stack[ra + 2] = Value::Float(fs);
+        self.stack[ra + 3] = Value::Float(fi);
+        Ok(false)
+    }
+}
+
+fn for_error(v: Value, what: &str) -> Throw {
+    let what = if what == "initial" {
+        "initial value"
+    } else {
+        what
+    };
+    Throw::msg(format!(
+        "bad 'for' {what} (number expected, got {})",
+        v.type_name()
+    ))
+}
+
+/// The integer limit of an integer loop; None when the loop must not run.
+fn for_limit(limit: Value, step: i64) -> VmResult<Option<i64>> {
+    match to_number(limit) {
+        Some(Num::Int(l)) => Ok(Some(l)),
+        Some(Num::Float(f)) => {
+            if f.is_nan() {
+                return Ok(None);
+            }
+            let r = if step > 0 { f.floor() } else { f.ceil() };
+            if r >= 9223372036854775808.0 {
+                Ok(Some(i64::MAX))
+            } else if r < -9223372036854775808.0 {
+                Ok(Some(i64::MIN))
+            } else {
+                Ok(Some(r as i64))
+            }
+        }
+        None => Err(for_error(limit, "limit")),
+    }
+}
+
+#[inline(always)]
+fn to_fast_num(v: Value) -> Option<Num> {
+    match v {
+        Value::Int(i) => Some(Num::Int(i)),
+        Value::Float(f) => Some(Num::Float(f)),
+        _ => None,
+    }
+}
+
+#[inline(always)]
+fn key_bits(k: Value) -> u8 {
+    match k {
+        Value::Int(_) => access::INT_KEY,
+        Value::Str(_) => access::STR_KEY,
+        _ => access::OTHER_KEY,
+    }
+}
+
+pub(crate) enum CallOutcome {
+    Pushed,
+    Done,
+}

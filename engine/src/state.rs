@@ -1,0 +1,652 @@
+//! A Lua state: globals, heap, register stack and call frames of one worker.
+//!
+//! Code is shared, heaps are not: an [`Engine`](crate::Engine) holds the
+//! compiled modules; each `State` instantiates them into its own heap and
+//! runs their top-level chunks once. Invocations on one state are
+//! sequential. This file holds the state's data and the call machinery the
+//! interpreter (`interp.rs`), the metamethod layer (`meta.rs`) and natives
+//! share; the embedding API is in `api.rs`.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::bytecode::{Constant, Proto};
+use crate::engine::Engine;
+use crate::error::{Throw, VmResult};
+use crate::function::{
+    Function, LuaClosure, NativeClosure, NativeFn, NativeKind, ProtoInst, UpVal,
+};
+use crate::gc::{Gc, Heap};
+use crate::table::Table;
+use crate::value::{LuaStr, Value};
+
+/// PUC Lua's LUAI_MAXSTACK: more slots than this is "stack overflow".
+pub(crate) const MAX_STACK: usize = 1_000_000;
+/// Nested native->Lua re-entries (metamethods, sort comparators...).
+pub(crate) const MAX_NATIVE_DEPTH: u32 = 200;
+/// Headroom kept above every frame for natives' pushes.
+const STACK_EXTRA: usize = 40;
+
+pub(crate) struct Frame {
+    /// Stack index of the called function.
+    pub func: usize,
+    /// First register.
+    pub base: usize,
+    /// Next instruction (saved when the frame is not running).
+    pub pc: usize,
+    pub closure: Gc<Function>,
+    /// Results the caller wants (-1: all).
+    pub nresults: i32,
+    pub nvarargs: u32,
+    /// Return to the Rust caller of `execute` when this frame returns.
+    pub entry: bool,
+    /// Called by `pcall` from the interpreter: results get a leading `true`
+    /// and errors stop here.
+    pub protected: bool,
+}
+
+/// Names of metamethods, interned once per state.
+pub(crate) struct MetaNames {
+    pub index: Value,
+    pub newindex: Value,
+    pub call: Value,
+    pub add: Value,
+    pub sub: Value,
+    pub mul: Value,
+    pub div: Value,
+    pub mod_: Value,
+    pub pow: Value,
+    pub unm: Value,
+    pub idiv: Value,
+    pub band: Value,
+    pub bor: Value,
+    pub bxor: Value,
+    pub shl: Value,
+    pub shr: Value,
+    pub bnot: Value,
+    pub eq: Value,
+    pub lt: Value,
+    pub le: Value,
+    pub len: Value,
+    pub concat: Value,
+    pub tostring: Value,
+    pub name: Value,
+    pub metatable: Value,
+}
+
+/// Limits of the current invocation (see [`crate::Limits`]).
+pub(crate) struct Budget {
+    pub fuel_limit: Option<u64>,
+    pub fuel_used_before_tick: u64,
+    pub deadline: Option<(Instant, u64)>,
+    pub max_depth: Option<usize>,
+    /// Countdown to the next limit check (back-edges and calls).
+    pub tick: i64,
+}
+
+/// Counters about this state's execution (see [`crate::StateStats`]).
+#[derive(Default, Clone, Debug)]
+pub(crate) struct Counters {
+    pub lua_calls: u64,
+    pub native_calls: u64,
+}
+
+pub struct State {
+    pub(crate) engine: Engine,
+    pub(crate) heap: Heap,
+    pub(crate) stack: Vec<Value>,
+    pub(crate) top: usize,
+    pub(crate) frames: Vec<Frame>,
+    /// Open upvalues, sorted by stack index.
+    pub(crate) open_upvals: Vec<Gc<UpVal>>,
+    pub(crate) globals: Gc<Table>,
+    pub(crate) loaded: Gc<Table>,
+    pub(crate) string_meta: Gc<Table>,
+    pub(crate) names: MetaNames,
+    /// Whether the native now running was called directly by Lua code (its
+    /// errors then carry that code's position, as luaL_error's do).
+    pub(crate) native_from_lua: bool,
+    pub(crate) native_depth: u32,
+    pub(crate) budget: Budget,
+    pub(crate) counters: Counters,
+    pub(crate) out: Box<dyn Write + Send>,
+    pub(crate) rng: [u64; 4],
+    pub(crate) profiling: bool,
+    /// Limits armed at the start of each invocation.
+    pub(crate) limits_cfg: crate::api::Limits,
+}
+
+// SAFETY: a State owns its heap exclusively; `Gc` pointers never leave it
+// (the public API converts values to owned `LuaValue`s), so moving the
+// whole state to another thread moves every object with it.
+unsafe impl Send for State {}
+
+#[inline(always)]
+pub(crate) fn detach<'a, T: ?Sized>(r: &T) -> &'a T {
+    // SAFETY: used only for data kept alive by the register stack (closures
+    // and their prototypes) while a frame runs; see callers.
+    unsafe { &*(r as *const T) }
+}
+
+impl State {
+    pub(crate) fn new_raw(engine: Engine) -> State {
+        let mut heap = Heap::new();
+        let globals = heap.new_table(Table::new(0, 64));
+        let loaded = heap.new_table(Table::new(0, 16));
+        let string_meta = heap.new_table(Table::new(0, 4));
+        let mut s = |n: &str| Value::Str(heap.new_str(n.as_bytes()));
+        let names = MetaNames {
+            index: s("__index"),
+            newindex: s("__newindex"),
+            call: s("__call"),
+            add: s("__add"),
+            sub: s("__sub"),
+            mul: s("__mul"),
+            div: s("__div"),
+            mod_: s("__mod"),
+            pow: s("__pow"),
+            unm: s("__unm"),
+            idiv: s("__idiv"),
+            band: s("__band"),
+            bor: s("__bor"),
+            bxor: s("__bxor"),
+            shl: s("__shl"),
+            shr: s("__shr"),
+            bnot: s("__bnot"),
+            eq: s("__eq"),
+            lt: s("__lt"),
+            le: s("__le"),
+            len: s("__len"),
+            concat: s("__concat"),
+            tostring: s("__tostring"),
+            name: s("__name"),
+            metatable: s("__metatable"),
+        };
+        let profiling = engine.config().profiling;
+        let mut st = State {
+            engine,
+            heap,
+            stack: vec![Value::Nil; 1024],
+            top: 0,
+            frames: Vec::with_capacity(64),
+            open_upvals: Vec::new(),
+            globals,
+            loaded,
+            string_meta,
+            names,
+            native_from_lua: false,
+            native_depth: 0,
+            budget: Budget {
+                fuel_limit: None,
+                fuel_used_before_tick: 0,
+                deadline: None,
+                max_depth: None,
+                tick: i64::MAX,
+            },
+            counters: Counters::default(),
+            out: Box::new(std::io::stdout()),
+            rng: [0; 4],
+            profiling,
+            limits_cfg: crate::api::Limits::default(),
+        };
+        crate::stdlib::open_libs(&mut st);
+        st
+    }
+
+    // ----- allocation helpers ------------------------------------------------
+
+    pub(crate) fn new_str(&mut self, b: &[u8]) -> Value {
+        Value::Str(self.heap.new_str(b))
+    }
+
+    pub(crate) fn new_table(&mut self, narr: usize, nhash: usize) -> Gc<Table> {
+        self.heap.new_table(Table::new(narr, nhash))
+    }
+
+    pub(crate) fn new_native(
+        &mut self,
+        name: &'static str,
+        f: NativeFn,
+        kind: NativeKind,
+        upvals: Vec<Value>,
+    ) -> Value {
+        Value::Func(self.heap.new_function(Function::Native(NativeClosure {
+            f,
+            name,
+            kind,
+            upvals: upvals.into(),
+        })))
+    }
+
+    /// Raw table store with GC accounting; errors on nil/NaN keys.
+    pub(crate) fn raw_set(&mut self, t: Gc<Table>, k: Value, v: Value) -> VmResult<()> {
+        match t.get_mut().set(k, v) {
+            Ok(d) => {
+                self.heap.charge(d);
+                Ok(())
+            }
+            Err(crate::table::KeyError::Nil) => Err(Throw::msg("table index is nil")),
+            Err(crate::table::KeyError::NaN) => Err(Throw::msg("table index is NaN")),
+        }
+    }
+
+    pub(crate) fn raw_set_int(&mut self, t: Gc<Table>, i: i64, v: Value) {
+        let d = t.get_mut().set_int(i, v);
+        self.heap.charge(d);
+    }
+
+    pub(crate) fn set_field(&mut self, t: Gc<Table>, name: &str, v: Value) {
+        let k = self.new_str(name.as_bytes());
+        let d = t.get_mut().set_str(k, v);
+        self.heap.charge(d);
+    }
+
+    /// Builds this state's instance of a prototype tree: constants become
+    /// values of this heap.
+    pub(crate) fn instantiate(&mut self, p: &Arc<Proto>) -> Gc<ProtoInst> {
+        let children: Vec<Gc<ProtoInst>> = p.protos.iter().map(|c| self.instantiate(c)).collect();
+        let consts: Vec<Value> = p
+            .consts
+            .iter()
+            .map(|c| match c {
+                Constant::Nil => Value::Nil,
+                Constant::Bool(b) => Value::Bool(*b),
+                Constant::Int(i) => Value::Int(*i),
+                Constant::Float(f) => Value::Float(*f),
+                Constant::Str(s) => Value::Str(self.heap.new_str(s)),
+            })
+            .collect();
+        self.heap.new_inst(ProtoInst {
+            proto: p.clone(),
+            consts: consts.into(),
+            children: children.into(),
+        })
+    }
+
+    pub(crate) fn new_lua_closure(&mut self, inst: Gc<ProtoInst>, upvals: Vec<Gc<UpVal>>) -> Value {
+        Value::Func(self.heap.new_function(Function::Lua(LuaClosure {
+            inst,
+            upvals: upvals.into(),
+        })))
+    }
+
+    // ----- stack -------------------------------------------------------------
+
+    /// Makes sure `stack[..n]` exists; "stack overflow" past PUC Lua's limit.
+    #[inline]
+    pub(crate) fn ensure_stack(&mut self, n: usize) -> VmResult<()> {
+        if n + STACK_EXTRA > self.stack.len() {
+            self.grow_stack(n)?;
+        }
+        Ok(())
+    }
+
+    #[cold]
+    fn grow_stack(&mut self, n: usize) -> VmResult<()> {
+        if n > MAX_STACK {
+            return Err(Throw::msg("stack overflow"));
+        }
+        let new_len = (n + STACK_EXTRA)
+            .max(self.stack.len() * 2)
+            .min(MAX_STACK + 2 * STACK_EXTRA);
+        self.stack.resize(new_len, Value::Nil);
+        Ok(())
+    }
+
+    /// Pushes a value at `top` (used by natives for their results).
+    #[inline]
+    pub(crate) fn push(&mut self, v: Value) -> VmResult<()> {
+        if self.top + STACK_EXTRA >= self.stack.len() {
+            self.ensure_stack(self.top + 1)?;
+        }
+        self.stack[self.top] = v;
+        self.top += 1;
+        Ok(())
+    }
+
+    /// First free slot above everything live: the running Lua frame's
+    /// registers and anything natives pushed.
+    pub(crate) fn safe_top(&self) -> usize {
+        match self.frames.last() {
+            Some(f) => {
+                let ms = match f.closure.get() {
+                    Function::Lua(c) => c.proto().maxstack as usize,
+                    Function::Native(_) => 0,
+                };
+                self.top.max(f.base + ms)
+            }
+            None => self.top,
+        }
+    }
+
+    // ----- upvalues ----------------------------------------------------------
+
+    pub(crate) fn find_upval(&mut self, idx: usize) -> Gc<UpVal> {
+        let mut pos = self.open_upvals.len();
+        while pos > 0 {
+            let u = self.open_upvals[pos - 1];
+            match *u.get() {
+                UpVal::Open(i) if i == idx => return u,
+                UpVal::Open(i) if i < idx => break,
+                _ => pos -= 1,
+            }
+        }
+        let u = self.heap.new_upval(UpVal::Open(idx));
+        self.open_upvals.insert(pos, u);
+        u
+    }
+
+    #[inline]
+    pub(crate) fn close_upvals(&mut self, level: usize) {
+        while let Some(&u) = self.open_upvals.last() {
+            let UpVal::Open(i) = *u.get() else {
+                unreachable!("open list holds open upvalues")
+            };
+            if i < level {
+                break;
+            }
+            *u.get_mut() = UpVal::Closed(self.stack[i]);
+            self.open_upvals.pop();
+        }
+    }
+
+    #[inline(always)]
+    pub(crate) fn upval_get(&self, u: Gc<UpVal>) -> Value {
+        match *u.get() {
+            UpVal::Open(i) => self.stack[i],
+            UpVal::Closed(v) => v,
+        }
+    }
+
+    #[inline(always)]
+    pub(crate) fn upval_set(&mut self, u: Gc<UpVal>, v: Value) {
+        match u.get_mut() {
+            UpVal::Open(i) => self.stack[*i] = v,
+            UpVal::Closed(c) => *c = v,
+        }
+    }
+
+    // ----- calls ---------------------------------------------------------------
+
+    /// Pushes a frame for the Lua closure at `stack[func]` with `nargs`
+    /// arguments above it.
+    pub(crate) fn push_lua_frame(
+        &mut self,
+        func: usize,
+        nargs: usize,
+        nresults: i32,
+        cl: Gc<Function>,
+    ) -> VmResult<()> {
+        let Function::Lua(c) = cl.get() else {
+            unreachable!("caller checked")
+        };
+        let p = c.proto();
+        let np = p.nparams as usize;
+        let ms = p.maxstack as usize;
+        if let Some(max) = self.budget.max_depth
+            && self.frames.len() >= max
+        {
+            return Err(Throw::Limit(format!("call depth limit {max} exceeded")));
+        }
+        let (base, nvar) = if p.is_vararg {
+            let nvar = nargs.saturating_sub(np);
+            let base = func + 1 + nargs;
+            self.ensure_stack(base + ms)?;
+            for i in 0..np.min(nargs) {
+                self.stack[base + i] = self.stack[func + 1 + i];
+            }
+            (base, nvar)
+        } else {
+            let base = func + 1;
+            self.ensure_stack(base + ms)?;
+            (base, 0)
+        };
+        for i in nargs.min(np)..np {
+            self.stack[base + i] = Value::Nil;
+        }
+        if self.profiling {
+            p.feedback.count_call();
+        }
+        self.counters.lua_calls += 1;
+        self.frames.push(Frame {
+            func,
+            base,
+            pc: 0,
+            closure: cl,
+            nresults,
+            nvarargs: nvar as u32,
+            entry: false,
+            protected: false,
+        });
+        Ok(())
+    }
+
+    /// Calls a native whose arguments sit at `stack[func+1..func+1+nargs]`;
+    /// leaves its results at `stack[func..]` and returns how many.
+    pub(crate) fn call_native(
+        &mut self,
+        func: usize,
+        nargs: usize,
+        n: &NativeClosure,
+        from_lua: bool,
+    ) -> VmResult<usize> {
+        self.counters.native_calls += 1;
+        self.top = func + 1 + nargs;
+        self.ensure_stack(self.top)?;
+        let saved = self.native_from_lua;
+        self.native_from_lua = from_lua;
+        let r = (n.f)(self, func + 1, nargs);
+        self.native_from_lua = saved;
+        let nret = r?;
+        let src = self.top - nret;
+        for i in 0..nret {
+            self.stack[func + i] = self.stack[src + i];
+        }
+        self.top = func + nret;
+        Ok(nret)
+    }
+
+    /// Calls the value at `stack[func]` with `nargs` arguments from Rust
+    /// (a native or the embedding API); results end up at `stack[func..]`.
+    /// Re-enters the interpreter for Lua functions, so depth is bounded.
+    pub(crate) fn call_at(&mut self, func: usize, nargs: usize) -> VmResult<usize> {
+        let f = self.stack[func];
+        match f {
+            Value::Func(fg) => match fg.get() {
+                Function::Lua(_) => {
+                    if self.native_depth >= MAX_NATIVE_DEPTH {
+                        return Err(Throw::msg("C stack overflow"));
+                    }
+                    self.native_depth += 1;
+                    let r = self
+                        .tick()
+                        .and_then(|()| self.push_lua_frame(func, nargs, -1, fg))
+                        .and_then(|()| {
+                            self.frames.last_mut().expect("pushed").entry = true;
+                            self.execute()
+                        });
+                    self.native_depth -= 1;
+                    r
+                }
+                Function::Native(n) => {
+                    let n = detach(n);
+                    self.call_native(func, nargs, n, false)
+                        .map_err(|e| match e {
+                            // A native called from a native: no Lua position.
+                            Throw::Msg { msg, .. } => Throw::Error(self.new_str(msg.as_bytes())),
+                            other => other,
+                        })
+                }
+            },
+            other => {
+                let h = self.metafield(other, self.names.call);
+                if h.is_nil() {
+                    return Err(Throw::msg(format!(
+                        "attempt to call a {} value",
+                        self.type_name_of(other)
+                    )));
+                }
+                self.ensure_stack(func + nargs + 2)?;
+                for i in (func..func + 1 + nargs).rev() {
+                    self.stack[i + 1] = self.stack[i];
+                }
+                self.stack[func] = h;
+                self.call_at(func, nargs + 1)
+            }
+        }
+    }
+
+    /// Calls `f(args...)` and returns its first result.
+    pub(crate) fn call1(&mut self, f: Value, args: &[Value]) -> VmResult<Value> {
+        let func = self.safe_top();
+        self.ensure_stack(func + args.len() + 1)?;
+        self.stack[func] = f;
+        for (i, a) in args.iter().enumerate() {
+            self.stack[func + 1 + i] = *a;
+        }
+        self.top = func + 1 + args.len();
+        let saved_top = func;
+        let n = self.call_at(func, args.len())?;
+        let v = if n > 0 { self.stack[func] } else { Value::Nil };
+        self.top = saved_top;
+        Ok(v)
+    }
+
+    // ----- limits --------------------------------------------------------------
+
+    #[inline(always)]
+    pub(crate) fn tick(&mut self) -> VmResult<()> {
+        self.budget.tick -= 1;
+        if self.budget.tick < 0 {
+            return self.check_limits();
+        }
+        Ok(())
+    }
+
+    #[cold]
+    fn check_limits(&mut self) -> VmResult<()> {
+        const SLICE: i64 = 4096;
+        let b = &mut self.budget;
+        // Steps consumed since the last reset of `tick`.
+        if let Some(limit) = b.fuel_limit {
+            let used = b.fuel_used_before_tick;
+            if used >= limit {
+                return Err(Throw::Limit(format!("fuel exhausted after {limit} steps")));
+            }
+        }
+        if let Some((deadline, ms)) = b.deadline
+            && Instant::now() >= deadline
+        {
+            return Err(Throw::Limit(format!("deadline of {ms} ms exceeded")));
+        }
+        let next = match b.fuel_limit {
+            Some(limit) => (limit - b.fuel_used_before_tick).min(SLICE as u64) as i64,
+            None => SLICE,
+        };
+        b.fuel_used_before_tick += next as u64;
+        b.tick = next - 1;
+        if b.fuel_limit.is_none() && b.deadline.is_none() {
+            b.tick = i64::MAX;
+        }
+        Ok(())
+    }
+
+    // ----- misc ------------------------------------------------------------------
+
+    pub(crate) fn type_name_of(&self, v: Value) -> &'static str {
+        v.type_name()
+    }
+
+    pub(crate) fn metatable_of(&self, v: Value) -> Option<Gc<Table>> {
+        match v {
+            Value::Table(t) => t.get().metatable,
+            Value::Str(_) => Some(self.string_meta),
+            _ => None,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn metafield(&self, v: Value, name: Value) -> Value {
+        match self.metatable_of(v) {
+            Some(mt) => mt.get().get_str(name),
+            None => Value::Nil,
+        }
+    }
+
+    pub(crate) fn str_bytes(v: &Gc<LuaStr>) -> &[u8] {
+        v.get().as_bytes()
+    }
+
+    /// Runs a full collection. Roots: the live stack, globals, loaded
+    /// modules, the string metatable, metamethod names.
+    pub(crate) fn collect_garbage(&mut self) {
+        let live_top = self.safe_top().min(self.stack.len());
+        for i in 0..live_top {
+            let v = self.stack[i];
+            self.heap.mark_value(v);
+        }
+        for v in &mut self.stack[live_top..] {
+            *v = Value::Nil;
+        }
+        for f in &self.frames {
+            self.heap.mark_func(f.closure);
+        }
+        for u in self.open_upvals.clone() {
+            self.heap.mark_upval(u);
+        }
+        self.heap.mark_table(self.globals);
+        self.heap.mark_table(self.loaded);
+        self.heap.mark_table(self.string_meta);
+        let n = &self.names;
+        for v in [
+            n.index,
+            n.newindex,
+            n.call,
+            n.add,
+            n.sub,
+            n.mul,
+            n.div,
+            n.mod_,
+            n.pow,
+            n.unm,
+            n.idiv,
+            n.band,
+            n.bor,
+            n.bxor,
+            n.shl,
+            n.shr,
+            n.bnot,
+            n.eq,
+            n.lt,
+            n.le,
+            n.len,
+            n.concat,
+            n.tostring,
+            n.name,
+            n.metatable,
+        ] {
+            self.heap.mark_value(v);
+        }
+        self.heap.propagate();
+        self.heap.sweep();
+    }
+
+    /// The safepoint check: collect if the allocation volume says so, then
+    /// enforce the heap limit on what survived.
+    #[inline]
+    pub(crate) fn gc_step(&mut self) -> VmResult<()> {
+        if self.heap.should_collect() {
+            self.collect_garbage();
+            if self.heap.over_limit() {
+                let mb = self.heap.limit.unwrap_or(0) >> 20;
+                return Err(Throw::Limit(format!("heap limit {mb} MiB exceeded")));
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn write_out(&mut self, b: &[u8]) {
+        let _ = self.out.write_all(b);
+    }
+}

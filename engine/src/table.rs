@@ -1,0 +1,350 @@
+//! Lua tables: an array part for keys `1..=n` and an open-addressing hash part.
+//!
+//! Why our own hash part: `next` must walk entries in a stable order while
+//! the program assigns `nil` to existing fields, and later tiers want to
+//! guard on a slot index. Deleting keeps the key with a `nil` value (a dead
+//! entry, as PUC Lua does); dead entries are dropped when the part is rebuilt
+//! on growth, which only an insertion of a *new* key can trigger.
+
+use crate::number::float_to_int_exact;
+use crate::value::Value;
+
+#[derive(Clone, Copy)]
+struct Node {
+    key: Value,
+    val: Value,
+}
+
+const EMPTY: Node = Node {
+    key: Value::Nil,
+    val: Value::Nil,
+};
+
+pub(crate) struct Table {
+    pub(crate) arr: Vec<Value>,
+    nodes: Vec<Node>,
+    /// Slots whose key is not nil (live or dead).
+    used: usize,
+    pub(crate) metatable: Option<crate::gc::Gc<Table>>,
+}
+
+/// Why a key cannot be stored.
+pub(crate) enum KeyError {
+    Nil,
+    NaN,
+}
+
+#[inline(always)]
+fn normalize(k: Value) -> Value {
+    if let Value::Float(f) = k
+        && let Some(i) = float_to_int_exact(f)
+    {
+        return Value::Int(i);
+    }
+    k
+}
+
+#[inline(always)]
+fn key_hash(k: Value) -> u64 {
+    match k {
+        Value::Int(i) => (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ ((i as u64) >> 29),
+        Value::Float(f) => f.to_bits().wrapping_mul(0x9E37_79B9_7F4A_7C15),
+        Value::Bool(b) => b as u64 + 1,
+        Value::Str(s) => s.get().hash(),
+        other => (other.addr() as u64 >> 4).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+    }
+}
+
+#[inline(always)]
+fn key_eq(a: Value, b: Value) -> bool {
+    match (a, b) {
+        (Value::Int(x), Value::Int(y)) => x == y,
+        (Value::Str(x), Value::Str(y)) => x == y || x.get().eq_bytes(y.get()),
+        (Value::Float(x), Value::Float(y)) => x == y,
+        (Value::Bool(x), Value::Bool(y)) => x == y,
+        (Value::Table(x), Value::Table(y)) => x == y,
+        (Value::Func(x), Value::Func(y)) => x == y,
+        _ => false,
+    }
+}
+
+impl Table {
+    pub(crate) fn new(narr: usize, nhash: usize) -> Self {
+        let mut t = Table {
+            arr: Vec::with_capacity(narr),
+            nodes: Vec::new(),
+            used: 0,
+            metatable: None,
+        };
+        if nhash > 0 {
+            t.nodes = vec![EMPTY; (nhash * 4 / 3 + 1).next_power_of_two()];
+        }
+        t
+    }
+
+    /// Heap bytes beyond the table header (for GC accounting).
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.arr.capacity() * 16 + self.nodes.len() * 32
+    }
+
+    #[inline]
+    pub(crate) fn get(&self, k: Value) -> Value {
+        match k {
+            Value::Int(i) => self.get_int(i),
+            Value::Str(_) => self.get_hashed(k),
+            Value::Nil => Value::Nil,
+            Value::Float(f) => match float_to_int_exact(f) {
+                Some(i) => self.get_int(i),
+                None => self.get_hashed(k),
+            },
+            _ => self.get_hashed(k),
+        }
+    }
+
+    #[inline(always)]
+    pub(crate) fn get_int(&self, i: i64) -> Value {
+        let idx = (i as u64).wrapping_sub(1);
+        if idx < self.arr.len() as u64 {
+            return self.arr[idx as usize];
+        }
+        if self.nodes.is_empty() {
+            return Value::Nil;
+        }
+        self.get_hashed(Value::Int(i))
+    }
+
+    #[inline(always)]
+    pub(crate) fn get_str(&self, k: Value) -> Value {
+        if self.nodes.is_empty() {
+            return Value::Nil;
+        }
+        self.get_hashed(k)
+    }
+
+    #[inline]
+    fn find_slot(&self, k: Value) -> Option<usize> {
+        if self.nodes.is_empty() {
+            return None;
+        }
+        let mask = self.nodes.len() - 1;
+        let mut i = key_hash(k) as usize & mask;
+        loop {
+            let n = &self.nodes[i];
+            if n.key.is_nil() {
+                return None;
+            }
+            if key_eq(n.key, k) {
+                return Some(i);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    #[inline]
+    fn get_hashed(&self, k: Value) -> Value {
+        match self.find_slot(k) {
+            Some(i) => self.nodes[i].val,
+            None => Value::Nil,
+        }
+    }
+
+    /// Raw set. Returns the change in heap bytes (for GC accounting).
+    pub(crate) fn set(&mut self, k: Value, v: Value) -> Result<isize, KeyError> {
+        let k = normalize(k);
+        match k {
+            Value::Nil => return Err(KeyError::Nil),
+            Value::Float(f) if f.is_nan() => return Err(KeyError::NaN),
+            Value::Int(i) => return Ok(self.set_int(i, v)),
+            _ => {}
+        }
+        Ok(self.set_hashed(k, v))
+    }
+
+    /// Raw set with a key already known to be a valid non-integer key.
+    pub(crate) fn set_str(&mut self, k: Value, v: Value) -> isize {
+        self.set_hashed(k, v)
+    }
+
+    #[inline]
+    pub(crate) fn set_int(&mut self, i: i64, v: Value) -> isize {
+        let idx = (i as u64).wrapping_sub(1);
+        let len = self.arr.len() as u64;
+        if idx < len {
+            self.arr[idx as usize] = v;
+            return 0;
+        }
+        if idx == len && !v.is_nil() {
+            let before = self.heap_bytes();
+            self.arr.push(v);
+            if !self.nodes.is_empty() {
+                // The key may also live in the hash part from before the
+                // array reached it; the array copy now wins.
+                if let Some(s) = self.find_slot(Value::Int(i)) {
+                    self.nodes[s].val = Value::Nil;
+                }
+                self.migrate_from_hash();
+            }
+            return self.heap_bytes() as isize - before as isize;
+        }
+        self.set_hashed(Value::Int(i), v)
+    }
+
+    /// Moves `n+1, n+2, ...` from the hash part into the array part.
+    fn migrate_from_hash(&mut self) {
+        loop {
+            let next = self.arr.len() as i64 + 1;
+            match self.find_slot(Value::Int(next)) {
+                Some(s) if !self.nodes[s].val.is_nil() => {
+                    let v = self.nodes[s].val;
+                    self.nodes[s].val = Value::Nil;
+                    self.arr.push(v);
+                }
+                _ => break,
+            }
+        }
+    }
+
+    fn set_hashed(&mut self, k: Value, v: Value) -> isize {
+        if let Some(s) = self.find_slot(k) {
+            self.nodes[s].val = v;
+            return 0;
+        }
+        if v.is_nil() {
+            return 0;
+        }
+        let before = self.heap_bytes();
+        if (self.used + 1) * 4 > self.nodes.len() * 3 {
+            self.rehash();
+        }
+        let mask = self.nodes.len() - 1;
+        let mut i = key_hash(k) as usize & mask;
+        while !self.nodes[i].key.is_nil() {
+            i = (i + 1) & mask;
+        }
+        self.nodes[i] = Node { key: k, val: v };
+        self.used += 1;
+        self.heap_bytes() as isize - before as isize
+    }
+
+    fn rehash(&mut self) {
+        let live: Vec<Node> = self
+            .nodes
+            .iter()
+            .filter(|n| !n.key.is_nil() && !n.val.is_nil())
+            .copied()
+            .collect();
+        let mut cap = 4;
+        while (live.len() + 1) * 4 > cap * 3 {
+            cap *= 2;
+        }
+        // Grow when mostly live; a table full of dead entries just compacts.
+        self.nodes = vec![EMPTY; cap];
+        self.used = 0;
+        let mask = cap - 1;
+        for n in live {
+            let mut i = key_hash(n.key) as usize & mask;
+            while !self.nodes[i].key.is_nil() {
+                i = (i + 1) & mask;
+            }
+            self.nodes[i] = n;
+            self.used += 1;
+        }
+    }
+
+    /// The length operator's border (`#t` without `__len`).
+    pub(crate) fn border(&self) -> i64 {
+        let n = self.arr.len();
+        if n > 0 && self.arr[n - 1].is_nil() {
+            // Binary search for a border inside the array part.
+            let (mut lo, mut hi) = (0usize, n);
+            while hi - lo > 1 {
+                let m = (lo + hi) / 2;
+                if self.arr[m - 1].is_nil() {
+                    hi = m;
+                } else {
+                    lo = m;
+                }
+            }
+            return lo as i64;
+        }
+        if self.nodes.is_empty() || self.get_hashed(Value::Int(n as i64 + 1)).is_nil() {
+            return n as i64;
+        }
+        // Unbounded search in the hash part.
+        let mut i = n as i64 + 1;
+        let mut j = i.saturating_mul(2);
+        while !self.get_int(j).is_nil() {
+            i = j;
+            if j > i64::MAX / 2 {
+                let mut k = 1;
+                while !self.get_int(k).is_nil() {
+                    k += 1;
+                }
+                return k - 1;
+            }
+            j *= 2;
+        }
+        while j - i > 1 {
+            let m = i + (j - i) / 2;
+            if self.get_int(m).is_nil() {
+                j = m;
+            } else {
+                i = m;
+            }
+        }
+        i
+    }
+
+    /// `next`: the entry after `k` (nil = first). `Err` for a key not in
+    /// the table.
+    pub(crate) fn next(&self, k: Value) -> Result<Option<(Value, Value)>, ()> {
+        let k = normalize(k);
+        let mut start_arr = 0usize;
+        let mut start_node = 0usize;
+        match k {
+            Value::Nil => {}
+            Value::Int(i) if i >= 1 && (i as u64) <= self.arr.len() as u64 => {
+                start_arr = i as usize
+            }
+            _ => match self.find_slot(k) {
+                Some(s) => {
+                    start_arr = self.arr.len();
+                    start_node = s + 1;
+                }
+                None => return Err(()),
+            },
+        }
+        for i in start_arr..self.arr.len() {
+            if !self.arr[i].is_nil() {
+                return Ok(Some((Value::Int(i as i64 + 1), self.arr[i])));
+            }
+        }
+        for n in &self.nodes[start_node.min(self.nodes.len())..] {
+            if !n.key.is_nil() && !n.val.is_nil() {
+                return Ok(Some((n.key, n.val)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Visits every live key/value (for the GC).
+    pub(crate) fn for_each_value(&self, mut f: impl FnMut(Value, Value)) {
+        for v in &self.arr {
+            f(Value::Nil, *v);
+        }
+        for n in &self.nodes {
+            // Dead keys are marked too: `next` may still be handed them.
+            if !n.key.is_nil() {
+                f(n.key, n.val);
+            }
+        }
+    }
+
+    /// Removes trailing nils from the array part so `#` stays cheap after
+    /// `table.remove`.
+    pub(crate) fn trim_array(&mut self) {
+        while matches!(self.arr.last(), Some(Value::Nil)) {
+            self.arr.pop();
+        }
+    }
+}

@@ -1,0 +1,135 @@
+//! Lua values as the VM sees them: 16-byte tagged values.
+//!
+//! Lua 5.4 integers are full 64-bit, so NaN-boxing cannot hold them; a Rust
+//! enum with a pointer-sized payload is exactly two words and lets the
+//! compiler check every match. Heap values point into the owning state's
+//! [`Heap`](crate::gc::Heap).
+
+use crate::function::Function;
+use crate::gc::Gc;
+use crate::table::Table;
+
+/// Strings up to this length are interned (as in PUC Lua).
+pub(crate) const SHORT_STRING_MAX: usize = 40;
+
+#[derive(Clone, Copy)]
+pub(crate) enum Value {
+    Nil,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(Gc<LuaStr>),
+    Table(Gc<Table>),
+    Func(Gc<Function>),
+}
+
+const _: () = assert!(std::mem::size_of::<Value>() == 16);
+
+impl Value {
+    #[inline(always)]
+    pub(crate) fn truthy(self) -> bool {
+        !matches!(self, Value::Nil | Value::Bool(false))
+    }
+
+    #[inline(always)]
+    pub(crate) fn is_nil(self) -> bool {
+        matches!(self, Value::Nil)
+    }
+
+    pub(crate) fn type_name(self) -> &'static str {
+        match self {
+            Value::Nil => "nil",
+            Value::Bool(_) => "boolean",
+            Value::Int(_) | Value::Float(_) => "number",
+            Value::Str(_) => "string",
+            Value::Table(_) => "table",
+            Value::Func(_) => "function",
+        }
+    }
+
+    /// Raw equality (no metamethods), with 5.4's exact int/float comparison.
+    #[inline]
+    pub(crate) fn raw_eq(self, other: Value) -> bool {
+        match (self, other) {
+            (Value::Nil, Value::Nil) => true,
+            (Value::Bool(a), Value::Bool(b)) => a == b,
+            (Value::Int(a), Value::Int(b)) => a == b,
+            (Value::Float(a), Value::Float(b)) => a == b,
+            (Value::Int(a), Value::Float(b)) | (Value::Float(b), Value::Int(a)) => {
+                crate::number::float_to_int_exact(b) == Some(a)
+            }
+            (Value::Str(a), Value::Str(b)) => a == b || a.get().eq_bytes(b.get()),
+            (Value::Table(a), Value::Table(b)) => a == b,
+            (Value::Func(a), Value::Func(b)) => a == b,
+            _ => false,
+        }
+    }
+
+    /// Identity used by `tostring` for tables and functions.
+    pub(crate) fn addr(self) -> usize {
+        match self {
+            Value::Str(s) => s.addr(),
+            Value::Table(t) => t.addr(),
+            Value::Func(f) => f.addr(),
+            _ => 0,
+        }
+    }
+}
+
+/// An immutable byte string with its hash computed once.
+pub(crate) struct LuaStr {
+    hash: u64,
+    bytes: Box<[u8]>,
+}
+
+impl LuaStr {
+    pub(crate) fn new(bytes: &[u8], hash: u64) -> Self {
+        LuaStr {
+            hash,
+            bytes: bytes.into(),
+        }
+    }
+    #[inline(always)]
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+    #[inline(always)]
+    pub(crate) fn hash(&self) -> u64 {
+        self.hash
+    }
+    #[inline(always)]
+    pub(crate) fn len(&self) -> usize {
+        self.bytes.len()
+    }
+    /// Equality for two distinct objects: short strings are interned, so two
+    /// different short-string objects are never equal.
+    #[inline]
+    pub(crate) fn eq_bytes(&self, other: &LuaStr) -> bool {
+        self.bytes.len() > SHORT_STRING_MAX && self.hash == other.hash && self.bytes == other.bytes
+    }
+    pub(crate) fn to_str_lossy(&self) -> std::borrow::Cow<'_, str> {
+        String::from_utf8_lossy(&self.bytes)
+    }
+}
+
+/// Fast, deterministic byte hash (FxHash-style over 8-byte words).
+pub(crate) fn hash_bytes(b: &[u8]) -> u64 {
+    const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+    let mut h: u64 = b.len() as u64;
+    let mut chunks = b.chunks_exact(8);
+    for c in &mut chunks {
+        let w = u64::from_le_bytes(c.try_into().unwrap());
+        h = (h.rotate_left(5) ^ w).wrapping_mul(K);
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut buf = [0u8; 8];
+        buf[..rest.len()].copy_from_slice(rest);
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(buf)).wrapping_mul(K);
+    }
+    // Final avalanche so low bits (used for bucket indices) are well mixed.
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h
+}

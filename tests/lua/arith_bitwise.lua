@@ -1,0 +1,13 @@
+-- bitwise operators on integers
+print(5 & 3, 5 | 3, 5 ~ 3, ~5, ~0)
+print(1 << 4, 256 >> 4, -1 >> 1, -1 << 1)
+print(1 << 64, 1 << 63, 1 >> 64, -1 >> 63)
+print(1 << -1, 2 >> -1, 8 << -2)
+print(0xFF & 0x0F, 0xF0 | 0x0F, 0xFF ~ 0xAA)
+print(math.mininteger >> 63, math.maxinteger << 1)
+print(3.0 & 1, 2^10 | 0)
+print(pcall(function() local s = "7" return s & 3 end))
+print(pcall(function() return 1.5 & 1 end))
+print(pcall(function() local s = "1.5" return s | 0 end))
+print(pcall(function() return 2^64 | 0 end))
+print(5 & 3 | 8, 1 | 2 ~ 3, 1 << 2 + 1)

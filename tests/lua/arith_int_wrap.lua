@@ -1,0 +1,12 @@
+-- integer overflow wraps around (64-bit two's complement)
+local max, min = math.maxinteger, math.mininteger
+print(max, min)
+print(max + 1, max + 1 == min)
+print(min - 1, min - 1 == max)
+print(max * 2, min * 2)
+print(-min, -min == min)
+print(max * max)
+print(min * -1)
+print(max + max)
+print(1 << 63, (1 << 63) == min)
+print(math.abs(min))

@@ -1,0 +1,11 @@
+-- operator precedence and associativity
+print(2 + 3 * 4, (2 + 3) * 4, 2 * 3 ^ 2, -2 ^ 2)
+print(1 .. 2 .. 3, "a" .. 1 + 2)
+print(not nil == true, not (1 == 2), #"abc" + 1)
+print(1 < 2 == true, 1 + 2 < 4)
+print(2 ^ -2, - - 2, not not nil)
+print(10 - 4 - 3, 100 / 10 / 2, 2 ^ 2 ^ 3)
+print(7 // 2 * 2 + 7 % 2)
+print(1 or 2 and 3, nil and 1 or 2, false or nil)
+print(3 & 5 == 1)
+print(1 | 6 & 3, 1 ~ 3 & 2)

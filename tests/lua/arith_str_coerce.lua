@@ -1,0 +1,10 @@
+-- string to number coercion in arithmetic
+print("0x10" + 0, "1e2" * 1, " 10 " + 1, "10" // "3")
+print("3" + 4, "3.0" + 4, "10" % "3", "2" ^ "3")
+print(math.type("3" + 4), math.type("3.0" + 4))
+print("-5" * 2, "0x7fffffffffffffff" + 1)
+print(10 .. 20, 1.5 .. "", -0.0 .. "")
+print(pcall(function() return "abc" + 1 end))
+print(pcall(function() return {} + 1 end))
+print("10" + 0 == 10, "0x1p4" + 0)
+print(-"2", - "2.5")

@@ -1,0 +1,10 @@
+-- tonumber with strings and edge cases
+print(tonumber("10"), tonumber("10.0"), tonumber("  12  "), tonumber("0x1F"))
+print(tonumber("1e3"), tonumber(".5"), tonumber("5."), tonumber("-0x10"))
+print(tonumber(""), tonumber(" "), tonumber("abc"), tonumber("1 2"))
+print(tonumber("0x"), tonumber("1e"), tonumber(nil and 1), tonumber(42))
+print(tonumber("inf"), tonumber("nan"), tonumber("9223372036854775807"))
+print(tonumber("9223372036854775808"), tonumber("-9223372036854775808"))
+print(math.type(tonumber("9223372036854775808")))
+print(tonumber("0x10p1"), tonumber("1E+2"), tonumber("+7"))
+print(tonumber(3.5), tonumber("0xffffffffffffffff"))

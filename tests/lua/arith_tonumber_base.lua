@@ -1,0 +1,10 @@
+-- tonumber with explicit base 2..36
+print(tonumber("1010", 2), tonumber("ff", 16), tonumber("FF", 16), tonumber("z", 36))
+print(tonumber("777", 8), tonumber("10", 36), tonumber("zz", 36))
+print(tonumber("102", 2), tonumber("8", 8), tonumber("", 10))
+print(tonumber("  11  ", 2), tonumber("-11", 2), tonumber("1.5", 10))
+print(tonumber("7fffffffffffffff", 16), tonumber("ffffffffffffffff", 16))
+print(tonumber("10", 10), math.type(tonumber("10", 10)))
+print(pcall(tonumber, "10", 1))
+print(pcall(tonumber, "10", 37))
+print(tonumber("Hello", 36))

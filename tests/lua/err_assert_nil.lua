@@ -1,0 +1,3 @@
+-- uncaught assert(nil) uses default message
+print("asserting nil")
+assert(nil)

@@ -1,0 +1,4 @@
+-- uncaught concatenation of a table
+local t = {}
+print("joining")
+print("value: " .. t)

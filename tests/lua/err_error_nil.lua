@@ -1,0 +1,3 @@
+-- uncaught error(nil)
+print("erroring with nil")
+error(nil)

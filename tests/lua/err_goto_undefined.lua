@@ -1,0 +1,3 @@
+-- compile error: goto without visible label
+print("unreachable")
+do goto missing end

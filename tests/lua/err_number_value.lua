@@ -1,0 +1,3 @@
+-- uncaught error with a number value
+print("start")
+error(42)

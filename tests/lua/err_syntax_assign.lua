@@ -1,0 +1,3 @@
+-- syntax error: double equals in assignment
+print("this never runs")
+x = = 1

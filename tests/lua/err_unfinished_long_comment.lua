@@ -1,0 +1,4 @@
+-- syntax error: unfinished long comment
+print("never printed")
+--[[ this comment
+never ends

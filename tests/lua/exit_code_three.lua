@@ -1,0 +1,4 @@
+-- os.exit with an integer status after printing
+print("exiting with 3")
+io.write("buffered text\n")
+os.exit(3)

@@ -1,0 +1,11 @@
+-- load compiles a string chunk into a function
+local f = load("return 1 + 2")
+print(type(f), f())
+local g = load("local a, b = ... return a * b")
+print(g(6, 7))
+local h = load("x_from_load = 99")
+h()
+print(x_from_load)
+print(load("return ...")(1, 2, 3))
+local counter = load("local n = 0 return function() n = n + 1 return n end")()
+print(counter(), counter())

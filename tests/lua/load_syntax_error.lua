@@ -1,0 +1,10 @@
+-- load returns nil plus message on syntax errors
+print(load("x = = 1"))
+print(load("return 1 +", "mychunk"))
+print(load("for", "=custom"))
+print(load("local s = 'unfinished", "@file.lua"))
+print(load("x = }"))
+print(load("return (1"))
+print(load("break"))
+print(load("::l:: ::l::"))
+print(load("if x then"))

@@ -1,0 +1,11 @@
+-- string.match with captures, nested captures and position captures
+print(string.match("hello 123 world", "%d+"))
+print(string.match("key = value", "(%w+)%s*=%s*(%w+)"))
+print(string.match("2024-01-15", "(%d+)-(%d+)-(%d+)"))
+print(string.match("hello", "()ll()"))
+print(string.match("hello", "(h(el)(l))o"))
+print(string.match("abc", "()"), string.match("abc", "()", 4))
+print(string.match("no digits", "%d+"))
+print(string.match("  trim  ", "^%s*(.-)%s*$") .. "|")
+print(string.match("hello world", "o", 6), string.match("abc", "b", -2))
+print(string.match("[tag]", "%[(.*)%]"))

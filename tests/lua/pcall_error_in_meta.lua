@@ -1,0 +1,10 @@
+-- errors raised inside metamethods propagate through pcall
+local t = setmetatable({}, {__index = function(_, k) error("no field " .. k) end})
+print(pcall(function() return t.abc end))
+local u = setmetatable({}, {__add = function() error({why = "add"}) end})
+local ok, e = pcall(function() return u + 1 end)
+print(ok, e.why)
+local v = setmetatable({}, {__tostring = function() error("tostring failed", 0) end})
+print(pcall(tostring, v))
+local w = setmetatable({}, {__call = function(self, x) error("called with " .. tostring(x), 2) end})
+print(pcall(w, 5))

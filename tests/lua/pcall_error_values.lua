@@ -1,0 +1,10 @@
+-- error with non-string values keeps the value intact
+local ok, e = pcall(error, {code = 404, msg = "not found"})
+print(ok, type(e), e.code, e.msg)
+print(pcall(error, 42))
+print(pcall(error, 3.5))
+print(pcall(error, true))
+print(pcall(error, nil))
+local ok2, e2 = pcall(function() error(setmetatable({}, {__tostring = function() return "custom" end})) end)
+print(ok2, tostring(e2))
+print(pcall(function() error(42, 2) end))

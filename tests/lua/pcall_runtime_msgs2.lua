@@ -1,0 +1,16 @@
+-- more runtime error texts: integer ops, for loops, upvalues
+local function try(f, ...) local ok, e = pcall(f, ...) print(ok, e) end
+try(function() return 1 // 0 end)
+try(function() return 1 % 0 end)
+try(function() return 1.5 | 0 end)
+try(function() return math.tointeger(2^63) // 1 end)
+try(function() for i = nil, 10 do end end)
+try(function() for i = 1, 10, 0 do end end)
+try(function() for i = 1.0, 10, 0.0 do end end)
+try(table.insert, nil, 1)
+try(string.rep)
+try(string.sub)
+try(math.floor, "x")
+try(setmetatable, {}, 1)
+try(ipairs)
+try(string.char, "a")

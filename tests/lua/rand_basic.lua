@@ -1,0 +1,6 @@
+-- math.random after a fixed integer seed (xoshiro256**)
+math.randomseed(42)
+for i = 1, 5 do io.write(string.format("%.17g", math.random()), " ") end print()
+for i = 1, 10 do io.write(math.random(100), " ") end print()
+for i = 1, 10 do io.write(math.random(-5, 5), " ") end print()
+print(math.random(7, 7), math.random(1))

@@ -1,0 +1,6 @@
+-- requiring a nonexistent module fails (message not printed)
+local ok, err = pcall(require, "nonexistent_mod")
+print(ok, type(err))
+local ok2, err2 = pcall(require, "mod_errors")
+print(ok2, err2)
+print((pcall(require, "mod_errors")))

@@ -1,0 +1,6 @@
+-- os.clock and os.time return numbers (values not printed)
+print(type(os.clock()), type(os.time()))
+print(math.type(os.time()))
+local c1 = os.clock()
+local c2 = os.clock()
+print(c2 >= c1)

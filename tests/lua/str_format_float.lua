@@ -1,0 +1,11 @@
+-- string.format float directives %e %f %g
+print(string.format("%e|%.3e|%E", 12345.678, 12345.678, 0.00012))
+print(string.format("%f|%.2f|%10.4f|%-10.2f|", 3.14159, 3.14159, 3.14159, 3.14159))
+print(string.format("%g|%.3g|%g|%g", 100000, 3.14159, 1e20, 0.0001))
+print(string.format("%g|%g|%g", 1000000, 1e-5, 123456789))
+print(string.format("%.0f|%.1f|%5.1f", 0.5, 0.05, -2.25))
+print(string.format("%f|%e|%g", 1/0, -1/0, 0.0))
+print(string.format("%.14g|%.17g", 0.1, 0.1))
+print(string.format("%g|%f", 2^63, 2^53))
+print(string.format("%+.2f|% .2f|%08.3f", 1.5, 1.5, -1.5))
+print(string.format("%.3f", 7), string.format("%g", 7))

@@ -1,0 +1,11 @@
+-- gsub with string replacement, count and max n
+print(string.gsub("hello world", "o", "0"))
+print(string.gsub("hello world", "o", "0", 1))
+print(string.gsub("hello", "", "-"))
+print(string.gsub("abc", "%w", "%0%0"))
+print(string.gsub("hello world", "(%w+) (%w+)", "%2 %1"))
+print(string.gsub("abc", "b", "%%"))
+print(string.gsub("a.b.c", "%.", "/"))
+print(string.gsub("aaa", "a", "b", 0))
+print(string.gsub("x = 1", "%s*=%s*", "="))
+print(pcall(string.gsub, "abc", "(b)", "%2"))

@@ -1,0 +1,10 @@
+-- table.unpack with ranges
+print(table.unpack({1, 2, 3}))
+print(table.unpack({1, 2, 3}, 2))
+print(table.unpack({1, 2, 3}, 2, 3))
+print(table.unpack({1, 2, 3}, 3, 5))
+print(select("#", table.unpack({}, 1, 3)))
+print(select("#", table.unpack({1, 2}, 3)))
+local a, b = table.unpack({"x", "y", "z"})
+print(a, b)
+print(table.unpack({1, 2, 3}, -1, 1))
