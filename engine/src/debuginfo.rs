@@ -30,7 +30,7 @@ impl State {
             }
             remaining -= 1;
             let f = &self.frames[idx];
-            if f.protected || (f.entry && idx > 0) {
+            if f.protected || f.called_by_native {
                 // The level above is a native (pcall, sort, gsub...).
                 if remaining == 0 {
                     return String::new();

@@ -929,7 +929,10 @@ impl State {
         }
         // Natives and callables: run now and catch.
         let depth = self.frames.len();
+        // pcall is the native calling `f` here.
+        let saved = std::mem::replace(&mut self.native_active, true);
         let r = self.call_at(f, nargs - 1);
+        self.native_active = saved;
         let got = match r {
             Ok(n) => {
                 self.stack[func] = Value::Bool(true);

@@ -44,6 +44,9 @@ pub(crate) struct Frame {
     /// Called by `pcall` from the interpreter: results get a leading `true`
     /// and errors stop here.
     pub protected: bool,
+    /// An entry frame whose caller is a native (sort, gsub, tostring...):
+    /// PUC Lua would show that native as a level of its own.
+    pub called_by_native: bool,
 }
 
 /// Names of metamethods, interned once per state.
@@ -108,6 +111,9 @@ pub struct State {
     /// errors then carry that code's position, as luaL_error's do).
     pub(crate) native_from_lua: bool,
     pub(crate) native_depth: u32,
+    /// A native function is running at the innermost level (so a Lua
+    /// function it calls has a native level below it).
+    pub(crate) native_active: bool,
     pub(crate) budget: Budget,
     pub(crate) counters: Counters,
     pub(crate) out: Box<dyn Write + Send>,
@@ -177,6 +183,7 @@ impl State {
             names,
             native_from_lua: false,
             native_depth: 0,
+            native_active: false,
             budget: Budget {
                 fuel_limit: None,
                 fuel_used_before_tick: 0,
@@ -418,6 +425,7 @@ impl State {
             nvarargs: nvar as u32,
             entry: false,
             protected: false,
+            called_by_native: false,
         });
         Ok(())
     }
@@ -434,10 +442,11 @@ impl State {
         self.counters.native_calls += 1;
         self.top = func + 1 + nargs;
         self.ensure_stack(self.top)?;
-        let saved = self.native_from_lua;
+        let saved = (self.native_from_lua, self.native_active);
         self.native_from_lua = from_lua;
+        self.native_active = true;
         let r = (n.f)(self, func + 1, nargs);
-        self.native_from_lua = saved;
+        (self.native_from_lua, self.native_active) = saved;
         let nret = r?;
         let src = self.top - nret;
         for i in 0..nret {
@@ -459,13 +468,14 @@ impl State {
                         return Err(Throw::msg("C stack overflow"));
                     }
                     self.native_depth += 1;
-                    let r = self
-                        .tick()
-                        .and_then(|()| self.push_lua_frame(func, nargs, -1, fg))
-                        .and_then(|()| {
-                            self.frames.last_mut().expect("pushed").entry = true;
-                            self.execute()
-                        });
+                    let from_native = std::mem::replace(&mut self.native_active, false);
+                    let r = self.tick().and_then(|()| self.push_lua_frame(func, nargs, -1, fg)).and_then(|()| {
+                        let f = self.frames.last_mut().expect("pushed");
+                        f.entry = true;
+                        f.called_by_native = from_native;
+                        self.execute()
+                    });
+                    self.native_active = from_native;
                     self.native_depth -= 1;
                     r
                 }

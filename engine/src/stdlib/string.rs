@@ -500,7 +500,7 @@ fn gmatch_iter(st: &mut State, base: usize, _n: usize) -> VmResult<usize> {
     let sb = detach(s.get().as_bytes());
     let pb = detach(p.get().as_bytes());
     if src as usize > sb.len() {
-        return st.ret1(Value::Nil);
+        return Ok(0);
     }
     let mut g = GMatch::from_state(
         src as usize,
@@ -512,7 +512,7 @@ fn gmatch_iter(st: &mut State, base: usize, _n: usize) -> VmResult<usize> {
     nc.upvals[3] = Value::Int(nl.map(|x| x as i64).unwrap_or(-1));
     match m {
         Some(m) => push_captures(st, sb, &m, true),
-        None => st.ret1(Value::Nil),
+        None => Ok(0),
     }
 }
 
