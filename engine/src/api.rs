@@ -138,10 +138,7 @@ impl State {
     /// Runs module `name`'s main chunk with script arguments (`...` and
     /// the `arg` table), as `lua5.4 FILE ARGS...` does.
     pub fn run_main(&mut self, name: &str, script: &str, args: &[String]) -> Result<(), Error> {
-        let module = self
-            .engine
-            .module(name)
-            .ok_or_else(|| Error::Api(format!("no module named '{name}'")))?;
+        let module = self.engine.module(name).ok_or_else(|| Error::Api(format!("no module named '{name}'")))?;
         self.invoke(|st| {
             let argt = st.new_table(args.len(), 2);
             let s = st.new_str(script.as_bytes());
@@ -238,15 +235,9 @@ impl State {
         let b = &mut self.budget;
         b.fuel_limit = l.fuel;
         b.fuel_used_before_tick = 0;
-        b.deadline = l
-            .deadline
-            .map(|d| (Instant::now() + d, d.as_millis() as u64));
+        b.deadline = l.deadline.map(|d| (Instant::now() + d, d.as_millis() as u64));
         b.max_depth = l.max_depth;
-        b.tick = if l.fuel.is_some() || l.deadline.is_some() {
-            0
-        } else {
-            i64::MAX
-        };
+        b.tick = if l.fuel.is_some() || l.deadline.is_some() { 0 } else { i64::MAX };
         self.heap.limit = l.heap_bytes;
         self.heap.reset_threshold();
     }
@@ -267,14 +258,8 @@ impl State {
 
     fn to_host_error(&mut self, e: Throw) -> Error {
         match e {
-            Throw::Error(v) => Error::Runtime {
-                message: self.error_text(v),
-                traceback: String::new(),
-            },
-            Throw::Msg { msg, .. } => Error::Runtime {
-                message: msg,
-                traceback: String::new(),
-            },
+            Throw::Error(v) => Error::Runtime { message: self.error_text(v), traceback: String::new() },
+            Throw::Msg { msg, .. } => Error::Runtime { message: msg, traceback: String::new() },
             Throw::Limit(m) => {
                 let kind = if m.starts_with("fuel") {
                     LimitKind::Fuel
@@ -295,9 +280,7 @@ impl State {
     fn error_text(&mut self, v: Value) -> String {
         match v {
             Value::Str(s) => s.get().to_str_lossy().into_owned(),
-            Value::Int(_) | Value::Float(_) => {
-                String::from_utf8_lossy(&crate::meta::tostring_basic(v)).into_owned()
-            }
+            Value::Int(_) | Value::Float(_) => String::from_utf8_lossy(&crate::meta::tostring_basic(v)).into_owned(),
             _ => {
                 if !self.metafield(v, self.names.tostring).is_nil()
                     && let Ok(Value::Str(s)) = self.tostring(v)

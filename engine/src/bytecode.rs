@@ -342,65 +342,36 @@ pub(crate) fn verify(p: &Proto) -> Result<(), String> {
     let ms = p.maxstack as u16;
     let nk = p.consts.len() as u32;
     let reg = |r: u8, pc: usize| -> Result<(), String> {
-        if (r as u16) < ms {
-            Ok(())
-        } else {
-            Err(format!("pc {pc}: register {r} >= maxstack {ms}"))
-        }
+        if (r as u16) < ms { Ok(()) } else { Err(format!("pc {pc}: register {r} >= maxstack {ms}")) }
     };
     let rk = |x: u16, pc: usize| -> Result<(), String> {
         if x >= RK_CONST {
-            if ((x - RK_CONST) as u32) < nk {
-                Ok(())
-            } else {
-                Err(format!("pc {pc}: constant {x} out of range"))
-            }
+            if ((x - RK_CONST) as u32) < nk { Ok(()) } else { Err(format!("pc {pc}: constant {x} out of range")) }
         } else if x < ms {
             Ok(())
         } else {
             Err(format!("pc {pc}: register {x} >= maxstack {ms}"))
         }
     };
-    let k = |x: u32, pc: usize| -> Result<(), String> {
-        if x < nk {
-            Ok(())
-        } else {
-            Err(format!("pc {pc}: constant {x} out of range"))
-        }
-    };
+    let k = |x: u32, pc: usize| -> Result<(), String> { if x < nk { Ok(()) } else { Err(format!("pc {pc}: constant {x} out of range")) } };
     let strk = |x: u32, pc: usize| -> Result<(), String> {
         k(x, pc)?;
-        if matches!(p.consts[x as usize], Constant::Str(_)) {
-            Ok(())
-        } else {
-            Err(format!("pc {pc}: constant {x} is not a string"))
-        }
+        if matches!(p.consts[x as usize], Constant::Str(_)) { Ok(()) } else { Err(format!("pc {pc}: constant {x} is not a string")) }
     };
     let jump = |pc: usize, off: i32| -> Result<(), String> {
         let t = pc as i64 + 1 + off as i64;
-        if (0..n).contains(&t) {
-            Ok(())
-        } else {
-            Err(format!("pc {pc}: jump target {t} out of range"))
-        }
+        if (0..n).contains(&t) { Ok(()) } else { Err(format!("pc {pc}: jump target {t} out of range")) }
     };
     let nup = p.upvals.len();
     if p.lines.len() != p.code.len() {
         return Err("line info length mismatch".into());
     }
-    if !matches!(
-        p.code.last(),
-        Some(Op::Return { .. }) | Some(Op::TailCall { .. })
-    ) {
+    if !matches!(p.code.last(), Some(Op::Return { .. }) | Some(Op::TailCall { .. })) {
         return Err("function does not end with a return".into());
     }
     for (pc, op) in p.code.iter().enumerate() {
         match *op {
-            Op::Move { a, b }
-            | Op::Unm { a, b }
-            | Op::Not { a, b }
-            | Op::Len { a, b }
-            | Op::BNot { a, b } => {
+            Op::Move { a, b } | Op::Unm { a, b } | Op::Not { a, b } | Op::Len { a, b } | Op::BNot { a, b } => {
                 reg(a, pc)?;
                 reg(b, pc)?;
             }

@@ -99,12 +99,7 @@ type CResult<T> = Result<T, SyntaxError>;
 
 /// Compiles a parsed chunk into its main prototype.
 pub(crate) fn compile_chunk(chunk: &FuncBody, source: Arc<str>) -> CResult<Arc<Proto>> {
-    let mut c = Compiler {
-        funcs: Vec::new(),
-        source,
-        depth: 0,
-        last_line: 0,
-    };
+    let mut c = Compiler { funcs: Vec::new(), source, depth: 0, last_line: 0 };
     c.function(chunk)
 }
 
@@ -158,10 +153,7 @@ impl Compiler {
         self.close_block(end_line)?;
         if let Some(g) = self.fs().gotos.first() {
             let (name, line) = (g.name.clone(), g.line);
-            return Err(self.err(
-                end_line,
-                &format!("no visible label '{name}' for <goto> at line {line}"),
-            ));
+            return Err(self.err(end_line, &format!("no visible label '{name}' for <goto> at line {line}")));
         }
         let fs = self.funcs.pop().expect("pushed above");
         let mut proto = Proto {
@@ -321,19 +313,9 @@ impl Compiler {
         let fs = self.fs();
         let reg = fs.actvars.len();
         let pc = fs.code.len() as u32;
-        fs.locvars.push(LocVar {
-            name: name.clone(),
-            reg: reg as u8,
-            start: pc,
-            end: u32::MAX,
-        });
+        fs.locvars.push(LocVar { name: name.clone(), reg: reg as u8, start: pc, end: u32::MAX });
         let locvar = fs.locvars.len() - 1;
-        fs.actvars.push(ActVar {
-            name,
-            reg: reg as u8,
-            attrib,
-            locvar,
-        });
+        fs.actvars.push(ActVar { name, reg: reg as u8, attrib, locvar });
         if fs.freereg < fs.actvars.len() {
             fs.freereg = fs.actvars.len();
         }
@@ -369,25 +351,13 @@ impl Compiler {
             VarLoc::Local(reg) => {
                 // Mark the owning block so its exit closes the upvalue.
                 let outer = &mut self.funcs[fi - 1];
-                let vi = outer
-                    .actvars
-                    .iter()
-                    .rposition(|v| v.reg == reg)
-                    .expect("local exists");
+                let vi = outer.actvars.iter().rposition(|v| v.reg == reg).expect("local exists");
                 if let Some(b) = outer.blocks.iter_mut().rev().find(|b| b.nactvar <= vi) {
                     b.has_upval = true;
                 }
-                UpvalDesc {
-                    in_stack: true,
-                    idx: reg,
-                    name: name.to_string(),
-                }
+                UpvalDesc { in_stack: true, idx: reg, name: name.to_string() }
             }
-            VarLoc::Upval(i) => UpvalDesc {
-                in_stack: false,
-                idx: i,
-                name: name.to_string(),
-            },
+            VarLoc::Upval(i) => UpvalDesc { in_stack: false, idx: i, name: name.to_string() },
             VarLoc::Global => return None,
         };
         let fs = &mut self.funcs[fi];
@@ -400,10 +370,7 @@ impl Compiler {
         for fs in self.funcs.iter().rev() {
             if let Some(v) = fs.actvars.iter().rev().find(|v| v.name == name) {
                 if v.attrib == Attrib::Const {
-                    return Err(self.err(
-                        line,
-                        &format!("attempt to assign to const variable '{name}'"),
-                    ));
+                    return Err(self.err(line, &format!("attempt to assign to const variable '{name}'")));
                 }
                 return Ok(());
             }
@@ -415,10 +382,7 @@ impl Compiler {
 
     fn block_body(&mut self, b: &Block) -> CResult<()> {
         for (i, s) in b.stats.iter().enumerate() {
-            let rest_void = b.ret.is_none()
-                && b.stats[i + 1..]
-                    .iter()
-                    .all(|s| matches!(s, Stat::Label(..)));
+            let rest_void = b.ret.is_none() && b.stats[i + 1..].iter().all(|s| matches!(s, Stat::Label(..)));
             self.statement(s, rest_void)?;
             let n = self.nactregs();
             self.free_to(n);
@@ -443,11 +407,7 @@ impl Compiler {
                 self.free_to(base);
             }
             Stat::Local { names, exprs, line } => self.local(names, exprs, *line)?,
-            Stat::Assign {
-                targets,
-                exprs,
-                line,
-            } => self.assign(targets, exprs, *line)?,
+            Stat::Assign { targets, exprs, line } => self.assign(targets, exprs, *line)?,
             Stat::LocalFunction { name, func } => {
                 let r = self.declare_local(name.clone(), Attrib::None)?;
                 self.closure(func, r)?;
@@ -478,20 +438,11 @@ impl Compiler {
                     }
                     ExprKind::Index(obj, key) => {
                         let o = self.expr_anyreg(obj)?;
-                        let ExprKind::Str(k) = &key.kind else {
-                            unreachable!("funcname keys are names")
-                        };
+                        let ExprKind::Str(k) = &key.kind else { unreachable!("funcname keys are names") };
                         let k = self.str_const16(k, line)?;
                         let r = self.alloc_reg(line)?;
                         self.closure(func, r)?;
-                        self.emit(
-                            Op::SetField {
-                                a: o,
-                                k,
-                                c: r as u16,
-                            },
-                            line,
-                        );
+                        self.emit(Op::SetField { a: o, k, c: r as u16 }, line);
                     }
                     _ => unreachable!("funcname is a name or a field"),
                 }
@@ -533,13 +484,7 @@ impl Compiler {
                 let nact = self.fs().blocks.last().expect("open").nactvar;
                 if captured {
                     let exits = self.cond_jump(cond, true)?;
-                    let j = self.emit(
-                        Op::Jmp {
-                            off: 0,
-                            close: nact as u8 + 1,
-                        },
-                        body.end_line,
-                    );
+                    let j = self.emit(Op::Jmp { off: 0, close: nact as u8 + 1 }, body.end_line);
                     self.patch_jump(j, start);
                     self.patch_here(exits);
                 } else {
@@ -551,14 +496,7 @@ impl Compiler {
                 self.close_block(body.end_line)?;
                 self.close_block(body.end_line)?;
             }
-            Stat::NumFor {
-                var,
-                start,
-                limit,
-                step,
-                body,
-                line,
-            } => {
+            Stat::NumFor { var, start, limit, step, body, line } => {
                 let base = self.fs().freereg;
                 self.open_block(true);
                 self.expr_to_next(start)?;
@@ -574,13 +512,7 @@ impl Compiler {
                 self.declare_local("(for state)".into(), Attrib::None)?;
                 self.declare_local("(for state)".into(), Attrib::None)?;
                 self.declare_local("(for state)".into(), Attrib::None)?;
-                let prep = self.emit(
-                    Op::ForPrep {
-                        a: base as u8,
-                        off: 0,
-                    },
-                    *line,
-                );
+                let prep = self.emit(Op::ForPrep { a: base as u8, off: 0 }, *line);
                 let body_start = self.pc();
                 self.open_block(false);
                 self.declare_local(var.clone(), Attrib::None)?;
@@ -594,12 +526,7 @@ impl Compiler {
                 }
                 self.close_block(*line)?;
             }
-            Stat::GenFor {
-                names,
-                exprs,
-                body,
-                line,
-            } => {
+            Stat::GenFor { names, exprs, body, line } => {
                 let base = self.fs().freereg;
                 self.open_block(true);
                 self.explist_to_regs(exprs, 3, *line)?;
@@ -620,13 +547,7 @@ impl Compiler {
                 if base + 3 + names.len() > self.fs().maxstack {
                     self.fs().maxstack = base + 3 + names.len();
                 }
-                self.emit(
-                    Op::TForCall {
-                        a: base as u8,
-                        c: nvars,
-                    },
-                    *line,
-                );
+                self.emit(Op::TForCall { a: base as u8, c: nvars }, *line);
                 let off = body_start as i32 - (self.pc() as i32 + 1);
                 self.emit(Op::TForLoop { a: base as u8, off }, *line);
                 self.close_block(*line)?;
@@ -637,11 +558,7 @@ impl Compiler {
                     return Err(self.err(*line, &format!("break outside loop at line {line}")));
                 };
                 let nact = self.fs().blocks[bi].nactvar;
-                let close = if self.nactregs() > nact {
-                    nact as u8 + 1
-                } else {
-                    0
-                };
+                let close = if self.nactregs() > nact { nact as u8 + 1 } else { 0 };
                 let j = self.emit(Op::Jmp { off: 0, close }, *line);
                 self.fs().blocks[bi].break_jumps.push(j);
             }
@@ -658,37 +575,20 @@ impl Compiler {
                     }
                     self.patch_jump(j, lpc);
                 } else {
-                    fs.gotos.push(PendingGoto {
-                        name: name.clone(),
-                        pc: j,
-                        nactvar: nact,
-                        line: *line,
-                    });
+                    fs.gotos.push(PendingGoto { name: name.clone(), pc: j, nactvar: nact, line: *line });
                 }
             }
             Stat::Label(name, line) => {
                 let fs = self.fs();
                 if let Some(l) = fs.labels.iter().find(|l| &l.name == name) {
                     let prev = l.line;
-                    return Err(self.err(
-                        *line,
-                        &format!("label '{name}' already defined on line {prev}"),
-                    ));
+                    return Err(self.err(*line, &format!("label '{name}' already defined on line {prev}")));
                 }
                 let block = fs.blocks.last().expect("open block");
-                let nactvar = if at_block_end {
-                    block.nactvar
-                } else {
-                    fs.actvars.len()
-                };
+                let nactvar = if at_block_end { block.nactvar } else { fs.actvars.len() };
                 let first_goto = block.first_goto;
                 let pc = fs.code.len();
-                fs.labels.push(LabelDesc {
-                    name: name.clone(),
-                    pc,
-                    nactvar,
-                    line: *line,
-                });
+                fs.labels.push(LabelDesc { name: name.clone(), pc, nactvar, line: *line });
                 // Resolve pending forward gotos of this block.
                 let mut i = first_goto;
                 while i < self.fs().gotos.len() {
@@ -696,7 +596,9 @@ impl Compiler {
                         let g = self.fs().gotos.remove(i);
                         if g.nactvar < nactvar {
                             let vname = self.fs().actvars[g.nactvar].name.clone();
-                            return Err(self.err(g.line, &format!("<goto {name}> at line {} jumps into the scope of local '{vname}'", g.line)));
+                            return Err(
+                                self.err(g.line, &format!("<goto {name}> at line {} jumps into the scope of local '{vname}'", g.line))
+                            );
                         }
                         if g.nactvar > nactvar
                             && let Op::Jmp { close, .. } = &mut self.fs().code[g.pc]
@@ -748,13 +650,7 @@ impl Compiler {
         if have < want {
             let r = self.fs().freereg;
             self.reserve(want - have, line)?;
-            self.emit(
-                Op::LoadNil {
-                    a: r as u8,
-                    n: (want - have - 1) as u8,
-                },
-                line,
-            );
+            self.emit(Op::LoadNil { a: r as u8, n: (want - have - 1) as u8 }, line);
         }
         self.free_to(base + want);
         self.reserve(0, line)
@@ -805,14 +701,7 @@ impl Compiler {
                     self.emit(Op::SetGlobal { a: v, k }, line);
                 }
                 Place::Index(o, k) => {
-                    self.emit(
-                        Op::SetTable {
-                            a: o,
-                            b: k,
-                            c: v as u16,
-                        },
-                        line,
-                    );
+                    self.emit(Op::SetTable { a: o, b: k, c: v as u16 }, line);
                 }
             }
         }
@@ -860,9 +749,7 @@ impl Compiler {
             [] => {
                 self.emit(Op::Return { a: 0, b: 1 }, line);
             }
-            [e] if matches!(e.kind, ExprKind::Call(..) | ExprKind::Method(..))
-                && self.fs().blocks.iter().all(|b| !b.has_upval) =>
-            {
+            [e] if matches!(e.kind, ExprKind::Call(..) | ExprKind::Method(..)) && self.fs().blocks.iter().all(|b| !b.has_upval) => {
                 let base = self.call_setup(e)?;
                 let (a, b) = base;
                 self.emit(Op::TailCall { a, b }, e.line);
@@ -876,24 +763,12 @@ impl Compiler {
                 for (i, e) in exprs.iter().enumerate() {
                     if i == exprs.len() - 1 && e.is_multi() {
                         self.multi(e, -1)?;
-                        self.emit(
-                            Op::Return {
-                                a: base as u8,
-                                b: 0,
-                            },
-                            line,
-                        );
+                        self.emit(Op::Return { a: base as u8, b: 0 }, line);
                         return Ok(());
                     }
                     self.expr_to_next(e)?;
                 }
-                self.emit(
-                    Op::Return {
-                        a: base as u8,
-                        b: exprs.len() as u8 + 1,
-                    },
-                    line,
-                );
+                self.emit(Op::Return { a: base as u8, b: exprs.len() as u8 + 1 }, line);
             }
         }
         Ok(())
@@ -976,11 +851,7 @@ impl Compiler {
     fn const_operand(&mut self, e: &Expr) -> Option<u16> {
         let c = self.fold(e).or_else(|| self.literal_const(e))?;
         let k = self.add_const(c);
-        if k < (u16::MAX - RK_CONST) as u32 {
-            Some(k as u16 + RK_CONST)
-        } else {
-            None
-        }
+        if k < (u16::MAX - RK_CONST) as u32 { Some(k as u16 + RK_CONST) } else { None }
     }
 
     /// Register-or-constant operand.
@@ -1085,14 +956,7 @@ impl Compiler {
                     self.emit(Op::GetField { a: dest, b: o, k }, key.line);
                 } else {
                     let k = self.expr_rk(key)?;
-                    self.emit(
-                        Op::GetTable {
-                            a: dest,
-                            b: o,
-                            c: k,
-                        },
-                        key.line,
-                    );
+                    self.emit(Op::GetTable { a: dest, b: o, c: k }, key.line);
                 }
                 self.fix_free(save, dest);
             }
@@ -1123,24 +987,14 @@ impl Compiler {
     /// After an expression wrote `dest`, release temporaries above the
     /// original free register (keeping `dest` reserved if it was fresh).
     fn fix_free(&mut self, save: usize, dest: u8) {
-        let keep = if dest as usize >= save {
-            dest as usize + 1
-        } else {
-            save
-        };
+        let keep = if dest as usize >= save { dest as usize + 1 } else { save };
         self.free_to(keep.max(save));
     }
 
     fn load_const(&mut self, c: Constant, dest: u8, line: u32) -> CResult<()> {
         match c {
             Constant::Int(i) if i32::try_from(i).is_ok() => {
-                self.emit(
-                    Op::LoadInt {
-                        a: dest,
-                        v: i as i32,
-                    },
-                    line,
-                );
+                self.emit(Op::LoadInt { a: dest, v: i as i32 }, line);
             }
             Constant::Nil => {
                 self.emit(Op::LoadNil { a: dest, n: 0 }, line);
@@ -1197,14 +1051,7 @@ impl Compiler {
                 if items.len() > 255 {
                     return Err(self.err(line, "too many values to concatenate"));
                 }
-                self.emit(
-                    Op::Concat {
-                        a: dest,
-                        b: base as u8,
-                        n: items.len() as u8,
-                    },
-                    line,
-                );
+                self.emit(Op::Concat { a: dest, b: base as u8, n: items.len() as u8 }, line);
             }
             _ => {
                 // Arithmetic: walk the left spine iteratively so `1+1+...`
@@ -1242,38 +1089,15 @@ impl Compiler {
 
     /// Emits a comparison followed by a jump taken when the comparison's
     /// result equals `when`. Returns the jump to patch.
-    fn compare_jump(
-        &mut self,
-        op: BinOp,
-        l: &Expr,
-        r: &Expr,
-        when: bool,
-        line: u32,
-    ) -> CResult<Vec<usize>> {
+    fn compare_jump(&mut self, op: BinOp, l: &Expr, r: &Expr, when: bool, line: u32) -> CResult<Vec<usize>> {
         let save = self.fs().freereg;
         let a = self.expr_rk(l)?;
         let b = self.expr_rk(r)?;
         let o = match op {
-            BinOp::Eq => Op::Eq {
-                k: when,
-                b: a,
-                c: b,
-            },
-            BinOp::Ne => Op::Eq {
-                k: !when,
-                b: a,
-                c: b,
-            },
-            BinOp::Lt => Op::Lt {
-                k: when,
-                b: a,
-                c: b,
-            },
-            BinOp::Le => Op::Le {
-                k: when,
-                b: a,
-                c: b,
-            },
+            BinOp::Eq => Op::Eq { k: when, b: a, c: b },
+            BinOp::Ne => Op::Eq { k: !when, b: a, c: b },
+            BinOp::Lt => Op::Lt { k: when, b: a, c: b },
+            BinOp::Le => Op::Le { k: when, b: a, c: b },
             BinOp::Gt => Op::Lt { k: when, b, c: a },
             BinOp::Ge => Op::Le { k: when, b, c: a },
             _ => unreachable!("not a comparison"),
@@ -1297,26 +1121,14 @@ impl Compiler {
         let line = e.line;
         match &e.kind {
             ExprKind::True | ExprKind::Int(_) | ExprKind::Float(_) | ExprKind::Str(_) => {
-                return Ok(if when {
-                    vec![self.emit_jump(line)]
-                } else {
-                    vec![]
-                });
+                return Ok(if when { vec![self.emit_jump(line)] } else { vec![] });
             }
             ExprKind::Nil | ExprKind::False => {
-                return Ok(if when {
-                    vec![]
-                } else {
-                    vec![self.emit_jump(line)]
-                });
+                return Ok(if when { vec![] } else { vec![self.emit_jump(line)] });
             }
             ExprKind::Unop(UnOp::Not, x) => return self.cond_jump(x, !when),
             ExprKind::Paren(x) if !x.is_multi() => return self.cond_jump(x, when),
-            ExprKind::Bin(
-                op @ (BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge),
-                l,
-                r,
-            ) => {
+            ExprKind::Bin(op @ (BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge), l, r) => {
                 return self.compare_jump(*op, l, r, when, line);
             }
             ExprKind::Bin(BinOp::And, l, r) => {
@@ -1352,19 +1164,10 @@ impl Compiler {
     }
 
     fn table(&mut self, fields: &[TField], t: u8, line: u32) -> CResult<()> {
-        let narr = fields
-            .iter()
-            .filter(|f| matches!(f, TField::Pos(_)))
-            .count();
+        let narr = fields.iter().filter(|f| matches!(f, TField::Pos(_))).count();
         let nhash = fields.len() - narr;
-        let pc = self.emit(
-            Op::NewTable {
-                a: t,
-                narr: narr.min(u16::MAX as usize) as u16,
-                nhash: nhash.min(u16::MAX as usize) as u16,
-            },
-            line,
-        );
+        let pc =
+            self.emit(Op::NewTable { a: t, narr: narr.min(u16::MAX as usize) as u16, nhash: nhash.min(u16::MAX as usize) as u16 }, line);
         let _ = pc;
         let base = t as usize + 1;
         self.free_to(base);
@@ -1376,28 +1179,14 @@ impl Compiler {
                     let last = i == fields.len() - 1;
                     if last && e.is_multi() {
                         self.multi(e, -1)?;
-                        self.emit(
-                            Op::SetList {
-                                a: t,
-                                n: 0,
-                                start: stored,
-                            },
-                            line,
-                        );
+                        self.emit(Op::SetList { a: t, n: 0, start: stored }, line);
                         self.free_to(base);
                         return Ok(());
                     }
                     self.expr_to_next(e)?;
                     pending += 1;
                     if pending == FIELDS_PER_FLUSH {
-                        self.emit(
-                            Op::SetList {
-                                a: t,
-                                n: pending,
-                                start: stored,
-                            },
-                            line,
-                        );
+                        self.emit(Op::SetList { a: t, n: pending, start: stored }, line);
                         stored += pending as u32;
                         pending = 0;
                         self.free_to(base);
@@ -1414,27 +1203,13 @@ impl Compiler {
                     let save = self.fs().freereg;
                     let kk = self.expr_rk(k)?;
                     let val = self.expr_rk(v)?;
-                    self.emit(
-                        Op::SetTable {
-                            a: t,
-                            b: kk,
-                            c: val,
-                        },
-                        v.line,
-                    );
+                    self.emit(Op::SetTable { a: t, b: kk, c: val }, v.line);
                     self.free_to(save);
                 }
             }
         }
         if pending > 0 {
-            self.emit(
-                Op::SetList {
-                    a: t,
-                    n: pending,
-                    start: stored,
-                },
-                line,
-            );
+            self.emit(Op::SetList { a: t, n: pending, start: stored }, line);
         }
         self.free_to(base);
         Ok(())
@@ -1447,13 +1222,7 @@ impl Compiler {
             ExprKind::Vararg => {
                 let r = self.fs().freereg as u8;
                 self.reserve(nres.max(1) as usize, e.line)?;
-                self.emit(
-                    Op::VarArg {
-                        a: r,
-                        c: (nres + 1) as u8,
-                    },
-                    e.line,
-                );
+                self.emit(Op::VarArg { a: r, c: (nres + 1) as u8 }, e.line);
             }
             _ => {
                 let base = self.call(e, nres)?;
@@ -1506,14 +1275,7 @@ impl Compiler {
     /// Emits a call with `nres` results (-1 = all); returns its base.
     fn call(&mut self, e: &Expr, nres: i32) -> CResult<u8> {
         let (base, b) = self.call_setup(e)?;
-        self.emit(
-            Op::Call {
-                a: base,
-                b,
-                c: (nres + 1) as u8,
-            },
-            e.line,
-        );
+        self.emit(Op::Call { a: base, b, c: (nres + 1) as u8 }, e.line);
         self.free_to(base as usize + nres.max(0) as usize);
         let fr = self.fs().freereg;
         if fr > self.fs().maxstack {
@@ -1525,10 +1287,7 @@ impl Compiler {
 
 fn is_arith(op: BinOp) -> bool {
     use BinOp::*;
-    matches!(
-        op,
-        Add | Sub | Mul | Div | IDiv | Mod | Pow | BAnd | BOr | BXor | Shl | Shr
-    )
+    matches!(op, Add | Sub | Mul | Div | IDiv | Mod | Pow | BAnd | BOr | BXor | Shl | Shr)
 }
 
 fn arith_op(op: BinOp, a: u8, b: u16, c: u16) -> Op {

@@ -75,12 +75,7 @@ impl State {
         } else {
             format!("{msg}{info}")
         };
-        format!(
-            "{}:{}: {}",
-            p.source,
-            p.lines.get(pc).copied().unwrap_or(0),
-            body
-        )
+        format!("{}:{}: {}", p.source, p.lines.get(pc).copied().unwrap_or(0), body)
     }
 
     /// The name a native was called by, for "bad argument #n to 'name'":
@@ -136,9 +131,7 @@ pub(crate) fn obj_name(p: &Proto, lastpc: usize, reg: u8) -> Option<(&'static st
         }
         Op::GetGlobal { k, .. } => Some(("global", const_str(p, k)?)),
         Op::GetField { k, .. } => Some(("field", const_str(p, k as u32)?)),
-        Op::GetTable { c, .. } if c >= RK_CONST => {
-            Some(("field", const_str(p, (c - RK_CONST) as u32)?))
-        }
+        Op::GetTable { c, .. } if c >= RK_CONST => Some(("field", const_str(p, (c - RK_CONST) as u32)?)),
         Op::GetUpval { b, .. } => Some(("upvalue", p.upvals[b as usize].name.clone())),
         Op::LoadK { k, .. } => Some(("constant", const_str(p, k)?)),
         Op::SelfOp { k, .. } => Some(("method", const_str(p, k as u32)?)),
@@ -188,9 +181,7 @@ fn find_set_reg(p: &Proto, lastpc: usize, reg: u8) -> Option<usize> {
             Op::Call { a, .. } | Op::TailCall { a, .. } => r >= a as usize,
             Op::TForCall { a, .. } => r >= a as usize + 3,
             Op::VarArg { a, .. } => r >= a as usize,
-            Op::ForPrep { a, .. } | Op::ForLoop { a, .. } => {
-                (a as usize..=a as usize + 3).contains(&r)
-            }
+            Op::ForPrep { a, .. } | Op::ForLoop { a, .. } => (a as usize..=a as usize + 3).contains(&r),
             Op::TForLoop { a, .. } => r == a as usize + 2,
             Op::Jmp { off, .. } => {
                 let dest = (pc as i64 + 1 + off as i64) as usize;

@@ -82,13 +82,7 @@ impl Engine {
     }
 
     pub fn with_config(config: EngineConfig) -> Engine {
-        Engine {
-            inner: Arc::new(Inner {
-                config: RwLock::new(config),
-                modules: RwLock::new(HashMap::new()),
-                loader: RwLock::new(None),
-            }),
-        }
+        Engine { inner: Arc::new(Inner { config: RwLock::new(config), modules: RwLock::new(HashMap::new()), loader: RwLock::new(None) }) }
     }
 
     pub fn config(&self) -> EngineConfig {
@@ -109,46 +103,21 @@ impl Engine {
 
     /// Like [`Engine::load_module`] with an explicit chunk name for messages
     /// (`x.lua` gives `x.lua:3: ...`).
-    pub fn load_module_as(
-        &self,
-        name: &str,
-        source: &[u8],
-        chunk_name: &str,
-    ) -> Result<Arc<Module>, Error> {
+    pub fn load_module_as(&self, name: &str, source: &[u8], chunk_name: &str) -> Result<Arc<Module>, Error> {
         let main = compile_source(source, chunk_name).map_err(Error::Syntax)?;
         let mut functions = Vec::new();
         collect(&main, &mut functions);
-        let m = Arc::new(Module {
-            name: name.to_string(),
-            main,
-            functions,
-        });
-        self.inner
-            .modules
-            .write()
-            .expect("modules lock")
-            .insert(name.to_string(), m.clone());
+        let m = Arc::new(Module { name: name.to_string(), main, functions });
+        self.inner.modules.write().expect("modules lock").insert(name.to_string(), m.clone());
         Ok(m)
     }
 
     pub fn module(&self, name: &str) -> Option<Arc<Module>> {
-        self.inner
-            .modules
-            .read()
-            .expect("modules lock")
-            .get(name)
-            .cloned()
+        self.inner.modules.read().expect("modules lock").get(name).cloned()
     }
 
     pub fn modules(&self) -> Vec<Arc<Module>> {
-        let mut v: Vec<_> = self
-            .inner
-            .modules
-            .read()
-            .expect("modules lock")
-            .values()
-            .cloned()
-            .collect();
+        let mut v: Vec<_> = self.inner.modules.read().expect("modules lock").values().cloned().collect();
         v.sort_by(|a, b| a.name.cmp(&b.name));
         v
     }
@@ -160,11 +129,7 @@ impl Engine {
 
     /// Profiles of every function of every module, hottest first.
     pub fn profiles(&self) -> Vec<FunctionProfile> {
-        let mut v: Vec<FunctionProfile> = self
-            .modules()
-            .iter()
-            .flat_map(|m| m.functions.iter().map(|p| snapshot(p)))
-            .collect();
+        let mut v: Vec<FunctionProfile> = self.modules().iter().flat_map(|m| m.functions.iter().map(|p| snapshot(p))).collect();
         v.sort_by_key(|p| std::cmp::Reverse(p.calls + p.back_edges));
         v
     }
@@ -183,9 +148,7 @@ impl Engine {
             Some(Err(e)) => Err(Throw::msg(e)),
             Some(Ok((src, chunk))) => match self.load_module_as(name, &src, &chunk) {
                 Ok(m) => Ok(Some((m.main.clone(), chunk))),
-                Err(e) => Err(Throw::msg(format!(
-                    "error loading module '{name}' from file '{chunk}':\n\t{e}"
-                ))),
+                Err(e) => Err(Throw::msg(format!("error loading module '{name}' from file '{chunk}':\n\t{e}"))),
             },
         }
     }

@@ -24,10 +24,7 @@ pub(crate) enum Throw {
     /// A message raised by the VM or by a native called from Lua: the
     /// interpreter prepends the position of the running Lua function (and
     /// names the culprit variable) when it catches it.
-    Msg {
-        msg: String,
-        culprit: Option<Culprit>,
-    },
+    Msg { msg: String, culprit: Option<Culprit> },
     /// A resource limit was exceeded: not catchable by `pcall`.
     Limit(String),
     /// `os.exit(code)`: unwinds to the embedder.
@@ -36,16 +33,10 @@ pub(crate) enum Throw {
 
 impl Throw {
     pub(crate) fn msg(msg: impl Into<String>) -> Throw {
-        Throw::Msg {
-            msg: msg.into(),
-            culprit: None,
-        }
+        Throw::Msg { msg: msg.into(), culprit: None }
     }
     pub(crate) fn culprit(msg: impl Into<String>, c: Culprit) -> Throw {
-        Throw::Msg {
-            msg: msg.into(),
-            culprit: Some(c),
-        }
+        Throw::Msg { msg: msg.into(), culprit: Some(c) }
     }
 }
 

@@ -96,13 +96,8 @@ impl<T> Gc<T> {
     }
 
     fn alloc(value: T) -> Self {
-        let b = Box::new(GcBox {
-            marked: Cell::new(false),
-            value: UnsafeCell::new(value),
-        });
-        Gc {
-            ptr: NonNull::from(Box::leak(b)),
-        }
+        let b = Box::new(GcBox { marked: Cell::new(false), value: UnsafeCell::new(value) });
+        Gc { ptr: NonNull::from(Box::leak(b)) }
     }
 
     /// # Safety
@@ -354,15 +349,9 @@ impl Heap {
                     keep_or_free!(s, std::mem::size_of::<GcBox<LuaStr>>() + s.get().len())
                 }
                 Object::Table(t) => keep_or_free!(t, table_bytes(t.get())),
-                Object::Func(f) => keep_or_free!(
-                    f,
-                    std::mem::size_of::<GcBox<Function>>() + f.get().heap_bytes()
-                ),
+                Object::Func(f) => keep_or_free!(f, std::mem::size_of::<GcBox<Function>>() + f.get().heap_bytes()),
                 Object::UpVal(u) => keep_or_free!(u, std::mem::size_of::<GcBox<UpVal>>()),
-                Object::Inst(i) => keep_or_free!(
-                    i,
-                    std::mem::size_of::<GcBox<ProtoInst>>() + i.get().consts.len() * 16
-                ),
+                Object::Inst(i) => keep_or_free!(i, std::mem::size_of::<GcBox<ProtoInst>>() + i.get().consts.len() * 16),
             }
         });
         self.bytes = bytes;
@@ -400,10 +389,7 @@ struct StrSet {
 
 impl StrSet {
     fn new() -> Self {
-        StrSet {
-            slots: vec![None; 1024],
-            len: 0,
-        }
+        StrSet { slots: vec![None; 1024], len: 0 }
     }
 
     fn find(&self, hash: u64, bytes: &[u8]) -> Option<Gc<LuaStr>> {
@@ -448,13 +434,7 @@ impl StrSet {
     }
 
     fn retain(&mut self, mut keep: impl FnMut(&Gc<LuaStr>) -> bool) {
-        let live: Vec<Gc<LuaStr>> = self
-            .slots
-            .iter()
-            .flatten()
-            .copied()
-            .filter(|s| keep(s))
-            .collect();
+        let live: Vec<Gc<LuaStr>> = self.slots.iter().flatten().copied().filter(|s| keep(s)).collect();
         let mut cap = 1024;
         while live.len() * 4 > cap {
             cap *= 2;

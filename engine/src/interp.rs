@@ -31,27 +31,61 @@ impl State {
                 let f = &self.frames[fi];
                 (f.closure, f.base, f.pc)
             };
-            let Function::Lua(cl) = clg.get() else {
-                unreachable!("Lua frames hold Lua closures")
-            };
+            let Function::Lua(cl) = clg.get() else { unreachable!("Lua frames hold Lua closures") };
             let cl: &LuaClosure = detach(cl);
             let proto = detach(cl.proto());
             let code = &proto.code[..];
             let consts = detach(&cl.inst.get().consts[..]);
             let fb = &proto.feedback;
             let prof = self.profiling;
+            // Registers of this frame. The stack only ever grows, and it is
+            // reallocated only by calls, metamethods and stack checks: every
+            // such path ends in `refresh!()` (inside `tri!`) or re-enters
+            // 'frame, so `regs` always points into the live buffer.
+            let mut regs: *mut Value = self.stack.as_mut_ptr().wrapping_add(base);
 
+            macro_rules! refresh {
+                () => {
+                    regs = self.stack.as_mut_ptr().wrapping_add(base)
+                };
+            }
+            // SAFETY (r!, rk!, code fetch): push_lua_frame made
+            // stack.len() >= base + maxstack, and the verifier checked every
+            // register operand < maxstack, every constant index < consts.len()
+            // and every jump target < code.len(), with a return at the end.
             macro_rules! r {
                 ($i:expr) => {
-                    self.stack[base + $i as usize]
+                    *unsafe { &mut *regs.add($i as usize) }
+                };
+            }
+            // Operands by reference: copying a 16-byte Value into a local
+            // makes rustc spill it to the Rust stack on the hot path.
+            macro_rules! rref {
+                ($i:expr) => {
+                    unsafe { &*regs.add($i as usize) }
+                };
+            }
+            macro_rules! rkref {
+                ($x:expr) => {
+                    if $x < RK_CONST { rref!($x) } else { unsafe { consts.get_unchecked(($x - RK_CONST) as usize) } }
                 };
             }
             macro_rules! rk {
                 ($x:expr) => {
-                    if $x < RK_CONST {
-                        self.stack[base + $x as usize]
+                    if $x < RK_CONST { r!($x) } else { *unsafe { consts.get_unchecked(($x - RK_CONST) as usize) } }
+                };
+            }
+            // Comparisons and tests are always followed by a `Jmp` (the
+            // verifier checks it): when the condition holds, take that jump
+            // here instead of dispatching it.
+            macro_rules! cond_jump {
+                ($cond:expr) => {
+                    if $cond {
+                        let next = *unsafe { code.get_unchecked(pc) };
+                        let Op::Jmp { off, .. } = next else { unreachable!("verified: a jump follows") };
+                        pc = (pc as i64 + 1 + off as i64) as usize;
                     } else {
-                        consts[($x - RK_CONST) as usize]
+                        pc += 1;
                     }
                 };
             }
@@ -77,59 +111,60 @@ impl State {
             macro_rules! tri {
                 ($e:expr) => {
                     match $e {
-                        Ok(v) => v,
+                        Ok(v) => {
+                            refresh!();
+                            v
+                        }
                         Err(e) => throw!(e),
                     }
                 };
             }
             macro_rules! arith {
                 ($a:expr, $b:expr, $c:expr, $op:expr, $int:expr, $flt:expr) => {{
-                    let (x, y) = (rk!($b), rk!($c));
+                    let (x, y): (&Value, &Value) = (rkref!($b), rkref!($c));
                     if prof {
-                        fb.add_bits(pc - 1, type_bit(x) | (type_bit(y) << 4));
+                        fb.add_bits(pc - 1, type_bit(*x) | (type_bit(*y) << 4));
                     }
                     let v = match (x, y) {
-                        (Value::Int(i), Value::Int(j)) => $int(i, j),
-                        (Value::Float(p), Value::Float(q)) => Some(Value::Float($flt(p, q))),
-                        (Value::Int(i), Value::Float(q)) => Some(Value::Float($flt(i as f64, q))),
-                        (Value::Float(p), Value::Int(j)) => Some(Value::Float($flt(p, j as f64))),
+                        (Value::Int(i), Value::Int(j)) => $int(*i, *j),
+                        (Value::Float(p), Value::Float(q)) => Some(Value::Float($flt(*p, *q))),
+                        (Value::Int(i), Value::Float(q)) => Some(Value::Float($flt(*i as f64, *q))),
+                        (Value::Float(p), Value::Int(j)) => Some(Value::Float($flt(*p, *j as f64))),
                         _ => None,
                     };
                     match v {
                         Some(v) => r!($a) = v,
                         None => {
                             savepc!();
+                            let (x, y) = (*x, *y);
                             let v = tri!(self.arith($op, x, y, Culprit::Rk($b), Culprit::Rk($c)));
                             r!($a) = v;
                         }
                     }
                 }};
             }
-            macro_rules! arith_slow {
-                ($a:expr, $b:expr, $c:expr, $op:expr) => {{
-                    let (x, y) = (rk!($b), rk!($c));
+            // Bitwise operators: integers inline, everything else (floats
+            // with integral values, strings, metamethods) in the slow path.
+            macro_rules! bitop {
+                ($a:expr, $b:expr, $c:expr, $op:expr, $f:expr) => {{
+                    let (x, y): (&Value, &Value) = (rkref!($b), rkref!($c));
                     if prof {
-                        fb.add_bits(pc - 1, type_bit(x) | (type_bit(y) << 4));
+                        fb.add_bits(pc - 1, type_bit(*x) | (type_bit(*y) << 4));
                     }
-                    let v = match (to_fast_num(x), to_fast_num(y)) {
-                        (Some(p), Some(q)) => match crate::meta::arith_num($op, p, q) {
-                            Ok(v) => v,
-                            Err(_) => {
-                                savepc!();
-                                tri!(self.arith($op, x, y, Culprit::Rk($b), Culprit::Rk($c)))
-                            }
-                        },
-                        _ => {
-                            savepc!();
-                            tri!(self.arith($op, x, y, Culprit::Rk($b), Culprit::Rk($c)))
-                        }
-                    };
-                    r!($a) = v;
+                    if let (Value::Int(i), Value::Int(j)) = (x, y) {
+                        let v = $f(*i, *j);
+                        r!($a) = Value::Int(v);
+                    } else {
+                        savepc!();
+                        let (x, y) = (*x, *y);
+                        let v = tri!(self.arith($op, x, y, Culprit::Rk($b), Culprit::Rk($c)));
+                        r!($a) = v;
+                    }
                 }};
             }
 
             loop {
-                let op = code[pc];
+                let op = *unsafe { code.get_unchecked(pc) };
                 pc += 1;
                 match op {
                     Op::Move { a, b } => r!(a) = r!(b),
@@ -175,21 +210,13 @@ impl State {
                         }
                     }
                     Op::GetField { a, b, k } => {
-                        let obj = r!(b);
-                        let key = consts[k as usize];
+                        let obj: &Value = rref!(b);
+                        let key = *unsafe { consts.get_unchecked(k as usize) };
                         if let Value::Table(t) = obj {
                             let tr = t.get();
                             let v = tr.get_str(key);
                             if prof {
-                                fb.add_bits(
-                                    pc - 1,
-                                    access::STR_KEY
-                                        | if v.is_nil() {
-                                            access::MISS
-                                        } else {
-                                            access::HASH
-                                        },
-                                );
+                                fb.add_bits(pc - 1, access::STR_KEY | if v.is_nil() { access::MISS } else { access::HASH });
                             }
                             if !v.is_nil() || tr.metatable.is_none() {
                                 r!(a) = v;
@@ -199,18 +226,18 @@ impl State {
                             fb.add_bits(pc - 1, access::META | access::STR_KEY);
                         }
                         savepc!();
-                        let v = tri!(self.index(obj, key, Some(Culprit::Rk(b as u16))));
+                        let v = tri!(self.index(*obj, key, Some(Culprit::Rk(b as u16))));
                         r!(a) = v;
                     }
                     Op::GetTable { a, b, c } => {
-                        let obj = r!(b);
-                        let key = rk!(c);
+                        let (obj, key): (&Value, &Value) = (rref!(b), rkref!(c));
                         if let Value::Table(t) = obj {
                             let tr = t.get();
                             if let Value::Int(i) = key {
-                                let idx = (i as u64).wrapping_sub(1);
+                                let idx = (*i as u64).wrapping_sub(1);
                                 if idx < tr.arr.len() as u64 {
-                                    let v = tr.arr[idx as usize];
+                                    // SAFETY: idx < len checked just above.
+                                    let v = *unsafe { tr.arr.get_unchecked(idx as usize) };
                                     if prof {
                                         fb.add_bits(pc - 1, access::ARRAY | access::INT_KEY);
                                     }
@@ -220,32 +247,25 @@ impl State {
                                     }
                                 }
                             }
-                            let v = tr.get(key);
+                            let v = tr.get(*key);
                             if prof {
-                                fb.add_bits(
-                                    pc - 1,
-                                    key_bits(key)
-                                        | if v.is_nil() {
-                                            access::MISS
-                                        } else {
-                                            access::HASH
-                                        },
-                                );
+                                fb.add_bits(pc - 1, key_bits(*key) | if v.is_nil() { access::MISS } else { access::HASH });
                             }
                             if !v.is_nil() || tr.metatable.is_none() {
                                 r!(a) = v;
                                 continue;
                             }
                         } else if prof {
-                            fb.add_bits(pc - 1, access::META | key_bits(key));
+                            fb.add_bits(pc - 1, access::META | key_bits(*key));
                         }
+                        let (obj, key) = (*obj, *key);
                         savepc!();
                         let v = tri!(self.index(obj, key, Some(Culprit::Rk(b as u16))));
                         r!(a) = v;
                     }
                     Op::SetField { a, k, c } => {
-                        let obj = r!(a);
-                        let key = consts[k as usize];
+                        let obj: &Value = rref!(a);
+                        let key = *unsafe { consts.get_unchecked(k as usize) };
                         let v = rk!(c);
                         if let Value::Table(t) = obj
                             && t.get().metatable.is_none()
@@ -261,16 +281,16 @@ impl State {
                             fb.add_bits(pc - 1, access::META | access::STR_KEY);
                         }
                         savepc!();
-                        tri!(self.set_index(obj, key, v, Some(Culprit::Rk(a as u16))));
+                        tri!(self.set_index(*obj, key, v, Some(Culprit::Rk(a as u16))));
                     }
                     Op::SetTable { a, b, c } => {
-                        let obj = r!(a);
-                        let key = rk!(b);
+                        let obj: &Value = rref!(a);
+                        let key: &Value = rkref!(b);
                         let v = rk!(c);
                         if let Value::Table(t) = obj
                             && t.get().metatable.is_none()
                         {
-                            if let Value::Int(i) = key {
+                            if let Value::Int(i) = *key {
                                 let tm = t.get_mut();
                                 let idx = (i as u64).wrapping_sub(1);
                                 if idx < tm.arr.len() as u64 {
@@ -282,17 +302,18 @@ impl State {
                                 }
                             }
                             if prof {
-                                fb.add_bits(pc - 1, access::HASH | key_bits(key));
+                                fb.add_bits(pc - 1, access::HASH | key_bits(*key));
                             }
                             savepc!();
+                            let (t, key) = (*t, *key);
                             tri!(self.raw_set(t, key, v));
                             continue;
                         }
                         if prof {
-                            fb.add_bits(pc - 1, access::META | key_bits(key));
+                            fb.add_bits(pc - 1, access::META | key_bits(*key));
                         }
                         savepc!();
-                        tri!(self.set_index(obj, key, v, Some(Culprit::Rk(a as u16))));
+                        tri!(self.set_index(*obj, *key, v, Some(Culprit::Rk(a as u16))));
                     }
                     Op::NewTable { a, narr, nhash } => {
                         let t = self.new_table(narr as usize, nhash as usize);
@@ -304,22 +325,16 @@ impl State {
                         }
                     }
                     Op::SetList { a, n, start } => {
-                        let Value::Table(t) = r!(a) else {
-                            unreachable!("SetList targets a new table")
-                        };
-                        let count = if n == 0 {
-                            self.top - (base + a as usize + 1)
-                        } else {
-                            n as usize
-                        };
+                        let Value::Table(t) = r!(a) else { unreachable!("SetList targets a new table") };
+                        let count = if n == 0 { self.top - (base + a as usize + 1) } else { n as usize };
                         for i in 1..=count {
                             let v = r!(a as usize + i);
                             self.raw_set_int(t, start as i64 + i as i64, v);
                         }
                     }
                     Op::SelfOp { a, b, k } => {
-                        let obj = r!(b);
-                        let key = consts[k as usize];
+                        let obj = *rref!(b);
+                        let key = *unsafe { consts.get_unchecked(k as usize) };
                         r!(a as usize + 1) = obj;
                         if let Value::Table(t) = obj {
                             let tr = t.get();
@@ -339,48 +354,24 @@ impl State {
                         let v = tri!(self.index(obj, key, Some(Culprit::Rk(b as u16))));
                         r!(a) = v;
                     }
-                    Op::Add { a, b, c } => arith!(
-                        a,
-                        b,
-                        c,
-                        ArithOp::Add,
-                        |i: i64, j: i64| Some(Value::Int(i.wrapping_add(j))),
-                        |p: f64, q: f64| p + q
-                    ),
-                    Op::Sub { a, b, c } => arith!(
-                        a,
-                        b,
-                        c,
-                        ArithOp::Sub,
-                        |i: i64, j: i64| Some(Value::Int(i.wrapping_sub(j))),
-                        |p: f64, q: f64| p - q
-                    ),
-                    Op::Mul { a, b, c } => arith!(
-                        a,
-                        b,
-                        c,
-                        ArithOp::Mul,
-                        |i: i64, j: i64| Some(Value::Int(i.wrapping_mul(j))),
-                        |p: f64, q: f64| p * q
-                    ),
-                    Op::Div { a, b, c } => arith!(
-                        a,
-                        b,
-                        c,
-                        ArithOp::Div,
-                        |i: i64, j: i64| Some(Value::Float(i as f64 / j as f64)),
-                        |p: f64, q: f64| p / q
-                    ),
+                    Op::Add { a, b, c } => {
+                        arith!(a, b, c, ArithOp::Add, |i: i64, j: i64| Some(Value::Int(i.wrapping_add(j))), |p: f64, q: f64| p + q)
+                    }
+                    Op::Sub { a, b, c } => {
+                        arith!(a, b, c, ArithOp::Sub, |i: i64, j: i64| Some(Value::Int(i.wrapping_sub(j))), |p: f64, q: f64| p - q)
+                    }
+                    Op::Mul { a, b, c } => {
+                        arith!(a, b, c, ArithOp::Mul, |i: i64, j: i64| Some(Value::Int(i.wrapping_mul(j))), |p: f64, q: f64| p * q)
+                    }
+                    Op::Div { a, b, c } => {
+                        arith!(a, b, c, ArithOp::Div, |i: i64, j: i64| Some(Value::Float(i as f64 / j as f64)), |p: f64, q: f64| p / q)
+                    }
                     Op::Mod { a, b, c } => arith!(
                         a,
                         b,
                         c,
                         ArithOp::Mod,
-                        |i: i64, j: i64| if j != 0 {
-                            Some(Value::Int(number::int_mod(i, j)))
-                        } else {
-                            None
-                        },
+                        |i: i64, j: i64| if j != 0 { Some(Value::Int(number::int_mod(i, j))) } else { None },
                         |p: f64, q: f64| if q.is_infinite() && p.is_finite() {
                             if (p >= 0.0) == (q > 0.0) { p } else { q }
                         } else {
@@ -392,11 +383,7 @@ impl State {
                         b,
                         c,
                         ArithOp::IDiv,
-                        |i: i64, j: i64| if j != 0 {
-                            Some(Value::Int(number::int_floor_div(i, j)))
-                        } else {
-                            None
-                        },
+                        |i: i64, j: i64| if j != 0 { Some(Value::Int(number::int_floor_div(i, j))) } else { None },
                         |p: f64, q: f64| (p / q).floor()
                     ),
                     Op::Pow { a, b, c } => arith!(
@@ -404,18 +391,14 @@ impl State {
                         b,
                         c,
                         ArithOp::Pow,
-                        |i: i64, j: i64| Some(Value::Float(if j == 2 {
-                            (i as f64) * (i as f64)
-                        } else {
-                            (i as f64).powf(j as f64)
-                        })),
+                        |i: i64, j: i64| Some(Value::Float(if j == 2 { (i as f64) * (i as f64) } else { (i as f64).powf(j as f64) })),
                         |p: f64, q: f64| if q == 2.0 { p * p } else { p.powf(q) }
                     ),
-                    Op::BAnd { a, b, c } => arith_slow!(a, b, c, ArithOp::BAnd),
-                    Op::BOr { a, b, c } => arith_slow!(a, b, c, ArithOp::BOr),
-                    Op::BXor { a, b, c } => arith_slow!(a, b, c, ArithOp::BXor),
-                    Op::Shl { a, b, c } => arith_slow!(a, b, c, ArithOp::Shl),
-                    Op::Shr { a, b, c } => arith_slow!(a, b, c, ArithOp::Shr),
+                    Op::BAnd { a, b, c } => bitop!(a, b, c, ArithOp::BAnd, |i: i64, j: i64| i & j),
+                    Op::BOr { a, b, c } => bitop!(a, b, c, ArithOp::BOr, |i: i64, j: i64| i | j),
+                    Op::BXor { a, b, c } => bitop!(a, b, c, ArithOp::BXor, |i: i64, j: i64| i ^ j),
+                    Op::Shl { a, b, c } => bitop!(a, b, c, ArithOp::Shl, number::shift_left),
+                    Op::Shr { a, b, c } => bitop!(a, b, c, ArithOp::Shr, |i: i64, j: i64| number::shift_left(i, j.wrapping_neg())),
                     Op::Unm { a, b } => {
                         let x = r!(b);
                         if prof {
@@ -426,13 +409,7 @@ impl State {
                             Value::Float(f) => Value::Float(-f),
                             _ => {
                                 savepc!();
-                                tri!(self.arith(
-                                    ArithOp::Unm,
-                                    x,
-                                    x,
-                                    Culprit::Rk(b as u16),
-                                    Culprit::Rk(b as u16)
-                                ))
+                                tri!(self.arith(ArithOp::Unm, x, x, Culprit::Rk(b as u16), Culprit::Rk(b as u16)))
                             }
                         };
                     }
@@ -442,13 +419,7 @@ impl State {
                             Value::Int(i) => Value::Int(!i),
                             _ => {
                                 savepc!();
-                                tri!(self.arith(
-                                    ArithOp::BNot,
-                                    x,
-                                    x,
-                                    Culprit::Rk(b as u16),
-                                    Culprit::Rk(b as u16)
-                                ))
+                                tri!(self.arith(ArithOp::BNot, x, x, Culprit::Rk(b as u16), Culprit::Rk(b as u16)))
                             }
                         };
                     }
@@ -457,9 +428,7 @@ impl State {
                         let x = r!(b);
                         r!(a) = match x {
                             Value::Str(s) => Value::Int(s.get().len() as i64),
-                            Value::Table(t) if t.get().metatable.is_none() => {
-                                Value::Int(t.get().border())
-                            }
+                            Value::Table(t) if t.get().metatable.is_none() => Value::Int(t.get().border()),
                             _ => {
                                 savepc!();
                                 tri!(self.len(x, Culprit::Rk(b as u16)))
@@ -490,72 +459,65 @@ impl State {
                         pc = (pc as i64 + off as i64) as usize;
                     }
                     Op::Eq { k, b, c } => {
-                        let (x, y) = (rk!(b), rk!(c));
+                        let (x, y): (&Value, &Value) = (rkref!(b), rkref!(c));
                         if prof {
-                            fb.add_bits(pc - 1, type_bit(x) | (type_bit(y) << 4));
+                            fb.add_bits(pc - 1, type_bit(*x) | (type_bit(*y) << 4));
                         }
                         let eq = match (x, y) {
                             (Value::Int(i), Value::Int(j)) => i == j,
                             (Value::Str(s), Value::Str(t)) => s == t || s.get().eq_bytes(t.get()),
                             (Value::Table(_), Value::Table(_)) => {
                                 savepc!();
-                                tri!(self.equals(x, y))
+                                tri!(self.equals(*x, *y))
                             }
-                            _ => x.raw_eq(y),
+                            _ => x.raw_eq(*y),
                         };
-                        if eq != k {
-                            pc += 1;
-                        }
+                        cond_jump!(eq == k);
                     }
                     Op::Lt { k, b, c } => {
-                        let (x, y) = (rk!(b), rk!(c));
+                        let (x, y): (&Value, &Value) = (rkref!(b), rkref!(c));
                         if prof {
-                            fb.add_bits(pc - 1, type_bit(x) | (type_bit(y) << 4));
+                            fb.add_bits(pc - 1, type_bit(*x) | (type_bit(*y) << 4));
                         }
                         let lt = match (x, y) {
                             (Value::Int(i), Value::Int(j)) => i < j,
                             (Value::Float(p), Value::Float(q)) => p < q,
                             _ => {
                                 savepc!();
-                                tri!(self.less_than(x, y))
+                                tri!(self.less_than(*x, *y))
                             }
                         };
-                        if lt != k {
-                            pc += 1;
-                        }
+                        cond_jump!(lt == k);
                     }
                     Op::Le { k, b, c } => {
-                        let (x, y) = (rk!(b), rk!(c));
+                        let (x, y): (&Value, &Value) = (rkref!(b), rkref!(c));
                         if prof {
-                            fb.add_bits(pc - 1, type_bit(x) | (type_bit(y) << 4));
+                            fb.add_bits(pc - 1, type_bit(*x) | (type_bit(*y) << 4));
                         }
                         let le = match (x, y) {
                             (Value::Int(i), Value::Int(j)) => i <= j,
                             (Value::Float(p), Value::Float(q)) => p <= q,
                             _ => {
                                 savepc!();
-                                tri!(self.less_equal(x, y))
+                                tri!(self.less_equal(*x, *y))
                             }
                         };
-                        if le != k {
-                            pc += 1;
-                        }
+                        cond_jump!(le == k);
                     }
                     Op::Test { a, k } => {
-                        let t = r!(a).truthy();
+                        let t = rref!(a).truthy_ref();
                         if prof {
                             fb.count_branch(pc - 1, t == k);
                         }
-                        if t != k {
-                            pc += 1;
-                        }
+                        cond_jump!(t == k);
                     }
                     Op::TestSet { a, b, k } => {
-                        let v = r!(b);
+                        let v: &Value = rref!(b);
                         if prof {
-                            fb.count_branch(pc - 1, v.truthy() == k);
+                            fb.count_branch(pc - 1, v.truthy_ref() == k);
                         }
-                        if v.truthy() == k {
+                        if v.truthy_ref() == k {
+                            let v = *v;
                             r!(a) = v;
                         } else {
                             pc += 1;
@@ -563,20 +525,12 @@ impl State {
                     }
                     Op::Call { a, b, c } => {
                         let func = base + a as usize;
-                        let nargs = if b == 0 {
-                            self.top - func - 1
-                        } else {
-                            b as usize - 1
-                        };
+                        let nargs = if b == 0 { self.top - func - 1 } else { b as usize - 1 };
                         savepc!();
-                        match tri!(self.call_value(
-                            func,
-                            nargs,
-                            c as i32 - 1,
-                            prof.then_some((fb, pc - 1))
-                        )) {
+                        match tri!(self.call_value(func, nargs, c as i32 - 1, prof.then_some((fb, pc - 1)))) {
                             CallOutcome::Pushed => continue 'frame,
                             CallOutcome::Done => {
+                                refresh!();
                                 if self.heap.should_collect() {
                                     let t = self.top;
                                     self.top = t.max(base + proto.maxstack as usize);
@@ -588,11 +542,7 @@ impl State {
                     }
                     Op::TailCall { a, b } => {
                         let func = base + a as usize;
-                        let nargs = if b == 0 {
-                            self.top - func - 1
-                        } else {
-                            b as usize - 1
-                        };
+                        let nargs = if b == 0 { self.top - func - 1 } else { b as usize - 1 };
                         savepc!();
                         if !self.open_upvals.is_empty() {
                             self.close_upvals(base);
@@ -607,8 +557,7 @@ impl State {
                             }
                             tri!(self.tick());
                             let cur = &self.frames[fi];
-                            let (dst, nres, entry, protected) =
-                                (cur.func, cur.nresults, cur.entry, cur.protected);
+                            let (dst, nres, entry, protected) = (cur.func, cur.nresults, cur.entry, cur.protected);
                             for i in 0..=nargs {
                                 self.stack[dst + i] = self.stack[func + i];
                             }
@@ -636,11 +585,7 @@ impl State {
                     }
                     Op::Return { a, b } => {
                         let first = base + a as usize;
-                        let n = if b == 0 {
-                            self.top - first
-                        } else {
-                            b as usize - 1
-                        };
+                        let n = if b == 0 { self.top - first } else { b as usize - 1 };
                         if !self.open_upvals.is_empty() {
                             self.close_upvals(base);
                         }
@@ -656,41 +601,31 @@ impl State {
                         }
                     }
                     Op::ForLoop { a, off } => {
-                        let ra = base + a as usize;
-                        if let Value::Int(step) = self.stack[ra + 2] {
-                            let Value::Int(count) = self.stack[ra + 1] else {
-                                unreachable!("integer loop keeps a count")
-                            };
+                        let a = a as usize;
+                        if let Value::Int(step) = *rref!(a + 2) {
+                            let Value::Int(count) = *rref!(a + 1) else { unreachable!("integer loop keeps a count") };
                             if count > 0 {
                                 if prof {
                                     fb.count_taken(pc - 1);
                                 }
-                                let Value::Int(idx) = self.stack[ra] else {
-                                    unreachable!("integer loop index")
-                                };
+                                let Value::Int(idx) = *rref!(a) else { unreachable!("integer loop index") };
                                 let idx = idx.wrapping_add(step);
-                                self.stack[ra + 1] = Value::Int(count - 1);
-                                self.stack[ra] = Value::Int(idx);
-                                self.stack[ra + 3] = Value::Int(idx);
+                                r!(a + 1) = Value::Int(count - 1);
+                                r!(a) = Value::Int(idx);
+                                r!(a + 3) = Value::Int(idx);
                                 pc = (pc as i64 + off as i64) as usize;
                                 if let Err(e) = self.tick() {
                                     throw!(e);
                                 }
                             }
                         } else {
-                            let (Value::Float(idx), Value::Float(limit), Value::Float(step)) =
-                                (self.stack[ra], self.stack[ra + 1], self.stack[ra + 2])
-                            else {
+                            let (Value::Float(idx), Value::Float(limit), Value::Float(step)) = (r!(a), r!(a + 1), r!(a + 2)) else {
                                 unreachable!("float loop keeps floats")
                             };
                             let idx = idx + step;
-                            if if step > 0.0 {
-                                idx <= limit
-                            } else {
-                                limit <= idx
-                            } {
-                                self.stack[ra] = Value::Float(idx);
-                                self.stack[ra + 3] = Value::Float(idx);
+                            if if step > 0.0 { idx <= limit } else { limit <= idx } {
+                                r!(a) = Value::Float(idx);
+                                r!(a + 3) = Value::Float(idx);
                                 if prof {
                                     fb.count_taken(pc - 1);
                                 }
@@ -730,8 +665,7 @@ impl State {
                                     }
                                 }
                                 NativeKind::IpairsIter => {
-                                    if let (Value::Table(t), Value::Int(i)) =
-                                        (self.stack[ra + 1], self.stack[ra + 2])
+                                    if let (Value::Table(t), Value::Int(i)) = (self.stack[ra + 1], self.stack[ra + 2])
                                         && t.get().metatable.is_none()
                                     {
                                         let i = i.wrapping_add(1);
@@ -761,10 +695,10 @@ impl State {
                         }
                     }
                     Op::TForLoop { a, off } => {
-                        let ra = base + a as usize;
-                        let v = self.stack[ra + 3];
+                        let a = a as usize;
+                        let v = r!(a + 3);
                         if !v.is_nil() {
-                            self.stack[ra + 2] = v;
+                            r!(a + 2) = v;
                             pc = (pc as i64 + off as i64) as usize;
                             if let Err(e) = self.tick() {
                                 throw!(e);
@@ -776,11 +710,7 @@ impl State {
                         let child = &inst.get().proto;
                         let mut ups = Vec::with_capacity(child.upvals.len());
                         for u in &child.upvals {
-                            ups.push(if u.in_stack {
-                                self.find_upval(base + u.idx as usize)
-                            } else {
-                                cl.upvals[u.idx as usize]
-                            });
+                            ups.push(if u.in_stack { self.find_upval(base + u.idx as usize) } else { cl.upvals[u.idx as usize] });
                         }
                         let f = self.new_lua_closure(inst, ups);
                         r!(a) = f;
@@ -800,11 +730,7 @@ impl State {
                             self.top = dst + want;
                         }
                         for i in 0..want {
-                            self.stack[dst + i] = if i < nvar {
-                                self.stack[src + i]
-                            } else {
-                                Value::Nil
-                            };
+                            self.stack[dst + i] = if i < nvar { self.stack[src + i] } else { Value::Nil };
                         }
                     }
                     Op::Close { a } => self.close_upvals(base + a as usize),
@@ -815,7 +741,7 @@ impl State {
 
     /// Finishes the frame `fi` returning `n` values found at `stack[first..]`.
     /// Returns `Some(n)` when that frame was an entry frame.
-    #[inline]
+    #[inline(always)]
     fn do_return(&mut self, fi: usize, first: usize, n: usize) -> Option<usize> {
         let f = self.frames.pop().expect("returning frame exists");
         debug_assert_eq!(fi, self.frames.len());
@@ -845,7 +771,7 @@ impl State {
 
     /// The interpreter's call: Lua callees get a frame (returns `Pushed`);
     /// natives run now and their results are adjusted in place (`Done`).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn call_value(
         &mut self,
         func: usize,
@@ -908,12 +834,7 @@ impl State {
 
     /// `pcall(f, ...)` from Lua: a Lua `f` runs in a protected frame of the
     /// same interpreter loop (no Rust recursion); a native `f` runs now.
-    fn pcall_from_lua(
-        &mut self,
-        func: usize,
-        nargs: usize,
-        nresults: i32,
-    ) -> VmResult<CallOutcome> {
+    fn pcall_from_lua(&mut self, func: usize, nargs: usize, nresults: i32) -> VmResult<CallOutcome> {
         if nargs == 0 {
             return Err(Throw::msg("bad argument #1 to 'pcall' (value expected)"));
         }
@@ -1057,15 +978,8 @@ impl State {
 }
 
 fn for_error(v: Value, what: &str) -> Throw {
-    let what = if what == "initial" {
-        "initial value"
-    } else {
-        what
-    };
-    Throw::msg(format!(
-        "bad 'for' {what} (number expected, got {})",
-        v.type_name()
-    ))
+    let what = if what == "initial" { "initial value" } else { what };
+    Throw::msg(format!("bad 'for' {what} (number expected, got {})", v.type_name()))
 }
 
 /// The integer limit of an integer loop; None when the loop must not run.
@@ -1086,15 +1000,6 @@ fn for_limit(limit: Value, step: i64) -> VmResult<Option<i64>> {
             }
         }
         None => Err(for_error(limit, "limit")),
-    }
-}
-
-#[inline(always)]
-fn to_fast_num(v: Value) -> Option<Num> {
-    match v {
-        Value::Int(i) => Some(Num::Int(i)),
-        Value::Float(f) => Some(Num::Float(f)),
-        _ => None,
     }
 }
 

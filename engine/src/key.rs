@@ -13,9 +13,7 @@ use crate::bytecode::{Constant, Proto};
 use crate::profile::PROFILE_SCHEMA_VERSION;
 
 /// A 128-bit function identity.
-#[derive(
-    Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct FunctionKey(pub u128);
 
 impl std::fmt::Debug for FunctionKey {
@@ -34,14 +32,9 @@ impl std::str::FromStr for FunctionKey {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         if s.len() != 32 {
-            return Err(format!(
-                "a function key is 32 hex digits, got {} characters",
-                s.len()
-            ));
+            return Err(format!("a function key is 32 hex digits, got {} characters", s.len()));
         }
-        u128::from_str_radix(s, 16)
-            .map(FunctionKey)
-            .map_err(|e| format!("bad function key '{s}': {e}"))
+        u128::from_str_radix(s, 16).map(FunctionKey).map_err(|e| format!("bad function key '{s}': {e}"))
     }
 }
 
@@ -55,17 +48,12 @@ struct KeyHasher {
 
 impl KeyHasher {
     fn new() -> Self {
-        KeyHasher {
-            a: 0xcbf2_9ce4_8422_2325,
-            b: 0x6c62_272e_07bb_0142,
-        }
+        KeyHasher { a: 0xcbf2_9ce4_8422_2325, b: 0x6c62_272e_07bb_0142 }
     }
     fn bytes(&mut self, data: &[u8]) {
         for &x in data {
             self.a = (self.a ^ x as u64).wrapping_mul(0x0000_0100_0000_01b3);
-            self.b = (self.b ^ x as u64)
-                .wrapping_mul(0x0000_0100_0000_0193)
-                .rotate_left(7);
+            self.b = (self.b ^ x as u64).wrapping_mul(0x0000_0100_0000_0193).rotate_left(7);
         }
     }
     fn u64(&mut self, v: u64) {
@@ -79,8 +67,7 @@ impl KeyHasher {
             h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
             h ^ (h >> 33)
         };
-        ((mix(self.a ^ self.b.rotate_left(17)) as u128) << 64)
-            | mix(self.b ^ self.a.rotate_left(29)) as u128
+        ((mix(self.a ^ self.b.rotate_left(17)) as u128) << 64) | mix(self.b ^ self.a.rotate_left(29)) as u128
     }
 }
 

@@ -30,15 +30,7 @@ pub(crate) enum ArithOp {
 
 impl ArithOp {
     fn is_bitwise(self) -> bool {
-        matches!(
-            self,
-            ArithOp::BAnd
-                | ArithOp::BOr
-                | ArithOp::BXor
-                | ArithOp::Shl
-                | ArithOp::Shr
-                | ArithOp::BNot
-        )
+        matches!(self, ArithOp::BAnd | ArithOp::BOr | ArithOp::BXor | ArithOp::Shl | ArithOp::Shr | ArithOp::BNot)
     }
     /// Event name without the underscores, as string-arith errors use it.
     fn event(self) -> &'static str {
@@ -194,41 +186,18 @@ impl State {
 
     /// Arithmetic slow path: coercions, then metamethods, then the error
     /// PUC Lua would raise. `ca`/`cb` name the operands for messages.
-    pub(crate) fn arith(
-        &mut self,
-        op: ArithOp,
-        a: Value,
-        b: Value,
-        ca: Culprit,
-        cb: Culprit,
-    ) -> VmResult<Value> {
+    pub(crate) fn arith(&mut self, op: ArithOp, a: Value, b: Value, ca: Culprit, cb: Culprit) -> VmResult<Value> {
         // Numbers (and, for arithmetic, numeric strings).
-        let na = if op.is_bitwise() {
-            num_or_str_for_bitwise(a)
-        } else {
-            to_number(a)
-        };
-        let nb = if op.is_bitwise() {
-            num_or_str_for_bitwise(b)
-        } else {
-            to_number(b)
-        };
+        let na = if op.is_bitwise() { num_or_str_for_bitwise(a) } else { to_number(a) };
+        let nb = if op.is_bitwise() { num_or_str_for_bitwise(b) } else { to_number(b) };
         if let (Some(x), Some(y)) = (na, nb) {
             let strings = matches!(a, Value::Str(_)) || matches!(b, Value::Str(_));
             if !(op.is_bitwise() && strings) {
                 return arith_num(op, x, y).map_err(|m| {
                     if m.starts_with("number has no") {
                         // Name the operand that is not integral.
-                        let c = if matches!(x, Num::Float(f) if float_to_int_exact(f).is_none()) {
-                            ca
-                        } else {
-                            cb
-                        };
-                        Throw::Msg {
-                            msg: m.replace("%%", "%"),
-                            culprit: Some(c),
-                        }
-                        .into_int_repr()
+                        let c = if matches!(x, Num::Float(f) if float_to_int_exact(f).is_none()) { ca } else { cb };
+                        Throw::Msg { msg: m.replace("%%", "%"), culprit: Some(c) }.into_int_repr()
                     } else {
                         Throw::msg(m.replace("%%", "%"))
                     }
@@ -238,53 +207,24 @@ impl State {
         let event = self.event_name(op);
         // Strings carry the string library's arithmetic metamethods.
         let ha = self.user_metafield(a, event);
-        let h = if !ha.is_nil() {
-            ha
-        } else {
-            self.user_metafield(b, event)
-        };
+        let h = if !ha.is_nil() { ha } else { self.user_metafield(b, event) };
         if !h.is_nil() {
             return self.call1(h, &[a, b]);
         }
         if !op.is_bitwise() && (matches!(a, Value::Str(_)) || matches!(b, Value::Str(_))) {
-            return Err(Throw::msg(format!(
-                "attempt to {} a '{}' with a '{}'",
-                op.event(),
-                a.type_name(),
-                b.type_name()
-            )));
+            return Err(Throw::msg(format!("attempt to {} a '{}' with a '{}'", op.event(), a.type_name(), b.type_name())));
         }
         if op.is_bitwise() {
-            let both_numbers = matches!(a, Value::Int(_) | Value::Float(_))
-                && matches!(b, Value::Int(_) | Value::Float(_));
+            let both_numbers = matches!(a, Value::Int(_) | Value::Float(_)) && matches!(b, Value::Int(_) | Value::Float(_));
             if both_numbers {
                 let c = if to_integer(a).is_none() { ca } else { cb };
-                return Err(
-                    Throw::culprit("number has no integer representation", c).into_int_repr()
-                );
+                return Err(Throw::culprit("number has no integer representation", c).into_int_repr());
             }
-            let (v, c) = if !matches!(a, Value::Int(_) | Value::Float(_)) {
-                (a, ca)
-            } else {
-                (b, cb)
-            };
-            return Err(Throw::culprit(
-                format!(
-                    "attempt to perform bitwise operation on a {} value",
-                    v.type_name()
-                ),
-                c,
-            ));
+            let (v, c) = if !matches!(a, Value::Int(_) | Value::Float(_)) { (a, ca) } else { (b, cb) };
+            return Err(Throw::culprit(format!("attempt to perform bitwise operation on a {} value", v.type_name()), c));
         }
-        let (v, c) = if !matches!(a, Value::Int(_) | Value::Float(_)) {
-            (a, ca)
-        } else {
-            (b, cb)
-        };
-        Err(Throw::culprit(
-            format!("attempt to perform arithmetic on a {} value", v.type_name()),
-            c,
-        ))
+        let (v, c) = if !matches!(a, Value::Int(_) | Value::Float(_)) { (a, ca) } else { (b, cb) };
+        Err(Throw::culprit(format!("attempt to perform arithmetic on a {} value", v.type_name()), c))
     }
 
     /// A metamethod the program set (strings' own arithmetic is built in).
@@ -363,12 +303,7 @@ impl State {
     // ----- indexing --------------------------------------------------------------
 
     /// `obj[key]` with `__index`. `culprit` names `obj` in errors.
-    pub(crate) fn index(
-        &mut self,
-        obj: Value,
-        key: Value,
-        culprit: Option<Culprit>,
-    ) -> VmResult<Value> {
+    pub(crate) fn index(&mut self, obj: Value, key: Value, culprit: Option<Culprit>) -> VmResult<Value> {
         let mut cur = obj;
         for _ in 0..2000 {
             let h = match cur {
@@ -411,13 +346,7 @@ impl State {
     }
 
     /// `obj[key] = val` with `__newindex`.
-    pub(crate) fn set_index(
-        &mut self,
-        obj: Value,
-        key: Value,
-        val: Value,
-        culprit: Option<Culprit>,
-    ) -> VmResult<()> {
+    pub(crate) fn set_index(&mut self, obj: Value, key: Value, val: Value, culprit: Option<Culprit>) -> VmResult<()> {
         let mut cur = obj;
         for _ in 0..2000 {
             let h = match cur {
@@ -477,10 +406,7 @@ impl State {
             _ => {
                 let h = self.metafield(v, self.names.len);
                 if h.is_nil() {
-                    return Err(Throw::culprit(
-                        format!("attempt to get length of a {} value", v.type_name()),
-                        culprit,
-                    ));
+                    return Err(Throw::culprit(format!("attempt to get length of a {} value", v.type_name()), culprit));
                 }
                 self.call1(h, &[v])
             }
@@ -494,12 +420,7 @@ impl State {
     /// register range, so the GC sees them).
     pub(crate) fn concat(&mut self, first: usize, n: usize) -> VmResult<Value> {
         // Fast path: all strings or numbers.
-        if (first..first + n).all(|i| {
-            matches!(
-                self.stack[i],
-                Value::Str(_) | Value::Int(_) | Value::Float(_)
-            )
-        }) {
+        if (first..first + n).all(|i| matches!(self.stack[i], Value::Str(_) | Value::Int(_) | Value::Float(_))) {
             let mut buf = Vec::new();
             for i in first..first + n {
                 append_str_or_num(self.stack[i], &mut buf);
@@ -528,12 +449,8 @@ impl State {
                 let h = self.metamethod_of_pair(a, b, self.names.concat);
                 if h.is_nil() {
                     let (v, reg) = if is_sn(a) { (b, end - 1) } else { (a, end - 2) };
-                    let c =
-                        Culprit::Rk((reg - self.frames.last().map(|f| f.base).unwrap_or(0)) as u16);
-                    return Err(Throw::culprit(
-                        format!("attempt to concatenate a {} value", v.type_name()),
-                        c,
-                    ));
+                    let c = Culprit::Rk((reg - self.frames.last().map(|f| f.base).unwrap_or(0)) as u16);
+                    return Err(Throw::culprit(format!("attempt to concatenate a {} value", v.type_name()), c));
                 }
                 self.call1(h, &[a, b])?
             };

@@ -29,11 +29,7 @@ pub(crate) fn int_floor_div(a: i64, b: i64) -> i64 {
         return a.wrapping_neg();
     }
     let q = a / b;
-    if (a % b != 0) && ((a ^ b) < 0) {
-        q - 1
-    } else {
-        q
-    }
+    if (a % b != 0) && ((a ^ b) < 0) { q - 1 } else { q }
 }
 
 #[inline]
@@ -48,11 +44,7 @@ pub(crate) fn int_mod(a: i64, b: i64) -> i64 {
 #[inline]
 pub(crate) fn float_mod(a: f64, b: f64) -> f64 {
     let m = a % b;
-    if m != 0.0 && (m > 0.0) != (b > 0.0) {
-        m + b
-    } else {
-        m
-    }
+    if m != 0.0 && (m > 0.0) != (b > 0.0) { m + b } else { m }
 }
 
 #[inline]
@@ -134,26 +126,12 @@ pub(crate) fn c_format_float(spec: &str, f: f64) -> String {
     // SAFETY: the buffer is large enough for any %.99 conversion of a double
     // except huge %f values, for which snprintf reports the needed size and
     // we retry with it.
-    let n = unsafe {
-        libc::snprintf(
-            buf.as_mut_ptr() as *mut libc::c_char,
-            buf.len(),
-            cspec.as_ptr(),
-            f,
-        )
-    };
+    let n = unsafe { libc::snprintf(buf.as_mut_ptr() as *mut libc::c_char, buf.len(), cspec.as_ptr(), f) };
     let n = n.max(0) as usize;
     if n >= buf.len() {
         buf = vec![0u8; n + 1];
         // SAFETY: as above, now with the exact size.
-        unsafe {
-            libc::snprintf(
-                buf.as_mut_ptr() as *mut libc::c_char,
-                buf.len(),
-                cspec.as_ptr(),
-                f,
-            )
-        };
+        unsafe { libc::snprintf(buf.as_mut_ptr() as *mut libc::c_char, buf.len(), cspec.as_ptr(), f) };
     }
     buf.truncate(n);
     String::from_utf8(buf).unwrap_or_default()
@@ -228,10 +206,7 @@ pub(crate) fn str_to_number(s: &[u8]) -> Option<Num> {
         let mut v: i64 = 0;
         let mut overflow = false;
         for &c in body {
-            match v
-                .checked_mul(10)
-                .and_then(|x| x.checked_add((c - b'0') as i64))
-            {
+            match v.checked_mul(10).and_then(|x| x.checked_add((c - b'0') as i64)) {
                 Some(x) => v = x,
                 None => {
                     overflow = true;
@@ -398,10 +373,7 @@ mod tests {
         assert_eq!(str_to_number(b"0x1p4"), Some(Num::Float(16.0)));
         assert_eq!(str_to_number(b".5"), Some(Num::Float(0.5)));
         assert_eq!(str_to_number(b"5."), Some(Num::Float(5.0)));
-        assert_eq!(
-            str_to_number(b"9223372036854775808"),
-            Some(Num::Float(9223372036854775808.0))
-        );
+        assert_eq!(str_to_number(b"9223372036854775808"), Some(Num::Float(9223372036854775808.0)));
         assert_eq!(str_to_number(b"inf"), None);
         assert_eq!(str_to_number(b"nan"), None);
         assert_eq!(str_to_number(b"1e"), None);

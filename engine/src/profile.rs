@@ -118,8 +118,7 @@ impl Feedback {
 
     #[inline(always)]
     pub(crate) fn count_call(&self) {
-        self.calls
-            .store(self.calls.load(Relaxed).wrapping_add(1), Relaxed);
+        self.calls.store(self.calls.load(Relaxed).wrapping_add(1), Relaxed);
     }
 
     #[inline(always)]
@@ -140,18 +139,13 @@ impl Feedback {
 
     /// Sum of loop back-edges taken in this function.
     pub fn back_edges(&self, code: &[crate::bytecode::Op]) -> u64 {
-        code.iter()
-            .enumerate()
-            .filter(|(_, op)| is_back_edge(op))
-            .map(|(pc, _)| self.sites[pc].taken.load(Relaxed) as u64)
-            .sum()
+        code.iter().enumerate().filter(|(_, op)| is_back_edge(op)).map(|(pc, _)| self.sites[pc].taken.load(Relaxed) as u64).sum()
     }
 }
 
 pub(crate) fn is_back_edge(op: &crate::bytecode::Op) -> bool {
     use crate::bytecode::Op;
-    matches!(op, Op::ForLoop { .. } | Op::TForLoop { .. })
-        || matches!(op, Op::Jmp { off, .. } if *off < 0)
+    matches!(op, Op::ForLoop { .. } | Op::TForLoop { .. }) || matches!(op, Op::Jmp { off, .. } if *off < 0)
 }
 
 /// What kind of feedback a site holds.
@@ -210,12 +204,7 @@ pub(crate) fn site_kind(op: &crate::bytecode::Op) -> Option<SiteKind> {
         | BNot { .. }
         | Concat { .. } => SiteKind::Arith,
         Eq { .. } | Lt { .. } | Le { .. } => SiteKind::Compare,
-        GetTable { .. }
-        | GetField { .. }
-        | SetTable { .. }
-        | SetField { .. }
-        | SelfOp { .. }
-        | GetGlobal { .. } => SiteKind::Index,
+        GetTable { .. } | GetField { .. } | SetTable { .. } | SetField { .. } | SelfOp { .. } | GetGlobal { .. } => SiteKind::Index,
         Call { .. } | TailCall { .. } | TForCall { .. } => SiteKind::Call,
         Test { .. } | TestSet { .. } => SiteKind::Branch,
         ForLoop { .. } | TForLoop { .. } => SiteKind::Loop,

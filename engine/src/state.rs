@@ -14,9 +14,7 @@ use std::time::Instant;
 use crate::bytecode::{Constant, Proto};
 use crate::engine::Engine;
 use crate::error::{Throw, VmResult};
-use crate::function::{
-    Function, LuaClosure, NativeClosure, NativeFn, NativeKind, ProtoInst, UpVal,
-};
+use crate::function::{Function, LuaClosure, NativeClosure, NativeFn, NativeKind, ProtoInst, UpVal};
 use crate::gc::{Gc, Heap};
 use crate::table::Table;
 use crate::value::{LuaStr, Value};
@@ -184,13 +182,7 @@ impl State {
             native_from_lua: false,
             native_depth: 0,
             native_active: false,
-            budget: Budget {
-                fuel_limit: None,
-                fuel_used_before_tick: 0,
-                deadline: None,
-                max_depth: None,
-                tick: i64::MAX,
-            },
+            budget: Budget { fuel_limit: None, fuel_used_before_tick: 0, deadline: None, max_depth: None, tick: i64::MAX },
             counters: Counters::default(),
             out: Box::new(std::io::stdout()),
             rng: [0; 4],
@@ -211,19 +203,8 @@ impl State {
         self.heap.new_table(Table::new(narr, nhash))
     }
 
-    pub(crate) fn new_native(
-        &mut self,
-        name: &'static str,
-        f: NativeFn,
-        kind: NativeKind,
-        upvals: Vec<Value>,
-    ) -> Value {
-        Value::Func(self.heap.new_function(Function::Native(NativeClosure {
-            f,
-            name,
-            kind,
-            upvals: upvals.into(),
-        })))
+    pub(crate) fn new_native(&mut self, name: &'static str, f: NativeFn, kind: NativeKind, upvals: Vec<Value>) -> Value {
+        Value::Func(self.heap.new_function(Function::Native(NativeClosure { f, name, kind, upvals: upvals.into() })))
     }
 
     /// Raw table store with GC accounting; errors on nil/NaN keys.
@@ -264,18 +245,11 @@ impl State {
                 Constant::Str(s) => Value::Str(self.heap.new_str(s)),
             })
             .collect();
-        self.heap.new_inst(ProtoInst {
-            proto: p.clone(),
-            consts: consts.into(),
-            children: children.into(),
-        })
+        self.heap.new_inst(ProtoInst { proto: p.clone(), consts: consts.into(), children: children.into() })
     }
 
     pub(crate) fn new_lua_closure(&mut self, inst: Gc<ProtoInst>, upvals: Vec<Gc<UpVal>>) -> Value {
-        Value::Func(self.heap.new_function(Function::Lua(LuaClosure {
-            inst,
-            upvals: upvals.into(),
-        })))
+        Value::Func(self.heap.new_function(Function::Lua(LuaClosure { inst, upvals: upvals.into() })))
     }
 
     // ----- stack -------------------------------------------------------------
@@ -294,9 +268,7 @@ impl State {
         if n > MAX_STACK {
             return Err(Throw::msg("stack overflow"));
         }
-        let new_len = (n + STACK_EXTRA)
-            .max(self.stack.len() * 2)
-            .min(MAX_STACK + 2 * STACK_EXTRA);
+        let new_len = (n + STACK_EXTRA).max(self.stack.len() * 2).min(MAX_STACK + 2 * STACK_EXTRA);
         self.stack.resize(new_len, Value::Nil);
         Ok(())
     }
@@ -347,9 +319,7 @@ impl State {
     #[inline]
     pub(crate) fn close_upvals(&mut self, level: usize) {
         while let Some(&u) = self.open_upvals.last() {
-            let UpVal::Open(i) = *u.get() else {
-                unreachable!("open list holds open upvalues")
-            };
+            let UpVal::Open(i) = *u.get() else { unreachable!("open list holds open upvalues") };
             if i < level {
                 break;
             }
@@ -378,16 +348,9 @@ impl State {
 
     /// Pushes a frame for the Lua closure at `stack[func]` with `nargs`
     /// arguments above it.
-    pub(crate) fn push_lua_frame(
-        &mut self,
-        func: usize,
-        nargs: usize,
-        nresults: i32,
-        cl: Gc<Function>,
-    ) -> VmResult<()> {
-        let Function::Lua(c) = cl.get() else {
-            unreachable!("caller checked")
-        };
+    #[inline(always)]
+    pub(crate) fn push_lua_frame(&mut self, func: usize, nargs: usize, nresults: i32, cl: Gc<Function>) -> VmResult<()> {
+        let Function::Lua(c) = cl.get() else { unreachable!("caller checked") };
         let p = c.proto();
         let np = p.nparams as usize;
         let ms = p.maxstack as usize;
@@ -432,13 +395,7 @@ impl State {
 
     /// Calls a native whose arguments sit at `stack[func+1..func+1+nargs]`;
     /// leaves its results at `stack[func..]` and returns how many.
-    pub(crate) fn call_native(
-        &mut self,
-        func: usize,
-        nargs: usize,
-        n: &NativeClosure,
-        from_lua: bool,
-    ) -> VmResult<usize> {
+    pub(crate) fn call_native(&mut self, func: usize, nargs: usize, n: &NativeClosure, from_lua: bool) -> VmResult<usize> {
         self.counters.native_calls += 1;
         self.top = func + 1 + nargs;
         self.ensure_stack(self.top)?;
@@ -481,21 +438,17 @@ impl State {
                 }
                 Function::Native(n) => {
                     let n = detach(n);
-                    self.call_native(func, nargs, n, false)
-                        .map_err(|e| match e {
-                            // A native called from a native: no Lua position.
-                            Throw::Msg { msg, .. } => Throw::Error(self.new_str(msg.as_bytes())),
-                            other => other,
-                        })
+                    self.call_native(func, nargs, n, false).map_err(|e| match e {
+                        // A native called from a native: no Lua position.
+                        Throw::Msg { msg, .. } => Throw::Error(self.new_str(msg.as_bytes())),
+                        other => other,
+                    })
                 }
             },
             other => {
                 let h = self.metafield(other, self.names.call);
                 if h.is_nil() {
-                    return Err(Throw::msg(format!(
-                        "attempt to call a {} value",
-                        self.type_name_of(other)
-                    )));
+                    return Err(Throw::msg(format!("attempt to call a {} value", self.type_name_of(other))));
                 }
                 self.ensure_stack(func + nargs + 2)?;
                 for i in (func..func + 1 + nargs).rev() {

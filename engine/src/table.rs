@@ -15,10 +15,7 @@ struct Node {
     val: Value,
 }
 
-const EMPTY: Node = Node {
-    key: Value::Nil,
-    val: Value::Nil,
-};
+const EMPTY: Node = Node { key: Value::Nil, val: Value::Nil };
 
 pub(crate) struct Table {
     pub(crate) arr: Vec<Value>,
@@ -70,12 +67,7 @@ fn key_eq(a: Value, b: Value) -> bool {
 
 impl Table {
     pub(crate) fn new(narr: usize, nhash: usize) -> Self {
-        let mut t = Table {
-            arr: Vec::with_capacity(narr),
-            nodes: Vec::new(),
-            used: 0,
-            metatable: None,
-        };
+        let mut t = Table { arr: Vec::with_capacity(narr), nodes: Vec::new(), used: 0, metatable: None };
         if nhash > 0 {
             t.nodes = vec![EMPTY; (nhash * 4 / 3 + 1).next_power_of_two()];
         }
@@ -227,12 +219,7 @@ impl Table {
     }
 
     fn rehash(&mut self) {
-        let live: Vec<Node> = self
-            .nodes
-            .iter()
-            .filter(|n| !n.key.is_nil() && !n.val.is_nil())
-            .copied()
-            .collect();
+        let live: Vec<Node> = self.nodes.iter().filter(|n| !n.key.is_nil() && !n.val.is_nil()).copied().collect();
         let mut cap = 4;
         while (live.len() + 1) * 4 > cap * 3 {
             cap *= 2;
@@ -303,9 +290,7 @@ impl Table {
         let mut start_node = 0usize;
         match k {
             Value::Nil => {}
-            Value::Int(i) if i >= 1 && (i as u64) <= self.arr.len() as u64 => {
-                start_arr = i as usize
-            }
+            Value::Int(i) if i >= 1 && (i as u64) <= self.arr.len() as u64 => start_arr = i as usize,
             _ => match self.find_slot(k) {
                 Some(s) => {
                     start_arr = self.arr.len();

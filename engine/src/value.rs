@@ -12,7 +12,11 @@ use crate::table::Table;
 /// Strings up to this length are interned (as in PUC Lua).
 pub(crate) const SHORT_STRING_MAX: usize = 40;
 
+// A u64 tag keeps tag and payload in separate, aligned words, so copies are
+// two plain moves (a u8 tag made rustc copy odd byte ranges, which stalled
+// store forwarding in the interpreter loop).
 #[derive(Clone, Copy)]
+#[repr(u64)]
 pub(crate) enum Value {
     Nil,
     Bool(bool),
@@ -28,6 +32,12 @@ const _: () = assert!(std::mem::size_of::<Value>() == 16);
 impl Value {
     #[inline(always)]
     pub(crate) fn truthy(self) -> bool {
+        !matches!(self, Value::Nil | Value::Bool(false))
+    }
+
+    /// `truthy` without copying the value out of its register.
+    #[inline(always)]
+    pub(crate) fn truthy_ref(&self) -> bool {
         !matches!(self, Value::Nil | Value::Bool(false))
     }
 
@@ -55,9 +65,7 @@ impl Value {
             (Value::Bool(a), Value::Bool(b)) => a == b,
             (Value::Int(a), Value::Int(b)) => a == b,
             (Value::Float(a), Value::Float(b)) => a == b,
-            (Value::Int(a), Value::Float(b)) | (Value::Float(b), Value::Int(a)) => {
-                crate::number::float_to_int_exact(b) == Some(a)
-            }
+            (Value::Int(a), Value::Float(b)) | (Value::Float(b), Value::Int(a)) => crate::number::float_to_int_exact(b) == Some(a),
             (Value::Str(a), Value::Str(b)) => a == b || a.get().eq_bytes(b.get()),
             (Value::Table(a), Value::Table(b)) => a == b,
             (Value::Func(a), Value::Func(b)) => a == b,
@@ -84,10 +92,7 @@ pub(crate) struct LuaStr {
 
 impl LuaStr {
     pub(crate) fn new(bytes: &[u8], hash: u64) -> Self {
-        LuaStr {
-            hash,
-            bytes: bytes.into(),
-        }
+        LuaStr { hash, bytes: bytes.into() }
     }
     #[inline(always)]
     pub(crate) fn as_bytes(&self) -> &[u8] {

@@ -92,9 +92,7 @@ fn run(a: RunArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let engine = Engine::with_config(EngineConfig {
-        profiling: !a.no_profile,
-    });
+    let engine = Engine::with_config(EngineConfig { profiling: !a.no_profile });
     // `require` looks for ./NAME.lua, like lua5.4's default package.path.
     engine.set_module_loader(Arc::new(|name: &str| {
         let path = format!("./{}.lua", name.replace('.', "/"));
@@ -111,10 +109,7 @@ fn run(a: RunArgs) -> ExitCode {
         }
         Ok(_) => {
             let mut state = engine.new_state();
-            state.set_output(Box::new(std::io::BufWriter::with_capacity(
-                1 << 16,
-                std::io::stdout(),
-            )));
+            state.set_output(Box::new(std::io::BufWriter::with_capacity(1 << 16, std::io::stdout())));
             state.set_limits(Limits {
                 fuel: a.fuel,
                 deadline: a.timeout_ms.map(Duration::from_millis),
@@ -146,38 +141,12 @@ fn print_stats(engine: &Engine, state: &ember_engine::State) {
     let s = state.stats();
     let mut e = std::io::stderr().lock();
     let _ = writeln!(e, "-- ember stats --");
-    let _ = writeln!(
-        e,
-        "calls by tier: tier0={} tier1=0 tier2=0 (JIT tiers not built yet)",
-        s.tier0_calls
-    );
+    let _ = writeln!(e, "calls by tier: tier0={} tier1=0 tier2=0 (JIT tiers not built yet)", s.tier0_calls);
     let _ = writeln!(e, "native calls: {}", s.native_calls);
-    let _ = writeln!(
-        e,
-        "gc: {} collections, heap {} KiB, {} objects",
-        s.gc_collections,
-        s.heap_bytes / 1024,
-        s.heap_objects
-    );
+    let _ = writeln!(e, "gc: {} collections, heap {} KiB, {} objects", s.gc_collections, s.heap_bytes / 1024, s.heap_objects);
     let _ = writeln!(e, "hottest functions (calls + loop back-edges):");
-    let _ = writeln!(
-        e,
-        "  {:>10} {:>12}  {:<32} {}",
-        "calls", "back-edges", "function", "key"
-    );
-    for p in engine
-        .profiles()
-        .iter()
-        .filter(|p| p.calls + p.back_edges > 0)
-        .take(10)
-    {
-        let _ = writeln!(
-            e,
-            "  {:>10} {:>12}  {:<32} {}",
-            p.calls,
-            p.back_edges,
-            format!("{}:{} {}", p.source, p.line, p.name),
-            p.key
-        );
+    let _ = writeln!(e, "  {:>10} {:>12}  {:<32} {}", "calls", "back-edges", "function", "key");
+    for p in engine.profiles().iter().filter(|p| p.calls + p.back_edges > 0).take(10) {
+        let _ = writeln!(e, "  {:>10} {:>12}  {:<32} {}", p.calls, p.back_edges, format!("{}:{} {}", p.source, p.line, p.name), p.key);
     }
 }

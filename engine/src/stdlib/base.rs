@@ -54,9 +54,7 @@ fn print(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
         let v = st.stack[base + i];
         match v {
             Value::Str(s) => buf.extend_from_slice(s.get().as_bytes()),
-            Value::Int(_) | Value::Float(_) | Value::Nil | Value::Bool(_) => {
-                buf.extend_from_slice(&tostring_basic(v))
-            }
+            Value::Int(_) | Value::Float(_) | Value::Nil | Value::Bool(_) => buf.extend_from_slice(&tostring_basic(v)),
             _ => {
                 let s = st.tostring(v)?;
                 let Value::Str(s) = s else { unreachable!() };
@@ -123,11 +121,7 @@ fn tonumber(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
             }
         }
     }
-    st.ret1(if ok {
-        Value::Int(if neg { acc.wrapping_neg() } else { acc })
-    } else {
-        Value::Nil
-    })
+    st.ret1(if ok { Value::Int(if neg { acc.wrapping_neg() } else { acc }) } else { Value::Nil })
 }
 
 fn trim(b: &[u8]) -> &[u8] {
@@ -184,11 +178,7 @@ fn pairs(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
     };
     let k = st.new_str(b"next");
     let next_fn = st.globals.get().get_str(k);
-    let next_fn = if let Value::Func(_) = next_fn {
-        next_fn
-    } else {
-        st.new_native("next", next, NativeKind::Next, vec![])
-    };
+    let next_fn = if let Value::Func(_) = next_fn { next_fn } else { st.new_native("next", next, NativeKind::Next, vec![]) };
     st.push(next_fn)?;
     st.push(t)?;
     st.push(Value::Nil)?;
@@ -317,11 +307,7 @@ fn assert(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
         return Ok(n);
     }
     // 5.4 raises the message like error(msg) at level 1.
-    let msg = if n >= 2 {
-        st.arg(a, 1)
-    } else {
-        st.new_str(b"assertion failed!")
-    };
+    let msg = if n >= 2 { st.arg(a, 1) } else { st.new_str(b"assertion failed!") };
     Err(positioned_error(st, msg, 1))
 }
 
@@ -430,11 +416,7 @@ fn load(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
     let chunk = match st.arg(a, 0) {
         Value::Str(s) => s,
         Value::Func(_) => {
-            return Err(st.arg_error(
-                a,
-                0,
-                "loading from a reader function is not supported by Ember",
-            ));
+            return Err(st.arg_error(a, 0, "loading from a reader function is not supported by Ember"));
         }
         _ => return Err(st.type_error(a, 0, "string")),
     };
@@ -450,13 +432,7 @@ fn load(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
         && !mode.get().as_bytes().contains(&b't')
     {
         st.push(Value::Nil)?;
-        let m = st.new_str(
-            format!(
-                "attempt to load a text chunk (mode is '{}')",
-                mode.get().to_str_lossy()
-            )
-            .as_bytes(),
-        );
+        let m = st.new_str(format!("attempt to load a text chunk (mode is '{}')", mode.get().to_str_lossy()).as_bytes());
         st.push(m)?;
         return Ok(2);
     }
@@ -485,9 +461,7 @@ fn require(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
         return st.ret1(existing);
     }
     let Some((proto, loader_data)) = st.engine.find_module(&name)? else {
-        return Err(Throw::msg(format!(
-            "module '{name}' not found:\n\tno field package.preload['{name}']\n\tno file './{name}.lua'"
-        )));
+        return Err(Throw::msg(format!("module '{name}' not found:\n\tno field package.preload['{name}']\n\tno file './{name}.lua'")));
     };
     let inst = st.instantiate(&proto);
     let f = st.new_lua_closure(inst, vec![]);
@@ -513,10 +487,7 @@ fn require(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
 
 fn collectgarbage(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
     let a = Args::new(base, n, "collectgarbage");
-    let opt = st
-        .opt_str(a, 0)?
-        .map(|s| s.get().to_str_lossy().into_owned())
-        .unwrap_or_else(|| "collect".into());
+    let opt = st.opt_str(a, 0)?.map(|s| s.get().to_str_lossy().into_owned()).unwrap_or_else(|| "collect".into());
     match opt.as_str() {
         "collect" => {
             st.collect_garbage();

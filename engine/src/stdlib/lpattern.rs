@@ -146,13 +146,7 @@ struct Matcher<'a> {
 
 impl<'a> Matcher<'a> {
     fn new(src: &'a [u8], pat: &'a [u8]) -> Self {
-        Matcher {
-            src,
-            pat,
-            depth_left: MAX_MATCH_DEPTH,
-            level: 0,
-            caps: [(0, CapState::Open); MAX_CAPTURES],
-        }
+        Matcher { src, pat, depth_left: MAX_MATCH_DEPTH, level: 0, caps: [(0, CapState::Open); MAX_CAPTURES] }
     }
 
     /// Prepares for a new match attempt.
@@ -172,17 +166,10 @@ impl<'a> Matcher<'a> {
             .map(|&(init, state)| match state {
                 CapState::Open => Err(Fail::UnfinishedCapture),
                 CapState::Position => Ok(Capture::Position(init)),
-                CapState::Closed(len) => Ok(Capture::Span {
-                    start: init,
-                    end: init + len,
-                }),
+                CapState::Closed(len) => Ok(Capture::Span { start: init, end: init + len }),
             })
             .collect::<MResult<Vec<_>>>()?;
-        Ok(Match {
-            start,
-            end,
-            captures,
-        })
+        Ok(Match { start, end, captures })
     }
 
     /// Index just past the single-character class starting at `p`
@@ -400,10 +387,7 @@ impl<'a> Matcher<'a> {
     }
 
     fn end_capture(&mut self, s: usize, p: usize) -> MResult<Option<usize>> {
-        let Some(l) = (0..self.level)
-            .rev()
-            .find(|&l| matches!(self.caps[l].1, CapState::Open))
-        else {
+        let Some(l) = (0..self.level).rev().find(|&l| matches!(self.caps[l].1, CapState::Open)) else {
             return Err(Fail::InvalidPatternCapture);
         };
         self.caps[l].1 = CapState::Closed(s - self.caps[l].0);
@@ -450,11 +434,7 @@ impl<'a> Matcher<'a> {
             Some((_, CapState::Position)) => Ok(None),
             Some((init, CapState::Closed(len))) => {
                 let rest = &self.src[s..];
-                if rest.len() >= len && rest[..len] == self.src[init..init + len] {
-                    Ok(Some(s + len))
-                } else {
-                    Ok(None)
-                }
+                if rest.len() >= len && rest[..len] == self.src[init..init + len] { Ok(Some(s + len)) } else { Ok(None) }
             }
         }
     }
@@ -529,10 +509,7 @@ impl GMatch {
     /// Starts iterating at 0-based offset `init`; an `init` beyond the end of
     /// the subject yields no matches.
     pub fn new(init: usize) -> Self {
-        GMatch {
-            src: init,
-            last_match: None,
-        }
+        GMatch { src: init, last_match: None }
     }
 
     /// The iteration state, to store between calls: (next start, end of
@@ -616,12 +593,7 @@ pub fn gsub<E: From<PatternError>>(
 /// `%0` (whole match), `%1`-`%9` (captures; `%1` is the whole match when the
 /// pattern has no captures; a position capture expands to its 1-based
 /// position) and `%%`.
-pub fn expand_replacement(
-    repl: &[u8],
-    s: &[u8],
-    m: &Match,
-    out: &mut Vec<u8>,
-) -> Result<(), PatternError> {
+pub fn expand_replacement(repl: &[u8], s: &[u8], m: &Match, out: &mut Vec<u8>) -> Result<(), PatternError> {
     let mut rest = repl;
     while let Some(i) = rest.iter().position(|&c| c == ESC) {
         out.extend_from_slice(&rest[..i]);
@@ -645,9 +617,7 @@ pub fn expand_replacement(
                 }
             }
             _ => {
-                return Err(PatternError::new(
-                    "invalid use of '%' in replacement string",
-                ));
+                return Err(PatternError::new("invalid use of '%' in replacement string"));
             }
         }
         rest = &rest[(i + 2).min(rest.len())..];
@@ -729,12 +699,7 @@ mod tests {
         items.join(" ; ")
     }
 
-    fn gsub_str(
-        s: &[u8],
-        p: &[u8],
-        repl: &[u8],
-        max_n: Option<usize>,
-    ) -> Result<(Vec<u8>, usize), PatternError> {
+    fn gsub_str(s: &[u8], p: &[u8], repl: &[u8], max_n: Option<usize>) -> Result<(Vec<u8>, usize), PatternError> {
         gsub(s, p, max_n, |m, out| expand_replacement(repl, s, m, out))
     }
 
@@ -888,12 +853,7 @@ mod tests {
             (b"hello", b"()ll()", 0, "3 4 3 5"),
             (b"abc", b"((a)(b))", 0, "1 2 'ab' 'a' 'b'"),
             (b"abc", b"(a*(.)%w(%s*))", 0, "1 3 'abc' 'b' ''"),
-            (
-                b"key = value",
-                b"(%w+)%s*=%s*(%w+)",
-                0,
-                "1 11 'key' 'value'",
-            ),
+            (b"key = value", b"(%w+)%s*=%s*(%w+)", 0, "1 11 'key' 'value'"),
             (b"abc", b"()", 0, "1 0 1"),
             (b"abc", b"()", 3, "4 3 4"),
             (b"abc", b"(()b())", 0, "2 2 'b' 2 3"),
@@ -916,24 +876,9 @@ mod tests {
             (b"a", b"%f", 0, "E:missing '[' after '%f' in pattern"),
             (b"a", b"%fa", 0, "E:missing '[' after '%f' in pattern"),
             (b"", b"%f", 0, "E:missing '[' after '%f' in pattern"),
-            (
-                b"a",
-                b"%b",
-                0,
-                "E:malformed pattern (missing arguments to '%b')",
-            ),
-            (
-                b"a",
-                b"%ba",
-                0,
-                "E:malformed pattern (missing arguments to '%b')",
-            ),
-            (
-                b"",
-                b"%b",
-                0,
-                "E:malformed pattern (missing arguments to '%b')",
-            ),
+            (b"a", b"%b", 0, "E:malformed pattern (missing arguments to '%b')"),
+            (b"a", b"%ba", 0, "E:malformed pattern (missing arguments to '%b')"),
+            (b"", b"%b", 0, "E:malformed pattern (missing arguments to '%b')"),
             (b"a", b"%1", 0, "E:invalid capture index %1"),
             (b"a", b"%0", 0, "E:invalid capture index %0"),
             (b"b", b"a%1", 0, "nil"),
@@ -945,18 +890,8 @@ mod tests {
             (b"ab", b"a(", 0, "E:unfinished capture"),
             (b"a", b"(()", 0, "E:unfinished capture"),
             (b"b", b"(a", 0, "nil"),
-            (
-                b"a",
-                b"(((((((((((((((((((((((((((((((((",
-                0,
-                "E:too many captures",
-            ),
-            (
-                b"a",
-                b"()()()()()()()()()()()()()()()()()()()()()()()()()()()()()()()()()",
-                0,
-                "E:too many captures",
-            ),
+            (b"a", b"(((((((((((((((((((((((((((((((((", 0, "E:too many captures"),
+            (b"a", b"()()()()()()()()()()()()()()()()()()()()()()()()()()()()()()()()()", 0, "E:too many captures"),
             (
                 b"a",
                 b"()()()()()()()()()()()()()()()()()()()()()()()()()()()()()()()()",
@@ -965,13 +900,7 @@ mod tests {
             ),
         ];
         for &(s, p, init, expected) in cases {
-            assert_eq!(
-                show_find(s, p, init),
-                expected,
-                "find({}, {}, {init})",
-                quote(s),
-                quote(p)
-            );
+            assert_eq!(show_find(s, p, init), expected, "find({}, {}, {init})", quote(s), quote(p));
         }
     }
 
@@ -979,12 +908,7 @@ mod tests {
     fn gmatch_table() {
         // (subject, pattern, 0-based init, lua5.4 items separated by " ; ")
         let cases: &[(&[u8], &[u8], usize, &str)] = &[
-            (
-                b"hello world from Lua",
-                b"%a+",
-                0,
-                "'hello' ; 'world' ; 'from' ; 'Lua'",
-            ),
+            (b"hello world from Lua", b"%a+", 0, "'hello' ; 'world' ; 'from' ; 'Lua'"),
             (b"abc", b"", 0, "'' ; '' ; '' ; ''"),
             (b"abc", b"%w*", 0, "'abc'"),
             (b"a,b,,c", b"[^,]*", 0, "'a' ; 'b' ; '' ; 'c'"),
@@ -1003,12 +927,7 @@ mod tests {
             (b"aaa", b"a-", 0, "'' ; '' ; '' ; ''"),
             (b"aaa", b"a-", 2, "'' ; ''"),
             (b"(a)(b)", b"%b()", 0, "'(a)' ; '(b)'"),
-            (
-                b"THE (quick) fox",
-                b"%f[%a]%a+",
-                0,
-                "'THE' ; 'quick' ; 'fox'",
-            ),
+            (b"THE (quick) fox", b"%f[%a]%a+", 0, "'THE' ; 'quick' ; 'fox'"),
             (b"xx yy", b"(.)%1", 0, "'x' ; 'y'"),
             (b"", b".*", 0, "''"),
             (b"ab", b".-", 0, "'' ; '' ; ''"),
@@ -1016,35 +935,17 @@ mod tests {
             (b"a$", b"a$", 0, ""),
         ];
         for &(s, p, init, expected) in cases {
-            assert_eq!(
-                show_gmatch(s, p, init),
-                expected,
-                "gmatch({}, {}, {init})",
-                quote(s),
-                quote(p)
-            );
+            assert_eq!(show_gmatch(s, p, init), expected, "gmatch({}, {}, {init})", quote(s), quote(p));
         }
     }
 
     #[test]
     fn gsub_table() {
         // (subject, pattern, replacement string, max_n, lua5.4 result)
-        type Case = (
-            &'static [u8],
-            &'static [u8],
-            &'static [u8],
-            Option<usize>,
-            &'static str,
-        );
+        type Case = (&'static [u8], &'static [u8], &'static [u8], Option<usize>, &'static str);
         let cases: &[Case] = &[
             (b"hello world", b"o", b"0", None, "'hell0 w0rld' 2"),
-            (
-                b"hello world",
-                b"(o)",
-                b"[%1]",
-                Some(1),
-                "'hell[o] world' 1",
-            ),
+            (b"hello world", b"(o)", b"[%1]", Some(1), "'hell[o] world' 1"),
             (b"hello world", b"o", b"0", Some(0), "'hello world' 0"),
             (b"hello world", b"o", b"0", Some(5), "'hell0 w0rld' 2"),
             (b"hello", b"", b"-", None, "'-h-e-l-l-o-' 6"),
@@ -1055,71 +956,23 @@ mod tests {
             (b"abc", b"^b", b"x", None, "'abc' 0"),
             (b"aaa", b"^a", b"b", None, "'baa' 1"),
             (b"aaa", b"^a*", b"b", None, "'b' 1"),
-            (
-                b"hello world",
-                b"(%w+)",
-                b"%1 %1",
-                None,
-                "'hello hello world world' 2",
-            ),
-            (
-                b"hello world",
-                b"%w+",
-                b"%0 %0",
-                None,
-                "'hello hello world world' 2",
-            ),
+            (b"hello world", b"(%w+)", b"%1 %1", None, "'hello hello world world' 2"),
+            (b"hello world", b"%w+", b"%0 %0", None, "'hello hello world world' 2"),
             (b"abc", b"%w", b"%1", None, "'abc' 3"),
             (b"abc", b"(%w)()", b"%2%1", None, "'2a3b4c' 3"),
             (b"a.b", b"%.", b"%%", None, "'a%b' 1"),
             (b"abc", b"b", b"%%%0%%", None, "'a%b%c' 1"),
             (b"abc", b"(a)(b)(c)", b"%3%2%1", None, "'cba' 1"),
-            (
-                b"hello world",
-                b"(%w+) (%w+)",
-                b"%2 %1",
-                None,
-                "'world hello' 1",
-            ),
+            (b"hello world", b"(%w+) (%w+)", b"%2 %1", None, "'world hello' 1"),
             (b"x = 1", b"%s*=%s*", b"=", None, "'x=1' 1"),
             (b"abc", b"%w", b"%2", None, "E:invalid capture index %2"),
             (b"abc", b"(%w)", b"%2", None, "E:invalid capture index %2"),
-            (
-                b"abc",
-                b"%w",
-                b"%",
-                None,
-                "E:invalid use of '%' in replacement string",
-            ),
-            (
-                b"abc",
-                b"%w",
-                b"a%",
-                None,
-                "E:invalid use of '%' in replacement string",
-            ),
-            (
-                b"abc",
-                b"%w",
-                b"%x",
-                None,
-                "E:invalid use of '%' in replacement string",
-            ),
-            (
-                b"abc",
-                b"%w",
-                b"%a",
-                None,
-                "E:invalid use of '%' in replacement string",
-            ),
+            (b"abc", b"%w", b"%", None, "E:invalid use of '%' in replacement string"),
+            (b"abc", b"%w", b"a%", None, "E:invalid use of '%' in replacement string"),
+            (b"abc", b"%w", b"%x", None, "E:invalid use of '%' in replacement string"),
+            (b"abc", b"%w", b"%a", None, "E:invalid use of '%' in replacement string"),
             (b"xyz", b"%w", b"%2", None, "E:invalid capture index %2"),
-            (
-                b"abc",
-                b"[",
-                b"x",
-                None,
-                "E:malformed pattern (missing ']')",
-            ),
+            (b"abc", b"[", b"x", None, "E:malformed pattern (missing ']')"),
             (b"abc", b"z%", b"x", None, "'abc' 0"),
             (b"", b"", b"x", None, "'x' 1"),
             (b"", b"x*", b"-", None, "'-' 1"),
@@ -1130,14 +983,7 @@ mod tests {
             (b"aaa", b"a", b"%0%0", Some(2), "'aaaaa' 2"),
         ];
         for &(s, p, r, n, expected) in cases {
-            assert_eq!(
-                show_gsub(s, p, r, n),
-                expected,
-                "gsub({}, {}, {}, {n:?})",
-                quote(s),
-                quote(p),
-                quote(r)
-            );
+            assert_eq!(show_gsub(s, p, r, n), expected, "gsub({}, {}, {}, {n:?})", quote(s), quote(p), quote(r));
         }
     }
 
@@ -1149,11 +995,7 @@ mod tests {
             Match {
                 start: 4,
                 end: 6,
-                captures: vec![
-                    Capture::Span { start: 4, end: 5 },
-                    Capture::Span { start: 5, end: 6 },
-                    Capture::Position(6),
-                ],
+                captures: vec![Capture::Span { start: 4, end: 5 }, Capture::Span { start: 5, end: 6 }, Capture::Position(6),],
             }
         );
         let m = find(b"hello", b"l+", 0).unwrap().unwrap();
@@ -1182,18 +1024,9 @@ mod tests {
         // lua5.4: string.gsub("abc", "(b)", "%0%1%9") -> invalid capture index %9
         assert_eq!(err(b"%0%1%9", &with_caps), "invalid capture index %9");
         assert_eq!(err(b"%2", &no_caps), "invalid capture index %2");
-        assert_eq!(
-            err(b"x%", &no_caps),
-            "invalid use of '%' in replacement string"
-        );
-        assert_eq!(
-            err(b"%x", &no_caps),
-            "invalid use of '%' in replacement string"
-        );
-        assert_eq!(
-            err(b"%\0", &no_caps),
-            "invalid use of '%' in replacement string"
-        );
+        assert_eq!(err(b"x%", &no_caps), "invalid use of '%' in replacement string");
+        assert_eq!(err(b"%x", &no_caps), "invalid use of '%' in replacement string");
+        assert_eq!(err(b"%\0", &no_caps), "invalid use of '%' in replacement string");
     }
 
     #[test]
@@ -1238,21 +1071,10 @@ mod tests {
                 MyErr::Pattern(e)
             }
         }
-        let r = gsub(b"a b c", b"%a", None, |m, _| {
-            if m.start == 2 {
-                Err(MyErr::Stop(m.start))
-            } else {
-                Ok(())
-            }
-        });
+        let r = gsub(b"a b c", b"%a", None, |m, _| if m.start == 2 { Err(MyErr::Stop(m.start)) } else { Ok(()) });
         assert_eq!(r, Err(MyErr::Stop(2)));
         let r = gsub(b"a b c", b"%", None, |_, _| Ok::<(), MyErr>(()));
-        assert_eq!(
-            r,
-            Err(MyErr::Pattern(PatternError(
-                "malformed pattern (ends with '%')".into()
-            )))
-        );
+        assert_eq!(r, Err(MyErr::Pattern(PatternError("malformed pattern (ends with '%')".into()))));
         // Captures are handed to the callback.
         let mut seen = Vec::new();
         gsub::<PatternError>(b"k=v, x=y", b"(%w+)=(%w+)", Some(1), |m, _| {
@@ -1260,13 +1082,7 @@ mod tests {
             Ok(())
         })
         .unwrap();
-        assert_eq!(
-            seen,
-            vec![vec![
-                Capture::Span { start: 0, end: 1 },
-                Capture::Span { start: 2, end: 3 }
-            ]]
-        );
+        assert_eq!(seen, vec![vec![Capture::Span { start: 0, end: 1 }, Capture::Span { start: 2, end: 3 }]]);
     }
 
     #[test]
@@ -1275,15 +1091,9 @@ mod tests {
         // capture" in gsub when the replacement reads the open capture
         // (string.gsub("abc", "(", "x") --> xaxbxcx 4), but a Match cannot
         // represent an open capture, so gsub always reports it.
-        assert_eq!(
-            gsub_str(b"abc", b"(", b"x", None).unwrap_err().0,
-            "unfinished capture"
-        );
+        assert_eq!(gsub_str(b"abc", b"(", b"x", None).unwrap_err().0, "unfinished capture");
         // No match, no error (lua5.4: string.gsub("b", "(a", "x") --> b 0).
-        assert_eq!(
-            gsub_str(b"b", b"(a", b"x", None).unwrap(),
-            (b"b".to_vec(), 0)
-        );
+        assert_eq!(gsub_str(b"b", b"(a", b"x", None).unwrap(), (b"b".to_vec(), 0));
     }
 
     #[test]
@@ -1293,11 +1103,7 @@ mod tests {
         assert!(is_plain(b"a)b]c"));
         assert!(is_plain(b"\0\xff"));
         for special in b"^$*+?.([%-" {
-            assert!(
-                !is_plain(&[b'x', *special, b'y']),
-                "{}",
-                char::from(*special)
-            );
+            assert!(!is_plain(&[b'x', *special, b'y']), "{}", char::from(*special));
         }
     }
 
@@ -1328,57 +1134,31 @@ mod tests {
         // gmatch and gsub apply the same limit.
         let mut g = GMatch::new(0);
         let p = "a?".repeat(200);
-        assert_eq!(
-            g.next(a300.as_bytes(), p.as_bytes()).unwrap_err().0,
-            "pattern too complex"
-        );
-        assert_eq!(
-            gsub_str(a300.as_bytes(), p.as_bytes(), b"", None)
-                .unwrap_err()
-                .0,
-            "pattern too complex"
-        );
+        assert_eq!(g.next(a300.as_bytes(), p.as_bytes()).unwrap_err().0, "pattern too complex");
+        assert_eq!(gsub_str(a300.as_bytes(), p.as_bytes(), b"", None).unwrap_err().0, "pattern too complex");
     }
 
     #[test]
     fn too_many_captures() {
         let p = "()".repeat(MAX_CAPTURES);
-        assert_eq!(
-            find(b"a", p.as_bytes(), 0).unwrap().unwrap().captures,
-            vec![Capture::Position(0); MAX_CAPTURES]
-        );
+        assert_eq!(find(b"a", p.as_bytes(), 0).unwrap().unwrap().captures, vec![Capture::Position(0); MAX_CAPTURES]);
         let p = "()".repeat(MAX_CAPTURES + 1);
-        assert_eq!(
-            find(b"a", p.as_bytes(), 0).unwrap_err().0,
-            "too many captures"
-        );
+        assert_eq!(find(b"a", p.as_bytes(), 0).unwrap_err().0, "too many captures");
         let p = "(".repeat(MAX_CAPTURES + 1);
-        assert_eq!(
-            find(b"a", p.as_bytes(), 0).unwrap_err().0,
-            "too many captures"
-        );
+        assert_eq!(find(b"a", p.as_bytes(), 0).unwrap_err().0, "too many captures");
     }
 
     #[test]
     fn deepest_patterns_fit_in_a_small_stack() {
         let run = || {
             let s = "a".repeat(300);
-            for p in [
-                "a?".repeat(199),
-                "a-".repeat(199),
-                "(a)".repeat(16) + &"a?".repeat(167),
-            ] {
+            for p in ["a?".repeat(199), "a-".repeat(199), "(a)".repeat(16) + &"a?".repeat(167)] {
                 assert!(find(s.as_bytes(), p.as_bytes(), 0).unwrap().is_some());
             }
             let p = "(a?)".repeat(32) + &"a?".repeat(200);
             assert!(find(s.as_bytes(), p.as_bytes(), 0).is_err());
         };
-        std::thread::Builder::new()
-            .stack_size(512 * 1024)
-            .spawn(run)
-            .unwrap()
-            .join()
-            .unwrap();
+        std::thread::Builder::new().stack_size(512 * 1024).spawn(run).unwrap().join().unwrap();
     }
 
     #[test]
@@ -1430,10 +1210,7 @@ mod tests {
 
     impl Lcg {
         fn below(&mut self, n: usize) -> usize {
-            self.0 = self
-                .0
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
+            self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
             usize::try_from((self.0 >> 33) % n as u64).unwrap()
         }
     }
@@ -1510,9 +1287,7 @@ mod tests {
                     p.extend_from_slice(pattern_tokens[rng.below(pattern_tokens.len())]);
                 }
             }
-            let s: Vec<u8> = (0..rng.below(16))
-                .map(|_| subject_bytes[rng.below(subject_bytes.len())])
-                .collect();
+            let s: Vec<u8> = (0..rng.below(16)).map(|_| subject_bytes[rng.below(subject_bytes.len())]).collect();
             let init = rng.below(s.len() + 2);
             if let Ok(Some(m)) = find(&s, &p, init) {
                 check_match(&s, &m);

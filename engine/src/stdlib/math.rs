@@ -49,13 +49,7 @@ fn num_value(n: Num) -> Value {
     }
 }
 
-fn float_fn(
-    st: &mut State,
-    base: usize,
-    n: usize,
-    name: &'static str,
-    f: fn(f64) -> f64,
-) -> VmResult<usize> {
+fn float_fn(st: &mut State, base: usize, n: usize, name: &'static str, f: fn(f64) -> f64) -> VmResult<usize> {
     let a = Args::new(base, n, name);
     let x = st.check_float(a, 0)?;
     st.ret1(Value::Float(f(x)))
@@ -102,11 +96,7 @@ fn fmod(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
             if y == 0 {
                 return Err(st.arg_error(a, 1, "zero"));
             }
-            if y == -1 {
-                Value::Int(0)
-            } else {
-                Value::Int(x % y)
-            }
+            if y == -1 { Value::Int(0) } else { Value::Int(x % y) }
         }
         (x, y) => {
             let f = |n: Num| match n {
@@ -177,11 +167,7 @@ fn log(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
 fn atan(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
     let a = Args::new(base, n, "math.atan");
     let y = st.check_float(a, 0)?;
-    let x = if st.arg(a, 1).is_nil() {
-        1.0
-    } else {
-        st.check_float(a, 1)?
-    };
+    let x = if st.arg(a, 1).is_nil() { 1.0 } else { st.check_float(a, 1)? };
     st.ret1(Value::Float(y.atan2(x)))
 }
 
@@ -220,13 +206,7 @@ fn ult(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
     st.ret1(Value::Bool((x as u64) < (y as u64)))
 }
 
-fn minmax(
-    st: &mut State,
-    base: usize,
-    n: usize,
-    name: &'static str,
-    want_max: bool,
-) -> VmResult<usize> {
+fn minmax(st: &mut State, base: usize, n: usize, name: &'static str, want_max: bool) -> VmResult<usize> {
     let a = Args::new(base, n, name);
     if n == 0 {
         return Err(st.arg_error(a, 0, "value expected"));
@@ -235,11 +215,7 @@ fn minmax(
     for i in 1..n {
         let x = st.check_num(a, i)?;
         let (bv, xv) = (num_value(best), num_value(x));
-        let better = if want_max {
-            st.less_than(bv, xv)?
-        } else {
-            st.less_than(xv, bv)?
-        };
+        let better = if want_max { st.less_than(bv, xv)? } else { st.less_than(xv, bv)? };
         if better {
             best = x;
         }
@@ -315,11 +291,7 @@ fn random(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
 
 fn randomseed(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
     let a = Args::new(base, n, "math.randomseed");
-    let (n1, n2) = if n == 0 {
-        (0, 0)
-    } else {
-        (st.check_int(a, 0)?, st.opt_int(a, 1, 0)?)
-    };
+    let (n1, n2) = if n == 0 { (0, 0) } else { (st.check_int(a, 0)?, st.opt_int(a, 1, 0)?) };
     set_seed(&mut st.rng, n1 as u64, n2 as u64);
     st.push(Value::Int(n1))?;
     st.push(Value::Int(n2))?;

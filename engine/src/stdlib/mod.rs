@@ -34,24 +34,11 @@ pub(crate) fn open_libs(st: &mut State) {
 }
 
 /// Registers `name = f` in table `t`.
-pub(crate) fn reg(
-    st: &mut State,
-    t: Gc<Table>,
-    name: &'static str,
-    qualified: &'static str,
-    f: NativeFn,
-) {
+pub(crate) fn reg(st: &mut State, t: Gc<Table>, name: &'static str, qualified: &'static str, f: NativeFn) {
     reg_kind(st, t, name, qualified, f, NativeKind::Plain);
 }
 
-pub(crate) fn reg_kind(
-    st: &mut State,
-    t: Gc<Table>,
-    name: &'static str,
-    qualified: &'static str,
-    f: NativeFn,
-    kind: NativeKind,
-) {
+pub(crate) fn reg_kind(st: &mut State, t: Gc<Table>, name: &'static str, qualified: &'static str, f: NativeFn, kind: NativeKind) {
     let v = st.new_native(qualified, f, kind, vec![]);
     st.set_field(t, name, v);
 }
@@ -74,11 +61,7 @@ impl Args {
 impl State {
     #[inline]
     pub(crate) fn arg(&self, a: Args, i: usize) -> Value {
-        if i < a.n {
-            self.stack[a.base + i]
-        } else {
-            Value::Nil
-        }
+        if i < a.n { self.stack[a.base + i] } else { Value::Nil }
     }
 
     /// "bad argument #i to 'f' (msg)", with lua5.4's method adjustment.
@@ -95,11 +78,7 @@ impl State {
     }
 
     pub(crate) fn type_error(&self, a: Args, i: usize, expected: &str) -> Throw {
-        let got = if i >= a.n {
-            "no value".to_string()
-        } else {
-            self.typename_with_meta(self.arg(a, i))
-        };
+        let got = if i >= a.n { "no value".to_string() } else { self.typename_with_meta(self.arg(a, i)) };
         self.arg_error(a, i, &format!("{expected} expected, got {got}"))
     }
 
@@ -132,19 +111,14 @@ impl State {
         match v {
             Value::Int(n) => Ok(n),
             _ => match to_number(v) {
-                Some(_) => to_integer(v)
-                    .ok_or_else(|| self.arg_error(a, i, "number has no integer representation")),
+                Some(_) => to_integer(v).ok_or_else(|| self.arg_error(a, i, "number has no integer representation")),
                 None => Err(self.type_error(a, i, "number")),
             },
         }
     }
 
     pub(crate) fn opt_int(&self, a: Args, i: usize, default: i64) -> VmResult<i64> {
-        if self.arg(a, i).is_nil() {
-            Ok(default)
-        } else {
-            self.check_int(a, i)
-        }
+        if self.arg(a, i).is_nil() { Ok(default) } else { self.check_int(a, i) }
     }
 
     pub(crate) fn check_num(&self, a: Args, i: usize) -> VmResult<Num> {
@@ -168,9 +142,7 @@ impl State {
             v @ (Value::Int(_) | Value::Float(_)) => {
                 let mut b = Vec::new();
                 crate::meta::append_str_or_num(v, &mut b);
-                let Value::Str(s) = self.new_str(&b) else {
-                    unreachable!()
-                };
+                let Value::Str(s) = self.new_str(&b) else { unreachable!() };
                 // Keep it rooted where the argument was.
                 self.stack[a.base + i] = Value::Str(s);
                 Ok(s)
@@ -180,11 +152,7 @@ impl State {
     }
 
     pub(crate) fn opt_str(&mut self, a: Args, i: usize) -> VmResult<Option<Gc<LuaStr>>> {
-        if self.arg(a, i).is_nil() {
-            Ok(None)
-        } else {
-            self.check_str(a, i).map(Some)
-        }
+        if self.arg(a, i).is_nil() { Ok(None) } else { self.check_str(a, i).map(Some) }
     }
 
     /// Pushes a result and returns Ok(1), for one-result natives.

@@ -27,10 +27,7 @@ pub(super) fn open(st: &mut State) {
 
 fn clock(st: &mut State, _base: usize, _n: usize) -> VmResult<usize> {
     // Processor time of the process, as C's clock() reports it.
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: `ts` is a valid, writable timespec.
     unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
     st.ret1(Value::Float(ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9))
@@ -41,10 +38,7 @@ fn time(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
     if !st.arg(a, 0).is_nil() {
         return Err(st.arg_error(a, 0, "os.time with a date table is not supported by Ember"));
     }
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     st.ret1(Value::Int(now as i64))
 }
 
@@ -67,9 +61,7 @@ fn write(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
             Value::Str(s) => buf.extend_from_slice(s.get().as_bytes()),
             Value::Int(v) => crate::number::fmt_int(v, &mut buf),
             // io.write uses LUAI_NUMFFORMAT ("%.14g") without the ".0".
-            Value::Float(f) => {
-                buf.extend_from_slice(crate::number::c_format_float("%.14g", f).as_bytes())
-            }
+            Value::Float(f) => buf.extend_from_slice(crate::number::c_format_float("%.14g", f).as_bytes()),
             _ => return Err(st.type_error(a, i, "string")),
         }
     }

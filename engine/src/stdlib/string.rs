@@ -78,11 +78,7 @@ fn sub(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
     let l = b.len();
     let i = posrelat_start(st.opt_int(a, 1, 1)?, l);
     let j = posrelat_end(st.opt_int(a, 2, -1)?, l);
-    let r = if i > j {
-        st.new_str(b"")
-    } else {
-        st.new_str(&b[i - 1..j])
-    };
+    let r = if i > j { st.new_str(b"") } else { st.new_str(&b[i - 1..j]) };
     st.ret1(r)
 }
 
@@ -216,26 +212,17 @@ fn format(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
             bad |= d > 2;
         }
         if i >= f.len() {
-            return Err(Throw::msg(format!(
-                "invalid conversion '%{}' to 'format'",
-                String::from_utf8_lossy(&f[start..])
-            )));
+            return Err(Throw::msg(format!("invalid conversion '%{}' to 'format'", String::from_utf8_lossy(&f[start..]))));
         }
         let conv = f[i];
         i += 1;
         let spec = std::str::from_utf8(&f[start..i - 1]).unwrap_or("");
         if bad {
-            return Err(Throw::msg(format!(
-                "invalid conversion '%{}' to 'format'",
-                String::from_utf8_lossy(&f[start..i])
-            )));
+            return Err(Throw::msg(format!("invalid conversion '%{}' to 'format'", String::from_utf8_lossy(&f[start..i]))));
         }
         argi += 1;
         if !b"cdiouxXaAeEfFgGqs".contains(&conv) {
-            return Err(Throw::msg(format!(
-                "invalid conversion '%{}' to 'format'",
-                String::from_utf8_lossy(&f[start..i])
-            )));
+            return Err(Throw::msg(format!("invalid conversion '%{}' to 'format'", String::from_utf8_lossy(&f[start..i]))));
         }
         if argi >= n {
             return Err(st.arg_error(a, argi, "no value"));
@@ -291,8 +278,7 @@ fn format(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
 fn format_int_arg(st: &State, a: Args, i: usize) -> VmResult<i64> {
     match to_number(st.arg(a, i)) {
         Some(Num::Int(v)) => Ok(v),
-        Some(Num::Float(f)) => float_to_int_exact(f)
-            .ok_or_else(|| st.arg_error(a, i, "number has no integer representation")),
+        Some(Num::Float(f)) => float_to_int_exact(f).ok_or_else(|| st.arg_error(a, i, "number has no integer representation")),
         None => Err(st.type_error(a, i, "number")),
     }
 }
@@ -302,14 +288,7 @@ fn c_format_int(spec: &str, v: i64) -> Vec<u8> {
     let mut buf = vec![0u8; 128];
     // SAFETY: width and precision are at most two digits, so 128 bytes hold
     // any integer conversion; snprintf never writes past `buf.len()`.
-    let n = unsafe {
-        libc::snprintf(
-            buf.as_mut_ptr() as *mut libc::c_char,
-            buf.len(),
-            cspec.as_ptr(),
-            v as libc::c_longlong,
-        )
-    };
+    let n = unsafe { libc::snprintf(buf.as_mut_ptr() as *mut libc::c_char, buf.len(), cspec.as_ptr(), v as libc::c_longlong) };
     buf.truncate(n.max(0) as usize);
     buf
 }
@@ -318,10 +297,7 @@ fn pad_string(spec: &str, s: &[u8], out: &mut Vec<u8>) {
     let left = spec.contains('-');
     let body = spec.trim_start_matches(['-', '+', ' ', '#', '0']);
     let (w, p) = match body.split_once('.') {
-        Some((w, p)) => (
-            w.parse().unwrap_or(0usize),
-            Some(p.parse().unwrap_or(0usize)),
-        ),
+        Some((w, p)) => (w.parse().unwrap_or(0usize), Some(p.parse().unwrap_or(0usize))),
         None => (body.parse().unwrap_or(0usize), None),
     };
     let s = match p {
@@ -428,11 +404,7 @@ fn find_aux(st: &mut State, base: usize, n: usize, find: bool) -> VmResult<usize
     }
     if find && (st.arg(a, 3).truthy() || lpattern::is_plain(pb)) {
         let hay = &sb[init - 1..];
-        let pos = if pb.is_empty() {
-            Some(0)
-        } else {
-            hay.windows(pb.len()).position(|w| w == pb)
-        };
+        let pos = if pb.is_empty() { Some(0) } else { hay.windows(pb.len()).position(|w| w == pb) };
         return match pos {
             Some(p) => {
                 st.push(Value::Int((init + p) as i64))?;
@@ -475,26 +447,15 @@ fn gmatch(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
         "gmatch_iter",
         gmatch_iter,
         NativeKind::Plain,
-        vec![
-            Value::Str(s),
-            Value::Str(p),
-            Value::Int(start as i64),
-            Value::Int(-1),
-        ],
+        vec![Value::Str(s), Value::Str(p), Value::Int(start as i64), Value::Int(-1)],
     );
     st.ret1(it)
 }
 
 fn gmatch_iter(st: &mut State, base: usize, _n: usize) -> VmResult<usize> {
-    let Value::Func(f) = st.stack[base - 1] else {
-        unreachable!("called as a function")
-    };
-    let Function::Native(nc) = f.get_mut() else {
-        unreachable!()
-    };
-    let (Value::Str(s), Value::Str(p), Value::Int(src), Value::Int(last)) =
-        (nc.upvals[0], nc.upvals[1], nc.upvals[2], nc.upvals[3])
-    else {
+    let Value::Func(f) = st.stack[base - 1] else { unreachable!("called as a function") };
+    let Function::Native(nc) = f.get_mut() else { unreachable!() };
+    let (Value::Str(s), Value::Str(p), Value::Int(src), Value::Int(last)) = (nc.upvals[0], nc.upvals[1], nc.upvals[2], nc.upvals[3]) else {
         unreachable!("gmatch state")
     };
     let sb = detach(s.get().as_bytes());
@@ -502,10 +463,7 @@ fn gmatch_iter(st: &mut State, base: usize, _n: usize) -> VmResult<usize> {
     if src as usize > sb.len() {
         return Ok(0);
     }
-    let mut g = GMatch::from_state(
-        src as usize,
-        if last < 0 { None } else { Some(last as usize) },
-    );
+    let mut g = GMatch::from_state(src as usize, if last < 0 { None } else { Some(last as usize) });
     let m = g.next(sb, pb)?;
     let (ns, nl) = g.state();
     nc.upvals[2] = Value::Int(ns as i64);
@@ -525,76 +483,56 @@ fn gsub(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
         Value::Str(_) | Value::Int(_) | Value::Float(_) | Value::Table(_) | Value::Func(_) => {}
         _ => return Err(st.type_error(a, 2, "string/function/table")),
     }
-    let repl = if let Value::Int(_) | Value::Float(_) = repl {
-        Value::Str(st.check_str(a, 2)?)
-    } else {
-        repl
-    };
-    let max_n = if st.arg(a, 3).is_nil() {
-        None
-    } else {
-        Some(st.check_int(a, 3)?.max(0) as usize)
-    };
+    let repl = if let Value::Int(_) | Value::Float(_) = repl { Value::Str(st.check_str(a, 2)?) } else { repl };
+    let max_n = if st.arg(a, 3).is_nil() { None } else { Some(st.check_int(a, 3)?.max(0) as usize) };
     let sb = detach(s.get().as_bytes());
     let pb = detach(p.get().as_bytes());
-    let (out, count) = lpattern::gsub(
-        sb,
-        pb,
-        max_n,
-        |m: &Match, out: &mut Vec<u8>| -> Result<(), Throw> {
-            match repl {
-                Value::Str(r) => {
-                    lpattern::expand_replacement(r.get().as_bytes(), sb, m, out)?;
-                    Ok(())
-                }
-                _ => {
-                    let key = match m.captures.first() {
-                        Some(c) => capture_value(st, sb, c),
-                        None => st.new_str(&sb[m.start..m.end]),
-                    };
-                    let v = match repl {
-                        Value::Table(_) => st.index(repl, key, None)?,
-                        _ => {
-                            // Call with all captures.
-                            let func = st.safe_top();
-                            st.ensure_stack(func + m.captures.len() + 2)?;
-                            st.stack[func] = repl;
-                            st.top = func + 1;
-                            let nc = if m.captures.is_empty() {
-                                st.push(key)?;
-                                1
-                            } else {
-                                for c in &m.captures {
-                                    let v = capture_value(st, sb, c);
-                                    st.push(v)?;
-                                }
-                                m.captures.len()
-                            };
-                            let got = st.call_at(func, nc)?;
-                            let v = if got > 0 { st.stack[func] } else { Value::Nil };
-                            st.top = func;
-                            v
-                        }
-                    };
-                    match v {
-                        Value::Nil | Value::Bool(false) => {
-                            out.extend_from_slice(&sb[m.start..m.end])
-                        }
-                        Value::Str(_) | Value::Int(_) | Value::Float(_) => {
-                            append_str_or_num(v, out)
-                        }
-                        other => {
-                            return Err(Throw::msg(format!(
-                                "invalid replacement value (a {})",
-                                other.type_name()
-                            )));
-                        }
-                    }
-                    Ok(())
-                }
+    let (out, count) = lpattern::gsub(sb, pb, max_n, |m: &Match, out: &mut Vec<u8>| -> Result<(), Throw> {
+        match repl {
+            Value::Str(r) => {
+                lpattern::expand_replacement(r.get().as_bytes(), sb, m, out)?;
+                Ok(())
             }
-        },
-    )?;
+            _ => {
+                let key = match m.captures.first() {
+                    Some(c) => capture_value(st, sb, c),
+                    None => st.new_str(&sb[m.start..m.end]),
+                };
+                let v = match repl {
+                    Value::Table(_) => st.index(repl, key, None)?,
+                    _ => {
+                        // Call with all captures.
+                        let func = st.safe_top();
+                        st.ensure_stack(func + m.captures.len() + 2)?;
+                        st.stack[func] = repl;
+                        st.top = func + 1;
+                        let nc = if m.captures.is_empty() {
+                            st.push(key)?;
+                            1
+                        } else {
+                            for c in &m.captures {
+                                let v = capture_value(st, sb, c);
+                                st.push(v)?;
+                            }
+                            m.captures.len()
+                        };
+                        let got = st.call_at(func, nc)?;
+                        let v = if got > 0 { st.stack[func] } else { Value::Nil };
+                        st.top = func;
+                        v
+                    }
+                };
+                match v {
+                    Value::Nil | Value::Bool(false) => out.extend_from_slice(&sb[m.start..m.end]),
+                    Value::Str(_) | Value::Int(_) | Value::Float(_) => append_str_or_num(v, out),
+                    other => {
+                        return Err(Throw::msg(format!("invalid replacement value (a {})", other.type_name())));
+                    }
+                }
+                Ok(())
+            }
+        }
+    })?;
     let v = st.new_str(&out);
     st.push(v)?;
     st.push(Value::Int(count as i64))?;

@@ -47,8 +47,7 @@ fn length(st: &mut State, t: Gc<Table>) -> VmResult<i64> {
     }
     match st.len(Value::Table(t), crate::error::Culprit::Rk(0))? {
         Value::Int(n) => Ok(n),
-        Value::Float(f) => crate::number::float_to_int_exact(f)
-            .ok_or_else(|| Throw::msg("object length is not an integer")),
+        Value::Float(f) => crate::number::float_to_int_exact(f).ok_or_else(|| Throw::msg("object length is not an integer")),
         _ => Err(Throw::msg("object length is not an integer")),
     }
 }
@@ -109,11 +108,7 @@ fn concat(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
     let t = st.check_table(a, 0)?;
     let sep = st.opt_str(a, 1)?;
     let i = st.opt_int(a, 2, 1)?;
-    let j = if st.arg(a, 3).is_nil() {
-        length(st, t)?
-    } else {
-        st.check_int(a, 3)?
-    };
+    let j = if st.arg(a, 3).is_nil() { length(st, t)? } else { st.check_int(a, 3)? };
     let sepb: Vec<u8> = sep.map(|s| s.get().as_bytes().to_vec()).unwrap_or_default();
     let mut out = Vec::new();
     let mut k = i;
@@ -123,10 +118,8 @@ fn concat(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
             Value::Str(_) | Value::Int(_) | Value::Float(_) => append_str_or_num(v, &mut out),
             other => {
                 return Err(Throw::msg(
-                    format!("invalid value (at index {k}) in table for 'concat'").replace(
-                        &format!("(at index {k})"),
-                        &format!("({}) at index {k}", other.type_name()),
-                    ),
+                    format!("invalid value (at index {k}) in table for 'concat'")
+                        .replace(&format!("(at index {k})"), &format!("({}) at index {k}", other.type_name())),
                 ));
             }
         }
@@ -149,9 +142,7 @@ fn unpack(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
     let j = if st.arg(a, 2).is_nil() {
         match tv {
             Value::Table(t) => length(st, t)?,
-            _ => st
-                .len(tv, crate::error::Culprit::Rk(0))
-                .map(|v| if let Value::Int(k) = v { k } else { 0 })?,
+            _ => st.len(tv, crate::error::Culprit::Rk(0)).map(|v| if let Value::Int(k) = v { k } else { 0 })?,
         }
     } else {
         st.check_int(a, 2)?
@@ -190,11 +181,7 @@ fn move_(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
     let f = st.check_int(a, 1)?;
     let e = st.check_int(a, 2)?;
     let t = st.check_int(a, 3)?;
-    let a2 = if st.arg(a, 4).is_nil() {
-        a1
-    } else {
-        st.check_table(a, 4)?
-    };
+    let a2 = if st.arg(a, 4).is_nil() { a1 } else { st.check_table(a, 4)? };
     if e >= f {
         if !(f > 0 || e < i64::MAX + f) {
             return Err(st.arg_error(a, 2, "too many elements to move"));
@@ -249,11 +236,7 @@ fn sort(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
 }
 
 fn less(st: &mut State, cmp: Value, x: Value, y: Value) -> VmResult<bool> {
-    if cmp.is_nil() {
-        st.less_than(x, y)
-    } else {
-        Ok(st.call1(cmp, &[x, y])?.truthy())
-    }
+    if cmp.is_nil() { st.less_than(x, y) } else { Ok(st.call1(cmp, &[x, y])?.truthy()) }
 }
 
 fn merge_sort(st: &mut State, v: &mut [Value], buf: &mut [Value], cmp: Value) -> VmResult<()> {

@@ -177,10 +177,7 @@ impl Expr {
     }
 
     pub(crate) fn is_multi(&self) -> bool {
-        matches!(
-            self.kind,
-            ExprKind::Call(..) | ExprKind::Method(..) | ExprKind::Vararg
-        )
+        matches!(self.kind, ExprKind::Call(..) | ExprKind::Method(..) | ExprKind::Vararg)
     }
 }
 
@@ -188,17 +185,11 @@ impl Drop for Expr {
     fn drop(&mut self) {
         // Detach left-spine children and drop them from a worklist.
         fn take_spine(e: &mut Expr) -> Option<Box<Expr>> {
-            let placeholder = || {
-                Box::new(Expr {
-                    kind: ExprKind::Nil,
-                    line: 0,
-                })
-            };
+            let placeholder = || Box::new(Expr { kind: ExprKind::Nil, line: 0 });
             match &mut e.kind {
-                ExprKind::Bin(_, l, _)
-                | ExprKind::Index(l, _)
-                | ExprKind::Call(l, _)
-                | ExprKind::Method(l, _, _) => Some(std::mem::replace(l, placeholder())),
+                ExprKind::Bin(_, l, _) | ExprKind::Index(l, _) | ExprKind::Call(l, _) | ExprKind::Method(l, _, _) => {
+                    Some(std::mem::replace(l, placeholder()))
+                }
                 _ => None,
             }
         }

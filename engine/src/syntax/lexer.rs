@@ -137,11 +137,7 @@ impl Tok {
             Tok::Dot => ".",
             Tok::Concat => "..",
             Tok::Dots => "...",
-            kw => KEYWORDS
-                .iter()
-                .find(|(_, t)| t == kw)
-                .map(|(s, _)| *s)
-                .unwrap_or("?"),
+            kw => KEYWORDS.iter().find(|(_, t)| t == kw).map(|(s, _)| *s).unwrap_or("?"),
         };
         format!("'{s}'")
     }
@@ -162,13 +158,7 @@ pub(crate) struct SyntaxError(pub String);
 
 impl<'a> Lexer<'a> {
     pub(crate) fn new(src: &'a [u8], chunk: &'a str) -> Self {
-        let mut lx = Lexer {
-            src,
-            pos: 0,
-            line: 1,
-            chunk,
-            tok_start: 0,
-        };
+        let mut lx = Lexer { src, pos: 0, line: 1, chunk, tok_start: 0 };
         // Skip a leading `#!` line, as lua.c does for script files.
         if lx.src.starts_with(b"#") {
             while lx.pos < lx.src.len() && lx.src[lx.pos] != b'\n' {
@@ -295,13 +285,10 @@ impl<'a> Lexer<'a> {
                 }
                 b'0'..=b'9' => return self.numeral(),
                 c if c.is_ascii_alphabetic() || c == b'_' => {
-                    while !self.at_end()
-                        && (self.peek().is_ascii_alphanumeric() || self.peek() == b'_')
-                    {
+                    while !self.at_end() && (self.peek().is_ascii_alphanumeric() || self.peek() == b'_') {
                         self.pos += 1;
                     }
-                    let word =
-                        std::str::from_utf8(&self.src[self.tok_start..self.pos]).expect("ascii");
+                    let word = std::str::from_utf8(&self.src[self.tok_start..self.pos]).expect("ascii");
                     if let Some((_, t)) = KEYWORDS.iter().find(|(k, _)| *k == word) {
                         return Ok(t.clone());
                     }
@@ -325,11 +312,7 @@ impl<'a> Lexer<'a> {
                         b';' => Tok::Semi,
                         b',' => Tok::Comma,
                         _ => {
-                            let near = if c.is_ascii_graphic() {
-                                format!("'{}'", c as char)
-                            } else {
-                                format!("'<\\{c}>'")
-                            };
+                            let near = if c.is_ascii_graphic() { format!("'{}'", c as char) } else { format!("'<\\{c}>'") };
                             return Err(self.error("unexpected symbol", Some(near)));
                         }
                     };
@@ -377,10 +360,7 @@ impl<'a> Lexer<'a> {
         loop {
             if self.at_end() {
                 let what = if comment { "comment" } else { "string" };
-                return Err(self.error(
-                    &format!("unfinished long {what} (starting at line {start_line})"),
-                    Some("<eof>".into()),
-                ));
+                return Err(self.error(&format!("unfinished long {what} (starting at line {start_line})"), Some("<eof>".into())));
             }
             let c = self.peek();
             match c {

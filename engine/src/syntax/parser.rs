@@ -27,27 +27,13 @@ type PResult<T> = Result<T, SyntaxError>;
 
 /// Parses a whole chunk. `chunk` is the display name used in messages.
 pub(crate) fn parse_chunk(src: &[u8], chunk: &str) -> PResult<FuncBody> {
-    let mut p = Parser {
-        lx: Lexer::new(src, chunk),
-        tok: Tok::Eof,
-        line: 1,
-        ahead: None,
-        levels: 0,
-        vararg_stack: vec![true],
-    };
+    let mut p = Parser { lx: Lexer::new(src, chunk), tok: Tok::Eof, line: 1, ahead: None, levels: 0, vararg_stack: vec![true] };
     p.advance()?;
     let body = p.block()?;
     if p.tok != Tok::Eof {
         return Err(p.err_near("'<eof>' expected"));
     }
-    Ok(FuncBody {
-        params: vec![],
-        is_vararg: true,
-        is_method: false,
-        body,
-        line: 0,
-        name: "main chunk".into(),
-    })
+    Ok(FuncBody { params: vec![], is_vararg: true, is_method: false, body, line: 0, name: "main chunk".into() })
 }
 
 impl<'a> Parser<'a> {
@@ -96,9 +82,7 @@ impl<'a> Parser<'a> {
             if line == self.line {
                 return Err(self.err_near(&format!("'{what}' expected")));
             }
-            return Err(self.err_near(&format!(
-                "'{what}' expected (to close '{who}' at line {line})"
-            )));
+            return Err(self.err_near(&format!("'{what}' expected (to close '{who}' at line {line})")));
         }
         self.advance()
     }
@@ -144,11 +128,7 @@ impl<'a> Parser<'a> {
             if self.tok == Tok::Return {
                 let line = self.line;
                 self.advance()?;
-                let exprs = if self.block_follow(true) || self.tok == Tok::Semi {
-                    vec![]
-                } else {
-                    self.exprlist()?
-                };
+                let exprs = if self.block_follow(true) || self.tok == Tok::Semi { vec![] } else { self.exprlist()? };
                 if self.tok == Tok::Semi {
                     self.advance()?;
                 }
@@ -162,11 +142,7 @@ impl<'a> Parser<'a> {
                 stats.push(s);
             }
         }
-        Ok(Block {
-            stats,
-            ret,
-            end_line: self.line,
-        })
+        Ok(Block { stats, ret, end_line: self.line })
     }
 
     fn statement(&mut self) -> PResult<Option<Stat>> {
@@ -213,23 +189,14 @@ impl<'a> Parser<'a> {
                     let k = self.name()?;
                     full.push(if colon { ':' } else { '.' });
                     full.push_str(&k);
-                    target = Expr::new(
-                        ExprKind::Index(
-                            Box::new(target),
-                            Box::new(Expr::new(ExprKind::Str(k.into_bytes()), line)),
-                        ),
-                        line,
-                    );
+                    target = Expr::new(ExprKind::Index(Box::new(target), Box::new(Expr::new(ExprKind::Str(k.into_bytes()), line))), line);
                     if colon {
                         is_method = true;
                         break;
                     }
                 }
                 let func = self.func_body(is_method, line, full)?;
-                Some(Stat::Function {
-                    target,
-                    func: Box::new(func),
-                })
+                Some(Stat::Function { target, func: Box::new(func) })
             }
             Tok::Local => {
                 self.advance()?;
@@ -237,10 +204,7 @@ impl<'a> Parser<'a> {
                     self.advance()?;
                     let name = self.name()?;
                     let func = self.func_body(false, line, name.clone())?;
-                    Some(Stat::LocalFunction {
-                        name,
-                        func: Box::new(func),
-                    })
+                    Some(Stat::LocalFunction { name, func: Box::new(func) })
                 } else {
                     let mut names = Vec::new();
                     loop {
@@ -347,14 +311,7 @@ impl<'a> Parser<'a> {
                 self.expect(Tok::Do, "do")?;
                 let body = self.block()?;
                 self.check_match(Tok::End, "end", "for", line)?;
-                Ok(Stat::NumFor {
-                    var: n1,
-                    start,
-                    limit,
-                    step,
-                    body,
-                    line,
-                })
+                Ok(Stat::NumFor { var: n1, start, limit, step, body, line })
             }
             Tok::Comma | Tok::In => {
                 let mut names = vec![n1];
@@ -367,12 +324,7 @@ impl<'a> Parser<'a> {
                 self.expect(Tok::Do, "do")?;
                 let body = self.block()?;
                 self.check_match(Tok::End, "end", "for", line)?;
-                Ok(Stat::GenFor {
-                    names,
-                    exprs,
-                    body,
-                    line,
-                })
+                Ok(Stat::GenFor { names, exprs, body, line })
             }
             _ => Err(self.err_near("'=' or 'in' expected")),
         }
@@ -393,11 +345,7 @@ impl<'a> Parser<'a> {
             }
             self.expect(Tok::Assign, "=")?;
             let exprs = self.exprlist()?;
-            return Ok(Stat::Assign {
-                targets,
-                exprs,
-                line,
-            });
+            return Ok(Stat::Assign { targets, exprs, line });
         }
         if !matches!(e.kind, ExprKind::Call(..) | ExprKind::Method(..)) {
             return Err(self.err_near("syntax error"));
@@ -529,13 +477,7 @@ impl<'a> Parser<'a> {
                 Tok::Dot => {
                     self.advance()?;
                     let k = self.name()?;
-                    e = Expr::new(
-                        ExprKind::Index(
-                            Box::new(e),
-                            Box::new(Expr::new(ExprKind::Str(k.into_bytes()), line)),
-                        ),
-                        line,
-                    );
+                    e = Expr::new(ExprKind::Index(Box::new(e), Box::new(Expr::new(ExprKind::Str(k.into_bytes()), line))), line);
                 }
                 Tok::LBracket => {
                     self.advance()?;
@@ -590,11 +532,7 @@ impl<'a> Parser<'a> {
                 break;
             }
             self.enter()?;
-            let cur_name = if let Tok::Name(n) = &self.tok {
-                Some(n.clone())
-            } else {
-                None
-            };
+            let cur_name = if let Tok::Name(n) = &self.tok { Some(n.clone()) } else { None };
             let f = match &self.tok {
                 Tok::Name(_) => {
                     if *self.peek_ahead()? == Tok::Assign {
@@ -658,14 +596,7 @@ impl<'a> Parser<'a> {
         self.vararg_stack.pop();
         self.check_match(Tok::End, "end", "function", line)?;
         self.leave();
-        Ok(FuncBody {
-            params,
-            is_vararg,
-            is_method,
-            body,
-            line,
-            name,
-        })
+        Ok(FuncBody { params, is_vararg, is_method, body, line, name })
     }
 }
 
