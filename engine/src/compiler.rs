@@ -750,9 +750,10 @@ impl Compiler {
                 self.emit(Op::Return { a: 0, b: 1 }, line);
             }
             [e] if matches!(e.kind, ExprKind::Call(..) | ExprKind::Method(..)) && self.fs().blocks.iter().all(|b| !b.has_upval) => {
-                let base = self.call_setup(e)?;
-                let (a, b) = base;
+                let (a, b) = self.call_setup(e)?;
                 self.emit(Op::TailCall { a, b }, e.line);
+                // Runs only when the callee could not reuse the frame.
+                self.emit(Op::Return { a, b: 0 }, e.line);
             }
             [e] if !e.is_multi() => {
                 let r = self.expr_anyreg(e)?;
@@ -865,21 +866,31 @@ impl Compiler {
     /// Constant folding of numeric expressions, with PUC Lua's restrictions
     /// (no folding that would raise an error or produce NaN / -0.0).
     fn fold(&self, e: &Expr) -> Option<Constant> {
+        self.fold_at(e, 0)
+    }
+
+    /// Folding gives up below a modest depth, so a 10 MB `1+1+...` chain
+    /// costs nothing here (it is compiled iteratively instead).
+    fn fold_at(&self, e: &Expr, depth: u32) -> Option<Constant> {
+        if depth > 64 {
+            return None;
+        }
+        let fold = |x: &Expr| self.fold_at(x, depth + 1);
         match &e.kind {
             ExprKind::Int(i) => Some(Constant::Int(*i)),
             ExprKind::Float(f) => Some(Constant::Float(*f)),
-            ExprKind::Paren(inner) => self.fold(inner),
-            ExprKind::Unop(UnOp::Neg, x) => match self.fold(x)? {
+            ExprKind::Paren(inner) => fold(inner),
+            ExprKind::Unop(UnOp::Neg, x) => match fold(x)? {
                 Constant::Int(i) => Some(Constant::Int(i.wrapping_neg())),
                 Constant::Float(f) if f != 0.0 => Some(Constant::Float(-f)),
                 _ => None,
             },
-            ExprKind::Unop(UnOp::BNot, x) => match self.fold(x)? {
+            ExprKind::Unop(UnOp::BNot, x) => match fold(x)? {
                 Constant::Int(i) => Some(Constant::Int(!i)),
                 _ => None,
             },
             ExprKind::Bin(op, l, r) => {
-                let (a, b) = (self.fold(l)?, self.fold(r)?);
+                let (a, b) = (fold(l)?, fold(r)?);
                 fold_bin(*op, &a, &b)
             }
             _ => None,
@@ -1059,7 +1070,7 @@ impl Compiler {
                 let mut spine = vec![(op, r, line)];
                 let mut left = l;
                 while let ExprKind::Bin(lop, ll, lr) = &left.kind {
-                    if !is_arith(*lop) || self.fold(left).is_some() {
+                    if !is_arith(*lop) {
                         break;
                     }
                     spine.push((*lop, lr, left.line));

@@ -568,19 +568,12 @@ impl State {
                             nf.protected = protected;
                             continue 'frame;
                         }
+                        // Not a Lua callee (a native, `pcall` of a Lua function, a
+                        // callable table): call normally; the `Return {a, 0}`
+                        // the compiler put after every TailCall returns the results.
                         match tri!(self.call_value(func, nargs, -1, prof.then_some((fb, pc - 1)))) {
-                            CallOutcome::Pushed => {
-                                // A callable table whose __call is Lua: let
-                                // it return into this frame's Return below.
-                                unreachable!("only Lua callees push frames, handled above")
-                            }
-                            CallOutcome::Done => {
-                                let n = self.top - func;
-                                match self.do_return(fi, func, n) {
-                                    Some(r) => return Ok(r),
-                                    None => continue 'frame,
-                                }
-                            }
+                            CallOutcome::Pushed => continue 'frame,
+                            CallOutcome::Done => {}
                         }
                     }
                     Op::Return { a, b } => {

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Regenerates tests/lua/expected/*.expected from lua5.4 (the reference).
+# Each file: "#status N", "#stderr <first stderr line without the
+# interpreter prefix>", "#stdout", then the program's exact stdout.
+# Usage: tests/lua/regen.sh [NAME.lua ...]   (default: every program)
+set -euo pipefail
+cd "$(dirname "$0")"
+command -v lua5.4 >/dev/null || { echo "regen.sh: lua5.4 not found (apt-get install lua5.4)" >&2; exit 1; }
+files=("$@")
+[ ${#files[@]} -gt 0 ] || files=(*.lua)
+for f in "${files[@]}"; do
+  case "$f" in mod_*) continue;; esac
+  name="${f%.lua}"
+  set +e
+  out=$(mktemp); err=$(mktemp)
+  timeout 20 lua5.4 "$f" >"$out" 2>"$err"; status=$?
+  set -e
+  {
+    echo "#status $status"
+    echo "#stderr $(head -n 1 "$err" | sed 's/^lua5\.4: //')"
+    echo "#stdout"
+    cat "$out"
+  } > "expected/$name.expected"
+  rm -f "$out" "$err"
+done
+echo "regenerated ${#files[@]} expectation(s)"
