@@ -1024,6 +1024,14 @@ impl Compiler {
     fn binary(&mut self, op: BinOp, l: &Expr, r: &Expr, dest: u8, line: u32) -> CResult<()> {
         let save = self.fs().freereg;
         match op {
+            BinOp::And | BinOp::Or
+                if self.literal_const(l).is_some() && (op == BinOp::And) != matches!(l.kind, ExprKind::Nil | ExprKind::False) =>
+            {
+                // `true_constant and e` and `false_constant or e` are just
+                // `e` (PUC Lua emits no test for them either; the other
+                // constant cases keep their runtime test, as in PUC Lua).
+                self.expr_to_reg(r, dest)?;
+            }
             BinOp::And | BinOp::Or => {
                 let lr = self.expr_anyreg(l)?;
                 let k = op == BinOp::Or;

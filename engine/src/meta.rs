@@ -192,6 +192,11 @@ impl State {
         let nb = if op.is_bitwise() { num_or_str_for_bitwise(b) } else { to_number(b) };
         if let (Some(x), Some(y)) = (na, nb) {
             let strings = matches!(a, Value::Str(_)) || matches!(b, Value::Str(_));
+            if !op.is_bitwise() && strings {
+                // PUC Lua does string arithmetic in the string library's
+                // metamethods (natives), so their errors carry no position.
+                return arith_num(op, x, y).map_err(|m| Throw::Error(self.new_str(m.replace("%%", "%").as_bytes())));
+            }
             if !(op.is_bitwise() && strings) {
                 return arith_num(op, x, y).map_err(|m| {
                     if m.starts_with("number has no") {

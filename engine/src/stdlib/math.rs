@@ -42,6 +42,15 @@ pub(super) fn open(st: &mut State) {
     set_seed(&mut st.rng, 0, 0);
 }
 
+/// lua5.4's `lua_isinteger` test: only actual integers, not numeric
+/// strings, take the integer paths of floor, ceil, abs and fmod.
+fn check_num_strict(st: &State, a: Args, i: usize) -> VmResult<Num> {
+    match st.arg(a, i) {
+        Value::Int(n) => Ok(Num::Int(n)),
+        _ => st.check_float(a, i).map(Num::Float),
+    }
+}
+
 fn num_value(n: Num) -> Value {
     match n {
         Num::Int(i) => Value::Int(i),
@@ -57,7 +66,7 @@ fn float_fn(st: &mut State, base: usize, n: usize, name: &'static str, f: fn(f64
 
 fn abs(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
     let a = Args::new(base, n, "math.abs");
-    let r = match st.check_num(a, 0)? {
+    let r = match check_num_strict(st, a, 0)? {
         Num::Int(i) => Value::Int(i.wrapping_abs()),
         Num::Float(f) => Value::Float(f.abs()),
     };
@@ -73,7 +82,7 @@ fn float_to_int_or_float(f: f64) -> Value {
 
 fn ceil(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
     let a = Args::new(base, n, "math.ceil");
-    let r = match st.check_num(a, 0)? {
+    let r = match check_num_strict(st, a, 0)? {
         Num::Int(i) => Value::Int(i),
         Num::Float(f) => float_to_int_or_float(f.ceil()),
     };
@@ -82,7 +91,7 @@ fn ceil(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
 
 fn floor(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
     let a = Args::new(base, n, "math.floor");
-    let r = match st.check_num(a, 0)? {
+    let r = match check_num_strict(st, a, 0)? {
         Num::Int(i) => Value::Int(i),
         Num::Float(f) => float_to_int_or_float(f.floor()),
     };
@@ -91,7 +100,7 @@ fn floor(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
 
 fn fmod(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
     let a = Args::new(base, n, "math.fmod");
-    let r = match (st.check_num(a, 0)?, st.check_num(a, 1)?) {
+    let r = match (check_num_strict(st, a, 0)?, check_num_strict(st, a, 1)?) {
         (Num::Int(x), Num::Int(y)) => {
             if y == 0 {
                 return Err(st.arg_error(a, 1, "zero"));

@@ -1,0 +1,6 @@
+-- errors raised inside string arithmetic carry no position (they come from the string library's metamethods)
+print(pcall(function() return ("316") // 0 end))
+print(pcall(function() return "5" % "0" end))
+print(pcall(function() return 5 // 0 end))
+print(pcall(function() return "abc" + 1 end))
+print(pcall(function() return {} .. "x" end))
