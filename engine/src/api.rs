@@ -131,7 +131,7 @@ impl State {
             let req = st.globals.get().get_str(k);
             let arg = st.new_str(name.as_bytes());
             let v = st.call1(req, &[arg])?;
-            Ok(st.to_host(v, 0))
+            Ok(st.host_value(v, 0))
         })
     }
 
@@ -182,11 +182,11 @@ impl State {
             let func = st.top;
             st.push(f)?;
             for a in args {
-                let v = st.from_host(a)?;
+                let v = st.lua_value(a)?;
                 st.push(v)?;
             }
             let n = st.call_at(func, args.len())?;
-            Ok((0..n).map(|i| st.to_host(st.stack[func + i], 0)).collect())
+            Ok((0..n).map(|i| st.host_value(st.stack[func + i], 0)).collect())
         })
     }
 
@@ -194,13 +194,13 @@ impl State {
     pub fn get_global(&mut self, name: &str) -> LuaValue {
         let k = self.new_str(name.as_bytes());
         let v = self.globals.get().get_str(k);
-        self.to_host(v, 0)
+        self.host_value(v, 0)
     }
 
     /// Sets a global variable.
     pub fn set_global(&mut self, name: &str, v: &LuaValue) -> Result<(), Error> {
         self.invoke(|st| {
-            let val = st.from_host(v)?;
+            let val = st.lua_value(v)?;
             let g = st.globals;
             st.set_field(g, name, val);
             Ok(())
@@ -220,7 +220,7 @@ impl State {
         self.arm_limits();
         let r = f(self);
         self.disarm_limits();
-        let r = r.map_err(|e| self.to_host_error(e));
+        let r = r.map_err(|e| self.host_error(e));
         // Clean up whatever the invocation left behind.
         self.close_upvals(top);
         self.frames.truncate(depth);
@@ -256,7 +256,7 @@ impl State {
         self.heap.reset_threshold();
     }
 
-    fn to_host_error(&mut self, e: Throw) -> Error {
+    fn host_error(&mut self, e: Throw) -> Error {
         match e {
             Throw::Error(v) => Error::Runtime { message: self.error_text(v), traceback: String::new() },
             Throw::Msg { msg, .. } => Error::Runtime { message: msg, traceback: String::new() },
@@ -292,7 +292,7 @@ impl State {
         }
     }
 
-    pub(crate) fn to_host(&self, v: Value, depth: usize) -> LuaValue {
+    pub(crate) fn host_value(&self, v: Value, depth: usize) -> LuaValue {
         match v {
             Value::Nil => LuaValue::Nil,
             Value::Bool(b) => LuaValue::Bool(b),
@@ -307,7 +307,7 @@ impl State {
                 let mut pairs = Vec::new();
                 let mut k = Value::Nil;
                 while let Ok(Some((nk, nv))) = t.get().next(k) {
-                    pairs.push((self.to_host(nk, depth + 1), self.to_host(nv, depth + 1)));
+                    pairs.push((self.host_value(nk, depth + 1), self.host_value(nv, depth + 1)));
                     k = nk;
                 }
                 LuaValue::Table(pairs)
@@ -315,7 +315,7 @@ impl State {
         }
     }
 
-    pub(crate) fn from_host(&mut self, v: &LuaValue) -> VmResult<Value> {
+    pub(crate) fn lua_value(&mut self, v: &LuaValue) -> VmResult<Value> {
         Ok(match v {
             LuaValue::Nil | LuaValue::Function => Value::Nil,
             LuaValue::Bool(b) => Value::Bool(*b),
@@ -327,9 +327,9 @@ impl State {
                 // Keep the table rooted while converting its contents.
                 self.push(Value::Table(t))?;
                 for (k, val) in pairs {
-                    let kv = self.from_host(k)?;
+                    let kv = self.lua_value(k)?;
                     self.push(kv)?;
-                    let vv = self.from_host(val)?;
+                    let vv = self.lua_value(val)?;
                     self.raw_set(t, kv, vv)?;
                     self.top -= 1;
                 }

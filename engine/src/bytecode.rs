@@ -92,6 +92,7 @@ pub(crate) enum Op {
         start: u32,
     },
     /// R[a+1] = R[b]; R[a] = R[b][K[k]].
+    #[allow(clippy::enum_variant_names)] // Lua's OP_SELF; `Self` is a keyword.
     SelfOp {
         a: u8,
         b: u8,

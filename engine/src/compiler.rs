@@ -147,7 +147,7 @@ impl Compiler {
         self.fs().nparams = np as u8;
         self.block_body(&f.body)?;
         let end_line = f.body.end_line;
-        if !matches!(f.body.ret, Some(_)) {
+        if f.body.ret.is_none() {
             self.emit(Op::Return { a: 0, b: 1 }, end_line);
         }
         self.close_block(end_line)?;

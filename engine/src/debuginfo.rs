@@ -67,7 +67,6 @@ impl State {
                 Some((kind, name)) => format!(" ({kind} '{name}')"),
                 None => String::new(),
             },
-            Some(Culprit::Upval(u)) => format!(" (upvalue '{}')", p.upvals[u as usize].name),
             None => String::new(),
         };
         let body = if let Some(rest) = msg.strip_prefix("number has no integer representation") {
@@ -110,8 +109,7 @@ fn local_name(p: &Proto, reg: u8, pc: usize) -> Option<&str> {
     // The innermost active local holding the register.
     p.locvars
         .iter()
-        .filter(|v| v.reg == reg && (v.start as usize) <= pc && pc < v.end as usize)
-        .last()
+        .rfind(|v| v.reg == reg && (v.start as usize) <= pc && pc < v.end as usize)
         .map(|v| v.name.as_str())
         .filter(|n| !n.starts_with('('))
 }

@@ -14,8 +14,6 @@ use crate::value::Value;
 pub(crate) enum Culprit {
     /// An RK operand of the failing instruction (register or constant).
     Rk(u16),
-    /// An upvalue of the running function.
-    Upval(u8),
 }
 
 pub(crate) enum Throw {

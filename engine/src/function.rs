@@ -54,7 +54,6 @@ pub(crate) enum NativeKind {
 
 pub(crate) struct NativeClosure {
     pub f: NativeFn,
-    pub name: &'static str,
     pub kind: NativeKind,
     pub upvals: Box<[Value]>,
 }

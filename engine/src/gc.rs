@@ -249,11 +249,7 @@ impl Heap {
             Value::Str(s) => {
                 s.mark();
             }
-            Value::Table(t) => {
-                if t.mark() {
-                    self.gray.push(GrayItem::Table(t));
-                }
-            }
+            Value::Table(t) => self.mark_table(t),
             Value::Func(f) => self.mark_func(f),
             _ => {}
         }

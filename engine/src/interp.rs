@@ -372,11 +372,7 @@ impl State {
                         c,
                         ArithOp::Mod,
                         |i: i64, j: i64| if j != 0 { Some(Value::Int(number::int_mod(i, j))) } else { None },
-                        |p: f64, q: f64| if q.is_infinite() && p.is_finite() {
-                            if (p >= 0.0) == (q > 0.0) { p } else { q }
-                        } else {
-                            number::float_mod(p, q)
-                        }
+                        number::float_mod
                     ),
                     Op::IDiv { a, b, c } => arith!(
                         a,

@@ -7,7 +7,6 @@
 use crate::error::{Culprit, Throw, VmResult};
 use crate::number::{self, Num, float_to_int_exact, str_to_number};
 use crate::state::State;
-use crate::table::Table;
 use crate::value::Value;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,13 +60,6 @@ pub(crate) fn to_number(v: Value) -> Option<Num> {
         Value::Float(f) => Some(Num::Float(f)),
         Value::Str(s) => str_to_number(s.get().as_bytes()),
         _ => None,
-    }
-}
-
-pub(crate) fn to_float(v: Value) -> Option<f64> {
-    match to_number(v)? {
-        Num::Int(i) => Some(i as f64),
-        Num::Float(f) => Some(f),
     }
 }
 
@@ -141,13 +133,7 @@ pub(crate) fn arith_num(op: ArithOp, a: Num, b: Num) -> Result<Value, &'static s
                     }
                 }
                 IDiv => (x / y).floor(),
-                Mod => {
-                    if y.is_infinite() && x.is_finite() {
-                        if (x >= 0.0) == (y > 0.0) { x } else { y }
-                    } else {
-                        number::float_mod(x, y)
-                    }
-                }
+                Mod => number::float_mod(x, y),
                 Unm => -x,
                 _ => unreachable!(),
             }))
@@ -499,10 +485,6 @@ impl State {
                 self.new_str(&b)
             }
         })
-    }
-
-    pub(crate) fn new_table_value(&mut self) -> Value {
-        Value::Table(self.heap.new_table(Table::new(0, 0)))
     }
 }
 

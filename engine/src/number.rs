@@ -8,18 +8,13 @@
 #[inline(always)]
 pub(crate) fn float_to_int_exact(f: f64) -> Option<i64> {
     // -2^63 <= f < 2^63 and integral.
-    if f >= -9223372036854775808.0 && f < 9223372036854775808.0 {
+    if (-9223372036854775808.0..9223372036854775808.0).contains(&f) {
         let i = f as i64;
         if i as f64 == f {
             return Some(i);
         }
     }
     None
-}
-
-/// Rounds toward -inf then converts, if representable (`math.floor`).
-pub(crate) fn float_floor_to_int(f: f64) -> Option<i64> {
-    float_to_int_exact(f.floor())
 }
 
 #[inline]
@@ -93,9 +88,7 @@ pub(crate) fn le_int_float(i: i64, f: f64) -> bool {
 pub(crate) fn lt_float_int(f: f64, i: i64) -> bool {
     if (-(1i64 << 53)..=(1i64 << 53)).contains(&i) {
         f < (i as f64)
-    } else if f.is_nan() {
-        false
-    } else if f >= 9223372036854775808.0 {
+    } else if f.is_nan() || f >= 9223372036854775808.0 {
         false
     } else if f >= -9223372036854775808.0 {
         (f.floor() as i64) < i
@@ -108,9 +101,7 @@ pub(crate) fn lt_float_int(f: f64, i: i64) -> bool {
 pub(crate) fn le_float_int(f: f64, i: i64) -> bool {
     if (-(1i64 << 53)..=(1i64 << 53)).contains(&i) {
         f <= (i as f64)
-    } else if f.is_nan() {
-        false
-    } else if f >= 9223372036854775808.0 {
+    } else if f.is_nan() || f >= 9223372036854775808.0 {
         false
     } else if f > -9223372036854775808.0 {
         (f.ceil() as i64) <= i

@@ -138,7 +138,7 @@ impl Feedback {
     }
 
     /// Sum of loop back-edges taken in this function.
-    pub fn back_edges(&self, code: &[crate::bytecode::Op]) -> u64 {
+    pub(crate) fn back_edges(&self, code: &[crate::bytecode::Op]) -> u64 {
         code.iter().enumerate().filter(|(_, op)| is_back_edge(op)).map(|(pc, _)| self.sites[pc].taken.load(Relaxed) as u64).sum()
     }
 }

@@ -17,7 +17,7 @@ use crate::error::{Throw, VmResult};
 use crate::function::{Function, LuaClosure, NativeClosure, NativeFn, NativeKind, ProtoInst, UpVal};
 use crate::gc::{Gc, Heap};
 use crate::table::Table;
-use crate::value::{LuaStr, Value};
+use crate::value::Value;
 
 /// PUC Lua's LUAI_MAXSTACK: more slots than this is "stack overflow".
 pub(crate) const MAX_STACK: usize = 1_000_000;
@@ -203,8 +203,8 @@ impl State {
         self.heap.new_table(Table::new(narr, nhash))
     }
 
-    pub(crate) fn new_native(&mut self, name: &'static str, f: NativeFn, kind: NativeKind, upvals: Vec<Value>) -> Value {
-        Value::Func(self.heap.new_function(Function::Native(NativeClosure { f, name, kind, upvals: upvals.into() })))
+    pub(crate) fn new_native(&mut self, f: NativeFn, kind: NativeKind, upvals: Vec<Value>) -> Value {
+        Value::Func(self.heap.new_function(Function::Native(NativeClosure { f, kind, upvals: upvals.into() })))
     }
 
     /// Raw table store with GC accounting; errors on nil/NaN keys.
@@ -535,10 +535,6 @@ impl State {
             Some(mt) => mt.get().get_str(name),
             None => Value::Nil,
         }
-    }
-
-    pub(crate) fn str_bytes(v: &Gc<LuaStr>) -> &[u8] {
-        v.get().as_bytes()
     }
 
     /// Runs a full collection. Roots: the live stack, globals, loaded

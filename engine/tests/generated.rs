@@ -149,7 +149,7 @@ impl Gen {
         }
     }
     fn expr(&mut self, depth: u32) -> String {
-        if depth == 0 || self.next() % 3 == 0 {
+        if depth == 0 || self.next().is_multiple_of(3) {
             return self.atom();
         }
         let ops = ["+", "-", "*", "/", "//", "%", "^", "..", "==", "~=", "<", "<=", ">", ">=", "and", "or", "&", "|", "~", "<<", ">>"];

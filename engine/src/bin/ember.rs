@@ -145,7 +145,7 @@ fn print_stats(engine: &Engine, state: &ember_engine::State) {
     let _ = writeln!(e, "native calls: {}", s.native_calls);
     let _ = writeln!(e, "gc: {} collections, heap {} KiB, {} objects", s.gc_collections, s.heap_bytes / 1024, s.heap_objects);
     let _ = writeln!(e, "hottest functions (calls + loop back-edges):");
-    let _ = writeln!(e, "  {:>10} {:>12}  {:<32} {}", "calls", "back-edges", "function", "key");
+    let _ = writeln!(e, "  {:>10} {:>12}  {:<32} key", "calls", "back-edges", "function");
     for p in engine.profiles().iter().filter(|p| p.calls + p.back_edges > 0).take(10) {
         let _ = writeln!(e, "  {:>10} {:>12}  {:<32} {}", p.calls, p.back_edges, format!("{}:{} {}", p.source, p.line, p.name), p.key);
     }

@@ -14,27 +14,27 @@ pub(super) fn open(st: &mut State) {
     st.set_field(g, "_G", Value::Table(g));
     let ver = st.new_str(b"Lua 5.4");
     st.set_field(g, "_VERSION", ver);
-    reg(st, g, "print", "print", print);
-    reg(st, g, "type", "type", type_);
-    reg(st, g, "tostring", "tostring", tostring);
-    reg(st, g, "tonumber", "tonumber", tonumber);
-    reg(st, g, "ipairs", "ipairs", ipairs);
-    reg(st, g, "pairs", "pairs", pairs);
-    reg_kind(st, g, "next", "next", next, NativeKind::Next);
-    reg(st, g, "select", "select", select);
-    reg(st, g, "rawget", "rawget", rawget);
-    reg(st, g, "rawset", "rawset", rawset);
-    reg(st, g, "rawequal", "rawequal", rawequal);
-    reg(st, g, "rawlen", "rawlen", rawlen);
-    reg(st, g, "setmetatable", "setmetatable", setmetatable);
-    reg(st, g, "getmetatable", "getmetatable", getmetatable);
-    reg(st, g, "assert", "assert", assert);
-    reg(st, g, "error", "error", error);
-    reg_kind(st, g, "pcall", "pcall", pcall, NativeKind::Pcall);
-    reg(st, g, "xpcall", "xpcall", xpcall);
-    reg(st, g, "load", "load", load);
-    reg(st, g, "require", "require", require);
-    reg(st, g, "collectgarbage", "collectgarbage", collectgarbage);
+    reg(st, g, "print", print);
+    reg(st, g, "type", type_);
+    reg(st, g, "tostring", tostring);
+    reg(st, g, "tonumber", tonumber);
+    reg(st, g, "ipairs", ipairs);
+    reg(st, g, "pairs", pairs);
+    reg_kind(st, g, "next", next, NativeKind::Next);
+    reg(st, g, "select", select);
+    reg(st, g, "rawget", rawget);
+    reg(st, g, "rawset", rawset);
+    reg(st, g, "rawequal", rawequal);
+    reg(st, g, "rawlen", rawlen);
+    reg(st, g, "setmetatable", setmetatable);
+    reg(st, g, "getmetatable", getmetatable);
+    reg(st, g, "assert", assert);
+    reg(st, g, "error", error);
+    reg_kind(st, g, "pcall", pcall, NativeKind::Pcall);
+    reg(st, g, "xpcall", xpcall);
+    reg(st, g, "load", load);
+    reg(st, g, "require", require);
+    reg(st, g, "collectgarbage", collectgarbage);
     let package = st.new_table(0, 4);
     st.set_field(package, "loaded", Value::Table(st.loaded));
     let path = st.new_str(b"./?.lua");
@@ -150,7 +150,7 @@ fn ipairs_iter(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
 fn ipairs(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
     let a = Args::new(base, n, "ipairs");
     let t = st.check_any(a, 0)?;
-    let it = st.new_native("ipairs_iter", ipairs_iter, NativeKind::IpairsIter, vec![]);
+    let it = st.new_native(ipairs_iter, NativeKind::IpairsIter, vec![]);
     st.push(it)?;
     st.push(t)?;
     st.push(Value::Int(0))?;
@@ -178,7 +178,7 @@ fn pairs(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
     };
     let k = st.new_str(b"next");
     let next_fn = st.globals.get().get_str(k);
-    let next_fn = if let Value::Func(_) = next_fn { next_fn } else { st.new_native("next", next, NativeKind::Next, vec![]) };
+    let next_fn = if let Value::Func(_) = next_fn { next_fn } else { st.new_native(next, NativeKind::Next, vec![]) };
     st.push(next_fn)?;
     st.push(t)?;
     st.push(Value::Nil)?;
@@ -300,9 +300,6 @@ fn assert(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
     let v = st.check_any(a, 0)?;
     if v.truthy() {
         // Return all arguments: they already sit below top.
-        for i in 0..n {
-            st.stack[base + i] = st.stack[base + i];
-        }
         st.top = base + n;
         return Ok(n);
     }

@@ -34,12 +34,12 @@ pub(crate) fn open_libs(st: &mut State) {
 }
 
 /// Registers `name = f` in table `t`.
-pub(crate) fn reg(st: &mut State, t: Gc<Table>, name: &'static str, qualified: &'static str, f: NativeFn) {
-    reg_kind(st, t, name, qualified, f, NativeKind::Plain);
+pub(crate) fn reg(st: &mut State, t: Gc<Table>, name: &'static str, f: NativeFn) {
+    reg_kind(st, t, name, f, NativeKind::Plain);
 }
 
-pub(crate) fn reg_kind(st: &mut State, t: Gc<Table>, name: &'static str, qualified: &'static str, f: NativeFn, kind: NativeKind) {
-    let v = st.new_native(qualified, f, kind, vec![]);
+pub(crate) fn reg_kind(st: &mut State, t: Gc<Table>, name: &'static str, f: NativeFn, kind: NativeKind) {
+    let v = st.new_native(f, kind, vec![]);
     st.set_field(t, name, v);
 }
 

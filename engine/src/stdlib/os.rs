@@ -12,11 +12,11 @@ use crate::value::Value;
 
 pub(super) fn open(st: &mut State) {
     let os = st.new_table(0, 4);
-    reg(st, os, "clock", "os.clock", clock);
-    reg(st, os, "time", "os.time", time);
-    reg(st, os, "exit", "os.exit", exit);
+    reg(st, os, "clock", clock);
+    reg(st, os, "time", time);
+    reg(st, os, "exit", exit);
     let io = st.new_table(0, 2);
-    reg(st, io, "write", "io.write", write);
+    reg(st, io, "write", write);
     let g = st.globals;
     st.set_field(g, "os", Value::Table(os));
     st.set_field(g, "io", Value::Table(io));

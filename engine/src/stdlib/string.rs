@@ -13,19 +13,19 @@ use crate::value::Value;
 
 pub(super) fn open(st: &mut State) {
     let t = st.new_table(0, 16);
-    reg(st, t, "len", "string.len", len);
-    reg(st, t, "sub", "string.sub", sub);
-    reg(st, t, "upper", "string.upper", upper);
-    reg(st, t, "lower", "string.lower", lower);
-    reg(st, t, "rep", "string.rep", rep);
-    reg(st, t, "reverse", "string.reverse", reverse);
-    reg(st, t, "byte", "string.byte", byte);
-    reg(st, t, "char", "string.char", char);
-    reg(st, t, "format", "string.format", format);
-    reg(st, t, "find", "string.find", find);
-    reg(st, t, "match", "string.match", match_);
-    reg(st, t, "gmatch", "string.gmatch", gmatch);
-    reg(st, t, "gsub", "string.gsub", gsub);
+    reg(st, t, "len", len);
+    reg(st, t, "sub", sub);
+    reg(st, t, "upper", upper);
+    reg(st, t, "lower", lower);
+    reg(st, t, "rep", rep);
+    reg(st, t, "reverse", reverse);
+    reg(st, t, "byte", byte);
+    reg(st, t, "char", char);
+    reg(st, t, "format", format);
+    reg(st, t, "find", find);
+    reg(st, t, "match", match_);
+    reg(st, t, "gmatch", gmatch);
+    reg(st, t, "gsub", gsub);
     let g = st.globals;
     st.set_field(g, "string", Value::Table(t));
     let loaded = st.loaded;
@@ -44,9 +44,7 @@ impl From<PatternError> for Throw {
 fn posrelat_start(pos: i64, len: usize) -> usize {
     if pos > 0 {
         pos as usize
-    } else if pos == 0 {
-        1
-    } else if pos < -(len as i64) {
+    } else if pos == 0 || pos < -(len as i64) {
         1
     } else {
         (len as i64 + pos + 1) as usize
@@ -443,12 +441,10 @@ fn gmatch(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
     let len = s.get().len();
     let init = posrelat_start(st.opt_int(a, 2, 1)?, len);
     let start = if init > len + 1 { len + 1 } else { init - 1 };
-    let it = st.new_native(
-        "gmatch_iter",
-        gmatch_iter,
-        NativeKind::Plain,
-        vec![Value::Str(s), Value::Str(p), Value::Int(start as i64), Value::Int(-1)],
-    );
+    // The iteration state lives in the iterator's upvalues as integers.
+    let (src, last) = GMatch::new(start).state();
+    let last = last.map(|l| l as i64).unwrap_or(-1);
+    let it = st.new_native(gmatch_iter, NativeKind::Plain, vec![Value::Str(s), Value::Str(p), Value::Int(src as i64), Value::Int(last)]);
     st.ret1(it)
 }
 

@@ -13,13 +13,13 @@ use crate::value::Value;
 
 pub(super) fn open(st: &mut State) {
     let t = st.new_table(0, 8);
-    reg(st, t, "insert", "table.insert", insert);
-    reg(st, t, "remove", "table.remove", remove);
-    reg(st, t, "concat", "table.concat", concat);
-    reg(st, t, "unpack", "table.unpack", unpack);
-    reg(st, t, "sort", "table.sort", sort);
-    reg(st, t, "pack", "table.pack", pack);
-    reg(st, t, "move", "table.move", move_);
+    reg(st, t, "insert", insert);
+    reg(st, t, "remove", remove);
+    reg(st, t, "concat", concat);
+    reg(st, t, "unpack", unpack);
+    reg(st, t, "sort", sort);
+    reg(st, t, "pack", pack);
+    reg(st, t, "move", move_);
     let g = st.globals;
     st.set_field(g, "table", Value::Table(t));
     let loaded = st.loaded;

@@ -58,7 +58,7 @@ impl<'a> Parser<'a> {
 
     fn err_near(&self, msg: &str) -> SyntaxError {
         let near = self.lx.near_token(&self.tok);
-        SyntaxError(format!("{}", self.lx.error(msg, Some(near)).0))
+        self.lx.error(msg, Some(near))
     }
 
     fn err_plain(&self, msg: &str) -> SyntaxError {
