@@ -1,0 +1,115 @@
+//! The `ember` command line: flags, limits, exit statuses, hostile files.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn ember(args: &[&str], dir: &std::path::Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ember")).args(args).current_dir(dir).output().expect("run ember")
+}
+
+fn scratch(name: &str, files: &[(&str, &[u8])]) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ember-cli-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (f, content) in files {
+        std::fs::write(dir.join(f), content).unwrap();
+    }
+    dir
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn jit_tiers_are_rejected_with_a_clear_message() {
+    let dir = scratch("tiers", &[("x.lua", b"print(1)")]);
+    for t in ["1", "2"] {
+        let o = ember(&["run", "--tier", t, "x.lua"], &dir);
+        assert_eq!(o.status.code(), Some(2));
+        assert!(stderr(&o).contains(&format!("--tier {t} is not available")), "{}", stderr(&o));
+    }
+    let o = ember(&["run", "--tier", "0", "x.lua"], &dir);
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "1\n");
+}
+
+#[test]
+fn missing_files_and_errors_exit_with_status_1() {
+    let dir = scratch("status", &[("e.lua", b"print('a')\nerror('boom')"), ("x.lua", b"os.exit(3)")]);
+    let o = ember(&["run", "nope.lua"], &dir);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).starts_with("ember: cannot open nope.lua"));
+    let o = ember(&["run", "e.lua"], &dir);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "a\n");
+    assert!(stderr(&o).starts_with("ember: e.lua:2: boom\n"));
+    assert_eq!(ember(&["run", "x.lua"], &dir).status.code(), Some(3));
+}
+
+#[test]
+fn limits_stop_runaway_scripts_with_clear_messages() {
+    let dir = scratch(
+        "limits",
+        &[
+            ("loop.lua", b"local ok = pcall(function() while true do end end) print('not reached', ok)"),
+            ("grow.lua", b"local t = {} for i = 1, 1e9 do t[i] = {i} end"),
+            ("deep.lua", b"local function f(n) return 1 + f(n + 1) end print(f(1))"),
+        ],
+    );
+    let cases: &[(&[&str], &str)] = &[
+        (&["run", "--fuel", "1000", "loop.lua"], "ember: fuel exhausted after 1000 steps"),
+        (&["run", "--timeout-ms", "100", "loop.lua"], "ember: deadline of 100 ms exceeded"),
+        (&["run", "--heap-mb", "8", "grow.lua"], "ember: heap limit 8 MiB exceeded"),
+        (&["run", "--max-depth", "50", "deep.lua"], "ember: call depth limit 50 exceeded"),
+        (&["run", "deep.lua"], "ember: deep.lua:1: stack overflow"),
+    ];
+    for (args, want) in cases {
+        let o = ember(args, &dir);
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        assert!(o.stdout.is_empty(), "{args:?}: pcall must not catch a limit");
+        assert_eq!(stderr(&o).lines().next().unwrap_or(""), *want, "{args:?}");
+    }
+}
+
+#[test]
+fn script_arguments_and_stats() {
+    let dir = scratch(
+        "args",
+        &[(
+            "a.lua",
+            b"local function hot(x) return x + 1 end\nlocal s = 0 for i = 1, 1000 do s = hot(s) end\nprint(arg[0], arg[1], arg[2], select('#', ...), s)",
+        )],
+    );
+    let o = ember(&["run", "--stats", "a.lua", "one", "two"], &dir);
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "a.lua\tone\ttwo\t2\t1000\n");
+    let err = stderr(&o);
+    assert!(err.contains("calls by tier: tier0=1001"), "{err}");
+    assert!(err.contains("hot"), "{err}");
+}
+
+#[test]
+fn hostile_files_are_errors_not_crashes() {
+    let deep = format!("x = {}1{}", "(".repeat(100_000), ")".repeat(100_000));
+    let rep = b"print(#string.rep('x', 2^40))";
+    let dir = scratch(
+        "hostile",
+        &[
+            ("bin.lua", b"\x7fELF\x02\x01\x01\x00\x00\x00\xff\xfe"),
+            ("str.lua", b"print(\"unterminated)"),
+            ("com.lua", b"--[==[ never closed"),
+            ("deep.lua", deep.as_bytes()),
+            ("rep.lua", rep),
+        ],
+    );
+    let cases = [
+        ("bin.lua", "ember: bin.lua:1: unexpected symbol near '<\\127>'"),
+        ("str.lua", "ember: str.lua:1: unfinished string near <eof>"),
+        ("com.lua", "ember: com.lua:1: unfinished long comment (starting at line 1) near <eof>"),
+        ("deep.lua", "ember: C stack overflow"),
+        ("rep.lua", "ember: rep.lua:1: resulting string too large"),
+    ];
+    for (f, want) in cases {
+        let o = ember(&["run", f], &dir);
+        assert_eq!(o.status.code(), Some(1), "{f}");
+        assert_eq!(stderr(&o).lines().next().unwrap_or(""), want, "{f}");
+    }
+}
