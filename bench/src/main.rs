@@ -18,6 +18,10 @@ use clap::Parser;
 use ember_engine::{Engine, EngineConfig};
 use serde::Serialize;
 
+// Same allocator as the `ember` binary, so in-process timings match it.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "ember-bench", about = "Time ember vs lua5.4 vs luajit on bench/programs")]
 struct Args {

@@ -122,16 +122,17 @@ impl State {
             macro_rules! arith {
                 ($a:expr, $b:expr, $c:expr, $op:expr, $int:expr, $flt:expr) => {{
                     let (x, y): (&Value, &Value) = (rkref!($b), rkref!($c));
-                    if prof {
-                        fb.add_bits(pc - 1, type_bit(*x) | (type_bit(*y) << 4));
-                    }
-                    let v = match (x, y) {
-                        (Value::Int(i), Value::Int(j)) => $int(*i, *j),
-                        (Value::Float(p), Value::Float(q)) => Some(Value::Float($flt(*p, *q))),
-                        (Value::Int(i), Value::Float(q)) => Some(Value::Float($flt(*i as f64, *q))),
-                        (Value::Float(p), Value::Int(j)) => Some(Value::Float($flt(*p, *j as f64))),
-                        _ => None,
+                    // Feedback bits are constants on the fast paths.
+                    let (v, bits) = match (x, y) {
+                        (Value::Int(i), Value::Int(j)) => ($int(*i, *j), 0x11),
+                        (Value::Float(p), Value::Float(q)) => (Some(Value::Float($flt(*p, *q))), 0x22),
+                        (Value::Int(i), Value::Float(q)) => (Some(Value::Float($flt(*i as f64, *q))), 0x21),
+                        (Value::Float(p), Value::Int(j)) => (Some(Value::Float($flt(*p, *j as f64))), 0x12),
+                        _ => (None, type_bit(*x) | (type_bit(*y) << 4)),
                     };
+                    if prof {
+                        fb.add_bits(pc - 1, bits);
+                    }
                     match v {
                         Some(v) => r!($a) = v,
                         None => {
@@ -219,6 +220,14 @@ impl State {
                                 fb.add_bits(pc - 1, access::STR_KEY | if v.is_nil() { access::MISS } else { access::HASH });
                             }
                             if !v.is_nil() || tr.metatable.is_none() {
+                                r!(a) = v;
+                                continue;
+                            }
+                            // Inherited through `__index` tables (classes).
+                            if let Some(v) = tr.get_str_chain(key, self.names.index) {
+                                if prof {
+                                    fb.add_bits(pc - 1, access::META);
+                                }
                                 r!(a) = v;
                                 continue;
                             }
@@ -342,6 +351,14 @@ impl State {
                             if !v.is_nil() {
                                 if prof {
                                     fb.add_bits(pc - 1, access::HASH | access::STR_KEY);
+                                }
+                                r!(a) = v;
+                                continue;
+                            }
+                            // Methods found through `__index` tables.
+                            if let Some(v) = tr.get_str_chain(key, self.names.index) {
+                                if prof {
+                                    fb.add_bits(pc - 1, access::META | access::STR_KEY);
                                 }
                                 r!(a) = v;
                                 continue;
@@ -472,32 +489,34 @@ impl State {
                     }
                     Op::Lt { k, b, c } => {
                         let (x, y): (&Value, &Value) = (rkref!(b), rkref!(c));
-                        if prof {
-                            fb.add_bits(pc - 1, type_bit(*x) | (type_bit(*y) << 4));
-                        }
-                        let lt = match (x, y) {
-                            (Value::Int(i), Value::Int(j)) => i < j,
-                            (Value::Float(p), Value::Float(q)) => p < q,
+                        let (lt, bits) = match (x, y) {
+                            (Value::Int(i), Value::Int(j)) => (i < j, 0x11),
+                            (Value::Float(p), Value::Float(q)) => (p < q, 0x22),
                             _ => {
                                 savepc!();
-                                tri!(self.less_than(*x, *y))
+                                let bits = type_bit(*x) | (type_bit(*y) << 4);
+                                (tri!(self.less_than(*x, *y)), bits)
                             }
                         };
+                        if prof {
+                            fb.add_bits(pc - 1, bits);
+                        }
                         cond_jump!(lt == k);
                     }
                     Op::Le { k, b, c } => {
                         let (x, y): (&Value, &Value) = (rkref!(b), rkref!(c));
-                        if prof {
-                            fb.add_bits(pc - 1, type_bit(*x) | (type_bit(*y) << 4));
-                        }
-                        let le = match (x, y) {
-                            (Value::Int(i), Value::Int(j)) => i <= j,
-                            (Value::Float(p), Value::Float(q)) => p <= q,
+                        let (le, bits) = match (x, y) {
+                            (Value::Int(i), Value::Int(j)) => (i <= j, 0x11),
+                            (Value::Float(p), Value::Float(q)) => (p <= q, 0x22),
                             _ => {
                                 savepc!();
-                                tri!(self.less_equal(*x, *y))
+                                let bits = type_bit(*x) | (type_bit(*y) << 4);
+                                (tri!(self.less_equal(*x, *y)), bits)
                             }
                         };
+                        if prof {
+                            fb.add_bits(pc - 1, bits);
+                        }
                         cond_jump!(le == k);
                     }
                     Op::Test { a, k } => {

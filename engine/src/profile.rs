@@ -96,7 +96,11 @@ impl Feedback {
 
     #[inline(always)]
     pub(crate) fn add_bits(&self, pc: usize, bits: u8) {
-        let s = &self.sites[pc].bits;
+        // Callers pass the pc of an instruction of this prototype.
+        debug_assert!(pc < self.sites.len());
+        // SAFETY: `sites` has one entry per instruction (Feedback::new gets
+        // the code length) and pc indexes the running instruction.
+        let s = &unsafe { self.sites.get_unchecked(pc) }.bits;
         let old = s.load(Relaxed);
         if old | bits != old {
             s.store(old | bits, Relaxed);
@@ -105,13 +109,17 @@ impl Feedback {
 
     #[inline(always)]
     pub(crate) fn count_taken(&self, pc: usize) {
-        let c = &self.sites[pc].taken;
+        debug_assert!(pc < self.sites.len());
+        // SAFETY: as in add_bits.
+        let c = &unsafe { self.sites.get_unchecked(pc) }.taken;
         c.store(c.load(Relaxed).wrapping_add(1), Relaxed);
     }
 
     #[inline(always)]
     pub(crate) fn count_branch(&self, pc: usize, taken: bool) {
-        let s = &self.sites[pc];
+        debug_assert!(pc < self.sites.len());
+        // SAFETY: as in add_bits.
+        let s = unsafe { self.sites.get_unchecked(pc) };
         let c = if taken { &s.taken } else { &s.not_taken };
         c.store(c.load(Relaxed).wrapping_add(1), Relaxed);
     }

@@ -105,12 +105,28 @@ impl Table {
         self.get_hashed(Value::Int(i))
     }
 
+    /// Lookup with a string key. Short strings are interned, so a short
+    /// key matches only the very same object: a pointer compare per probe.
     #[inline(always)]
     pub(crate) fn get_str(&self, k: Value) -> Value {
         if self.nodes.is_empty() {
             return Value::Nil;
         }
-        self.get_hashed(k)
+        let Value::Str(ks) = k else { return self.get_hashed(k) };
+        if ks.get().len() > crate::value::SHORT_STRING_MAX {
+            return self.get_hashed(k);
+        }
+        let mask = self.nodes.len() - 1;
+        let mut i = ks.get().hash() as usize & mask;
+        loop {
+            // SAFETY: i is masked to nodes.len() - 1 (a power of two minus one).
+            let n = unsafe { self.nodes.get_unchecked(i) };
+            match n.key {
+                Value::Str(s) if s == ks => return n.val,
+                Value::Nil => return Value::Nil,
+                _ => i = (i + 1) & mask,
+            }
+        }
     }
 
     #[inline]
@@ -138,6 +154,27 @@ impl Table {
             Some(i) => self.nodes[i].val,
             None => Value::Nil,
         }
+    }
+
+    /// Reads `key` (a string) through a chain of `__index` *tables*, as
+    /// classes and prototypes use them. `None` means a step needs the slow
+    /// path (an `__index` function, or a long chain).
+    #[inline]
+    pub(crate) fn get_str_chain(&self, key: Value, index_name: Value) -> Option<Value> {
+        let mut t = self;
+        for _ in 0..8 {
+            let v = t.get_str(key);
+            if !v.is_nil() {
+                return Some(v);
+            }
+            let Some(mt) = t.metatable else { return Some(Value::Nil) };
+            match mt.get().get_str(index_name) {
+                Value::Nil => return Some(Value::Nil),
+                Value::Table(next) => t = crate::state::detach(next.get()),
+                _ => return None,
+            }
+        }
+        None
     }
 
     /// Raw set. Returns the change in heap bytes (for GC accounting).
