@@ -15,9 +15,13 @@ use crate::value::Value;
 /// A Lua value owned by the host (copied in and out of a state).
 #[derive(Clone, Debug, PartialEq)]
 pub enum LuaValue {
+    /// `nil`.
     Nil,
+    /// A boolean.
     Bool(bool),
+    /// An integer (Lua 5.4's 64-bit subtype).
     Int(i64),
+    /// A float.
     Float(f64),
     /// Lua strings are byte strings.
     Str(Vec<u8>),
@@ -28,6 +32,7 @@ pub enum LuaValue {
 }
 
 impl LuaValue {
+    /// A Lua string from Rust text.
     pub fn str(s: &str) -> LuaValue {
         LuaValue::Str(s.as_bytes().to_vec())
     }
@@ -79,8 +84,11 @@ pub struct StateStats {
     pub tier0_calls: u64,
     /// Native (builtin) function calls.
     pub native_calls: u64,
+    /// Garbage collections run.
     pub gc_collections: u64,
+    /// Bytes charged to the heap now.
     pub heap_bytes: usize,
+    /// Objects on the heap now.
     pub heap_objects: usize,
 }
 
@@ -90,6 +98,7 @@ impl State {
         engine.new_state()
     }
 
+    /// The engine this state runs modules of.
     pub fn engine(&self) -> &crate::Engine {
         &self.engine
     }
@@ -99,6 +108,7 @@ impl State {
         self.limits_cfg = limits;
     }
 
+    /// The limits armed for each invocation.
     pub fn limits(&self) -> &Limits {
         &self.limits_cfg
     }
@@ -113,6 +123,7 @@ impl State {
         self.profiling = on;
     }
 
+    /// Execution and heap counters of this state.
     pub fn stats(&self) -> StateStats {
         StateStats {
             tier0_calls: self.counters.lua_calls,

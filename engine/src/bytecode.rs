@@ -264,10 +264,15 @@ const _: () = assert!(std::mem::size_of::<Op>() == 8);
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Constant {
+    /// `nil`.
     Nil,
+    /// A boolean.
     Bool(bool),
+    /// An integer.
     Int(i64),
+    /// A float.
     Float(f64),
+    /// A string (bytes).
     Str(Box<[u8]>),
 }
 
@@ -310,15 +315,19 @@ pub struct Proto {
 }
 
 impl Proto {
+    /// The function's content key.
     pub fn key(&self) -> FunctionKey {
         self.key
     }
+    /// Human name: `f`, `Account.deposit`, `main chunk`, `anonymous`.
     pub fn name(&self) -> &str {
         &self.name
     }
+    /// Chunk name as shown in messages.
     pub fn source(&self) -> &str {
         &self.source
     }
+    /// Line where the function is defined (0 for a main chunk).
     pub fn line_defined(&self) -> u32 {
         self.line_defined
     }
@@ -326,6 +335,7 @@ impl Proto {
     pub fn code_len(&self) -> usize {
         self.code.len()
     }
+    /// The tier-0 feedback recorded for this function.
     pub fn feedback(&self) -> &Feedback {
         &self.feedback
     }

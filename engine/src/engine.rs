@@ -42,6 +42,7 @@ pub struct Module {
 }
 
 impl Module {
+    /// The module's name (what `require` takes).
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -49,6 +50,7 @@ impl Module {
     pub fn functions(&self) -> &[Arc<Proto>] {
         &self.functions
     }
+    /// The module's main chunk.
     pub fn main(&self) -> &Arc<Proto> {
         &self.main
     }
@@ -77,14 +79,17 @@ impl Default for Engine {
 }
 
 impl Engine {
+    /// An engine with the default configuration.
     pub fn new() -> Engine {
         Self::with_config(EngineConfig::default())
     }
 
+    /// An engine with `config`.
     pub fn with_config(config: EngineConfig) -> Engine {
         Engine { inner: Arc::new(Inner { config: RwLock::new(config), modules: RwLock::new(HashMap::new()), loader: RwLock::new(None) }) }
     }
 
+    /// The current configuration.
     pub fn config(&self) -> EngineConfig {
         self.inner.config.read().expect("config lock").clone()
     }
@@ -112,10 +117,12 @@ impl Engine {
         Ok(m)
     }
 
+    /// The module registered as `name`.
     pub fn module(&self, name: &str) -> Option<Arc<Module>> {
         self.inner.modules.read().expect("modules lock").get(name).cloned()
     }
 
+    /// Every registered module, by name.
     pub fn modules(&self) -> Vec<Arc<Module>> {
         let mut v: Vec<_> = self.inner.modules.read().expect("modules lock").values().cloned().collect();
         v.sort_by(|a, b| a.name.cmp(&b.name));

@@ -43,9 +43,13 @@ pub(crate) type VmResult<T> = Result<T, Throw>;
 /// Which limit an invocation exceeded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LimitKind {
+    /// Steps (loop back-edges plus calls).
     Fuel,
+    /// Wall-clock time.
     Deadline,
+    /// Live heap bytes.
     Heap,
+    /// Lua call depth.
     Depth,
 }
 
@@ -57,9 +61,19 @@ pub enum Error {
     Syntax(String),
     /// A Lua error escaped the invocation. `message` is the error value
     /// converted as lua5.4's standalone interpreter prints it.
-    Runtime { message: String, traceback: String },
+    Runtime {
+        /// The error as lua5.4 prints it.
+        message: String,
+        /// Where it was raised (may be empty).
+        traceback: String,
+    },
     /// A resource limit stopped the invocation; the state remains usable.
-    Limit { kind: LimitKind, message: String },
+    Limit {
+        /// Which limit.
+        kind: LimitKind,
+        /// `fuel exhausted after N steps`, `heap limit N MiB exceeded`, ...
+        message: String,
+    },
     /// The script called `os.exit(code)`.
     Exit(i32),
     /// Misuse of the embedding API (unknown module, no such function...).

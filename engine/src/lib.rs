@@ -25,6 +25,8 @@
 //! assert_eq!(r, vec![LuaValue::Int(42)]);
 //! ```
 
+#![warn(missing_docs)]
+
 mod api;
 mod bytecode;
 mod compiler;

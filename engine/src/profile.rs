@@ -19,8 +19,11 @@ pub const PROFILE_SCHEMA_VERSION: u32 = 1;
 /// Type-set bits for one operand (a site records two operands, low and high
 /// nibble).
 pub mod types {
+    /// An integer.
     pub const INT: u8 = 1;
+    /// A float.
     pub const FLOAT: u8 = 2;
+    /// A string.
     pub const STRING: u8 = 4;
     /// nil, boolean, table, function.
     pub const OTHER: u8 = 8;
@@ -46,7 +49,9 @@ pub mod access {
 
 /// Bits recorded at call sites.
 pub mod calls {
+    /// A Lua function.
     pub const LUA: u8 = 1;
+    /// A native (builtin) function.
     pub const NATIVE: u8 = 2;
     /// Called through `__call`.
     pub const META: u8 = 4;
@@ -141,6 +146,7 @@ impl Feedback {
         }
     }
 
+    /// Calls of the function so far (across all states).
     pub fn call_count(&self) -> u64 {
         self.calls.load(Relaxed)
     }
@@ -159,21 +165,32 @@ pub(crate) fn is_back_edge(op: &crate::bytecode::Op) -> bool {
 /// What kind of feedback a site holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum SiteKind {
+    /// Arithmetic, bitwise, length or concatenation: operand type sets.
     Arith,
+    /// Comparison: operand type sets.
     Compare,
+    /// Table access: [`access`] bits.
     Index,
+    /// Call: [`calls`] bits and the callee key.
     Call,
+    /// Conditional test: taken / not-taken counts.
     Branch,
+    /// Loop back-edge: taken count.
     Loop,
 }
 
 /// A snapshot of one site's feedback.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SiteProfile {
+    /// Bytecode index of the site.
     pub pc: u32,
+    /// What the site is.
     pub kind: SiteKind,
+    /// Type-set, access or call-kind bits (see [`SiteKind`]).
     pub bits: u8,
+    /// Taken / back-edge count.
     pub taken: u32,
+    /// Not-taken count (branches).
     pub not_taken: u32,
     /// Low 64 bits of the callee key ([`MEGAMORPHIC`] if several).
     pub target: u64,
@@ -182,11 +199,17 @@ pub struct SiteProfile {
 /// A snapshot of one function's profile.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FunctionProfile {
+    /// The function's key.
     pub key: FunctionKey,
+    /// Its human name.
     pub name: String,
+    /// Its chunk name.
     pub source: String,
+    /// Line where it is defined.
     pub line: u32,
+    /// Calls so far.
     pub calls: u64,
+    /// Loop back-edges taken so far.
     pub back_edges: u64,
     /// Sites with any recorded data.
     pub sites: Vec<SiteProfile>,

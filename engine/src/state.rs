@@ -93,6 +93,8 @@ pub(crate) struct Counters {
     pub native_calls: u64,
 }
 
+/// One worker's Lua state: globals, heap, stack and frames. Create one per
+/// thread with [`Engine::new_state`]; it is `Send` but not `Sync`.
 pub struct State {
     pub(crate) engine: Engine,
     pub(crate) heap: Heap,

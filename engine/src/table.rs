@@ -370,3 +370,82 @@ impl Table {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn int(t: &Table, i: i64) -> Option<i64> {
+        match t.get_int(i) {
+            Value::Int(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn keys_past_the_end_migrate_into_the_array_part() {
+        let mut t = Table::new(0, 0);
+        t.set(Value::Int(3), Value::Int(30)).ok().unwrap();
+        t.set(Value::Int(2), Value::Int(20)).ok().unwrap();
+        assert_eq!(t.arr.len(), 0);
+        t.set(Value::Int(1), Value::Int(10)).ok().unwrap();
+        assert_eq!(t.arr.len(), 3, "2 and 3 moved from the hash part");
+        assert_eq!((int(&t, 1), int(&t, 2), int(&t, 3)), (Some(10), Some(20), Some(30)));
+        assert_eq!(t.border(), 3);
+    }
+
+    #[test]
+    fn float_keys_with_integer_values_are_integer_keys() {
+        let mut t = Table::new(0, 0);
+        t.set(Value::Float(1.0), Value::Int(7)).ok().unwrap();
+        assert_eq!(int(&t, 1), Some(7));
+        t.set(Value::Float(1.5), Value::Int(8)).ok().unwrap();
+        assert!(matches!(t.get(Value::Float(1.5)), Value::Int(8)));
+        assert!(matches!(t.set(Value::Nil, Value::Int(1)), Err(KeyError::Nil)));
+        assert!(matches!(t.set(Value::Float(f64::NAN), Value::Int(1)), Err(KeyError::NaN)));
+    }
+
+    #[test]
+    fn border_of_a_sequence_with_a_trailing_hole() {
+        let mut t = Table::new(4, 0);
+        for i in 1..=4 {
+            t.set_int(i, Value::Int(i));
+        }
+        t.set_int(4, Value::Nil);
+        assert_eq!(t.border(), 3);
+        t.trim_array();
+        assert_eq!(t.arr.len(), 3);
+    }
+
+    #[test]
+    fn next_survives_clearing_fields_during_traversal() {
+        let mut t = Table::new(0, 0);
+        for i in 1..=50 {
+            t.set(Value::Int(i * 1000), Value::Int(i)).ok().unwrap();
+        }
+        let mut k = Value::Nil;
+        let mut seen = 0;
+        while let Ok(Some((nk, _))) = t.next(k) {
+            t.set(nk, Value::Nil).ok().unwrap();
+            seen += 1;
+            k = nk;
+        }
+        assert_eq!(seen, 50);
+        assert!(matches!(t.next(Value::Nil), Ok(None)));
+        assert!(t.next(Value::Int(-5)).is_err(), "a key never in the table");
+    }
+
+    #[test]
+    fn dead_entries_are_reclaimed_when_the_hash_part_is_rebuilt() {
+        let mut t = Table::new(0, 0);
+        for round in 0..100i64 {
+            for i in 0..10 {
+                t.set(Value::Int(round * 100 + i + 1_000_000), Value::Bool(true)).ok().unwrap();
+            }
+            for i in 0..10 {
+                t.set(Value::Int(round * 100 + i + 1_000_000), Value::Nil).ok().unwrap();
+            }
+        }
+        assert!(t.nodes.len() <= 64, "hash part stayed small: {}", t.nodes.len());
+    }
+}

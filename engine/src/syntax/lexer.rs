@@ -599,3 +599,64 @@ fn utf8_encode(mut x: u32, out: &mut Vec<u8>) {
     buf[8 - n] = ((!mfb << 1) | x) as u8;
     out.extend_from_slice(&buf[8 - n..]);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn toks(src: &str) -> Result<Vec<Tok>, String> {
+        let mut lx = Lexer::new(src.as_bytes(), "t");
+        let mut v = Vec::new();
+        loop {
+            match lx.next_token() {
+                Ok(Tok::Eof) => return Ok(v),
+                Ok(t) => v.push(t),
+                Err(e) => return Err(e.0),
+            }
+        }
+    }
+
+    #[test]
+    fn numerals() {
+        assert_eq!(
+            toks("3 0x10 1e2 0x1p4 .5 3. 0xA.8p0 9223372036854775808").unwrap(),
+            vec![
+                Tok::Int(3),
+                Tok::Int(16),
+                Tok::Float(100.0),
+                Tok::Float(16.0),
+                Tok::Float(0.5),
+                Tok::Float(3.0),
+                Tok::Float(10.5),
+                Tok::Float(9223372036854775808.0)
+            ]
+        );
+        assert_eq!(toks("x = 3x").unwrap_err(), "t:1: malformed number near '3x'");
+    }
+
+    #[test]
+    fn string_escapes() {
+        assert_eq!(
+            toks(
+                r#""\x41\u{48}\65\z
+              B\n""#
+            )
+            .unwrap(),
+            vec![Tok::Str(b"AHAB\n".to_vec())]
+        );
+        assert_eq!(toks("[==[a]]b]==]").unwrap(), vec![Tok::Str(b"a]]b".to_vec())]);
+        assert_eq!(toks("[[\nfirst newline skipped]]").unwrap(), vec![Tok::Str(b"first newline skipped".to_vec())]);
+        assert_eq!(toks(r#""\q""#).unwrap_err(), r#"t:1: invalid escape sequence near '"\q'"#);
+        // lua5.4 shows the character after the escape too.
+        assert_eq!(toks(r#""\300""#).unwrap_err(), r#"t:1: decimal escape too large near '"\300"'"#);
+        assert_eq!(toks(r#""\xZZ""#).unwrap_err(), r#"t:1: hexadecimal digit expected near '"\xZ'"#);
+        assert_eq!(toks(r#""\u{110000000}""#).unwrap_err(), r#"t:1: UTF-8 value too large near '"\u{110000000'"#);
+    }
+
+    #[test]
+    fn comments_and_lines() {
+        let mut lx = Lexer::new(b"-- one\n--[[ two\nthree ]] x", "t");
+        assert_eq!(lx.next_token().unwrap(), Tok::Name("x".into()));
+        assert_eq!(lx.line, 3);
+    }
+}
