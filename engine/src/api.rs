@@ -118,6 +118,13 @@ impl State {
         self.out = out;
     }
 
+    /// GC stress mode: collect after every 16 KiB of allocation instead of
+    /// when the heap doubles. Slow; for testing the collector's roots.
+    pub fn set_gc_stress(&mut self, on: bool) {
+        self.heap.stress = on;
+        self.heap.reset_threshold();
+    }
+
     /// Turns tier-0 feedback recording on or off for this state.
     pub fn set_profiling(&mut self, on: bool) {
         self.profiling = on;
@@ -230,8 +237,10 @@ impl State {
         let depth = self.frames.len();
         self.arm_limits();
         let r = f(self);
-        self.disarm_limits();
+        // Convert an escaping error value before anything can collect it:
+        // it is referenced only from `r`, which the collector cannot see.
         let r = r.map_err(|e| self.host_error(e));
+        self.disarm_limits();
         // Clean up whatever the invocation left behind.
         self.close_upvals(top);
         self.frames.truncate(depth);

@@ -134,6 +134,9 @@ pub(crate) struct Heap {
     /// Heap limit in bytes for the current invocation, if any.
     pub(crate) limit: Option<usize>,
     pub(crate) collections: u64,
+    /// Collect after every few KiB of allocation (testing aid: shakes out
+    /// values that are live but not reachable from the roots).
+    pub(crate) stress: bool,
     gray: Vec<GrayItem>,
 }
 
@@ -154,6 +157,7 @@ impl Heap {
             threshold: MIN_THRESHOLD,
             limit: None,
             collections: 0,
+            stress: false,
             gray: Vec::new(),
         }
     }
@@ -181,7 +185,7 @@ impl Heap {
     /// Next collection after the heap doubles, but never later than the
     /// limit (so the limit is enforced on live data, promptly).
     pub(crate) fn reset_threshold(&mut self) {
-        self.threshold = (self.bytes * 2).max(MIN_THRESHOLD);
+        self.threshold = if self.stress { self.bytes + (16 << 10) } else { (self.bytes * 2).max(MIN_THRESHOLD) };
         if let Some(l) = self.limit {
             self.threshold = self.threshold.min(l + 1);
         }

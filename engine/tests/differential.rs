@@ -11,8 +11,11 @@ use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// Tiers `ember run --tier` accepts today. Later tiers join this list.
-const TIERS: &[&str] = &["0", "auto"];
+/// The ways each program is run: every tier `ember run --tier` accepts
+/// today (later tiers join this list), plus the interpreter with the
+/// collector in stress mode, which frees anything not reachable from the
+/// roots within a few KiB of allocation.
+const MODES: &[&[&str]] = &[&["--tier", "0"], &["--tier", "auto"], &["--tier", "0", "--gc-stress"]];
 const TIMEOUT: Duration = Duration::from_secs(60);
 
 struct Outcome {
@@ -141,9 +144,12 @@ fn corpus_matches_lua54_in_every_tier() {
                             failures.lock().unwrap().push(d);
                         }
                     }
-                    for tier in TIERS {
-                        let got = run(&dir, ember, &["run", "--tier", tier, p], "ember: ");
-                        if let Some(d) = describe_diff(&format!("{p} (--tier {tier})"), &want, &got) {
+                    for mode in MODES {
+                        let mut args = vec!["run"];
+                        args.extend_from_slice(mode);
+                        args.push(p);
+                        let got = run(&dir, ember, &args, "ember: ");
+                        if let Some(d) = describe_diff(&format!("{p} ({})", mode.join(" ")), &want, &got) {
                             failures.lock().unwrap().push(d);
                         }
                     }

@@ -388,3 +388,29 @@ fn output_goes_to_the_embedders_sink() {
     st.call("hi", &[]).unwrap();
     assert_eq!(String::from_utf8(sink.0.lock().unwrap().clone()).unwrap(), "hi\t1\t2.5\nx3\n");
 }
+
+#[test]
+fn an_escaping_error_value_survives_the_cleanup_collection() {
+    // The error table is the only reference to a large fresh allocation;
+    // the end-of-invocation cleanup may collect, and must not free it
+    // before the message is taken.
+    let e = Engine::new();
+    e.load_module(
+        "m",
+        b"function boom()
+            local junk = {}
+            for i = 1, 200000 do junk[i] = {i} end
+            error(setmetatable({}, {__tostring = function() return 'table error ' .. #junk end}))
+          end",
+    )
+    .unwrap();
+    let mut st = e.new_state();
+    st.require("m").unwrap();
+    st.set_limits(Limits { heap_bytes: Some(256 << 20), ..Limits::default() });
+    for _ in 0..3 {
+        match st.call("boom", &[]) {
+            Err(Error::Runtime { message, .. }) => assert_eq!(message, "table error 200000"),
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -60,6 +60,9 @@ struct RunArgs {
     /// Do not record tier-0 feedback (for measuring its overhead).
     #[arg(long)]
     no_profile: bool,
+    /// Collect garbage after every 16 KiB of allocation (testing aid).
+    #[arg(long)]
+    gc_stress: bool,
     /// The Lua file to run.
     file: String,
     /// Arguments for the script (`arg[1]`, ... and `...`).
@@ -115,6 +118,7 @@ fn run(a: RunArgs) -> ExitCode {
         }
         Ok(_) => {
             let mut state = engine.new_state();
+            state.set_gc_stress(a.gc_stress);
             state.set_output(Box::new(std::io::BufWriter::with_capacity(1 << 16, std::io::stdout())));
             state.set_limits(Limits {
                 fuel: a.fuel,
