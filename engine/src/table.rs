@@ -83,7 +83,7 @@ impl Table {
     pub(crate) fn get(&self, k: Value) -> Value {
         match k {
             Value::Int(i) => self.get_int(i),
-            Value::Str(_) => self.get_hashed(k),
+            Value::Str(_) => self.get_str(k),
             Value::Nil => Value::Nil,
             Value::Float(f) => match float_to_int_exact(f) {
                 Some(i) => self.get_int(i),
