@@ -188,7 +188,7 @@ impl State {
                     if m.starts_with("number has no") {
                         // Name the operand that is not integral.
                         let c = if matches!(x, Num::Float(f) if float_to_int_exact(f).is_none()) { ca } else { cb };
-                        Throw::Msg { msg: m.replace("%%", "%"), culprit: Some(c) }.into_int_repr()
+                        Throw::Msg { msg: m.replace("%%", "%"), culprit: Some(c) }
                     } else {
                         Throw::msg(m.replace("%%", "%"))
                     }
@@ -209,7 +209,7 @@ impl State {
             let both_numbers = matches!(a, Value::Int(_) | Value::Float(_)) && matches!(b, Value::Int(_) | Value::Float(_));
             if both_numbers {
                 let c = if to_integer(a).is_none() { ca } else { cb };
-                return Err(Throw::culprit("number has no integer representation", c).into_int_repr());
+                return Err(Throw::culprit("number has no integer representation", c));
             }
             let (v, c) = if !matches!(a, Value::Int(_) | Value::Float(_)) { (a, ca) } else { (b, cb) };
             return Err(Throw::culprit(format!("attempt to perform bitwise operation on a {} value", v.type_name()), c));
@@ -318,12 +318,7 @@ impl State {
                 _ => {
                     let h = self.metafield(cur, self.names.index);
                     if h.is_nil() {
-                        let msg = format!("attempt to index a {} value", cur.type_name());
-                        return Err(match culprit {
-                            Some(c) if cur.raw_eq(obj) => Throw::culprit(msg, c),
-                            _ => Throw::msg(msg),
-                        }
-                        .with_key_info(key));
+                        return Err(index_error(cur, obj, culprit));
                     }
                     h
                 }
@@ -361,12 +356,7 @@ impl State {
                 _ => {
                     let h = self.metafield(cur, self.names.newindex);
                     if h.is_nil() {
-                        let msg = format!("attempt to index a {} value", cur.type_name());
-                        return Err(match culprit {
-                            Some(c) if cur.raw_eq(obj) => Throw::culprit(msg, c),
-                            _ => Throw::msg(msg),
-                        }
-                        .with_key_info(key));
+                        return Err(index_error(cur, obj, culprit));
                     }
                     h
                 }
@@ -529,18 +519,12 @@ fn compare_error(a: Value, b: Value) -> Throw {
     }
 }
 
-impl Throw {
-    /// "number has no integer representation" names the operand as
-    /// "number (local 'x') has no integer representation" in PUC Lua; the
-    /// interpreter formats that when it adds variable info.
-    fn into_int_repr(self) -> Throw {
-        self
-    }
-
-    /// Index errors with a constant string key mention it when the object
-    /// has no name (5.4: "attempt to index a nil value (field 'x')" names the
-    /// object; keys are not shown), so nothing to add.
-    fn with_key_info(self, _key: Value) -> Throw {
-        self
+/// "attempt to index a X value", naming the variable when the failing value
+/// is the operand itself (not something reached through `__index`).
+fn index_error(cur: Value, obj: Value, culprit: Option<Culprit>) -> Throw {
+    let msg = format!("attempt to index a {} value", cur.type_name());
+    match culprit {
+        Some(c) if cur.raw_eq(obj) => Throw::culprit(msg, c),
+        _ => Throw::msg(msg),
     }
 }
