@@ -8,14 +8,12 @@
 //! luajit and are marked in the table. Run it with
 //! `cargo run --release -p ember-bench -- [--runs N] [--json FILE]`.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use clap::Parser;
-use ember_engine::{Engine, EngineConfig};
+use ember_engine::{Engine, EngineConfig, OutputCapture};
 use serde::Serialize;
 
 // Same allocator as the `ember` binary, so in-process timings match it.
@@ -90,18 +88,6 @@ fn time_process(cmd: &str, file: &Path, runs: u32) -> Option<(f64, Vec<u8>)> {
     Some((best, out))
 }
 
-#[derive(Clone, Default)]
-struct Buf(Arc<Mutex<Vec<u8>>>);
-impl Write for Buf {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 fn time_ember(mode: &str, file: &Path, runs: u32) -> Result<(f64, Vec<u8>), String> {
     let src = std::fs::read(file).map_err(|e| e.to_string())?;
     let name = file.file_name().unwrap().to_string_lossy().into_owned();
@@ -113,11 +99,11 @@ fn time_ember(mode: &str, file: &Path, runs: u32) -> Result<(f64, Vec<u8>), Stri
         let engine = Engine::with_config(EngineConfig { profiling });
         engine.load_module_as("main", &src, &name).map_err(|e| e.to_string())?;
         let mut st = engine.new_state();
-        let buf = Buf::default();
+        let buf = OutputCapture::new();
         st.set_output(Box::new(buf.clone()));
         st.run_main("main", &name, &[]).map_err(|e| e.to_string())?;
         best = best.min(start.elapsed().as_secs_f64());
-        out = buf.0.lock().unwrap().clone();
+        out = buf.take();
     }
     Ok((best, out))
 }

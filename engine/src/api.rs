@@ -64,6 +64,38 @@ impl std::fmt::Display for LuaValue {
     }
 }
 
+/// An in-memory output sink for [`State::set_output`]: clones share one
+/// buffer, so the embedder keeps a clone and reads what Lua printed.
+#[derive(Clone, Default, Debug)]
+pub struct OutputCapture(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl OutputCapture {
+    /// A new, empty capture.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Everything written so far.
+    pub fn contents(&self) -> Vec<u8> {
+        self.0.lock().expect("output capture lock").clone()
+    }
+
+    /// Everything written so far, leaving the buffer empty.
+    pub fn take(&self) -> Vec<u8> {
+        std::mem::take(&mut *self.0.lock().expect("output capture lock"))
+    }
+}
+
+impl Write for OutputCapture {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("output capture lock").extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// Per-invocation resource limits. `None` means unlimited.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Limits {

@@ -46,7 +46,7 @@ mod syntax;
 mod table;
 mod value;
 
-pub use api::{Limits, LuaValue, StateStats};
+pub use api::{Limits, LuaValue, OutputCapture, StateStats};
 pub use bytecode::Proto;
 pub use engine::{Engine, EngineConfig, Module, ModuleLoader};
 pub use error::{Error, LimitKind};

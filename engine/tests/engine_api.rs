@@ -368,25 +368,15 @@ fn profiling_off_records_nothing() {
 
 #[test]
 fn output_goes_to_the_embedders_sink() {
-    #[derive(Clone, Default)]
-    struct Sink(Arc<Mutex<Vec<u8>>>);
-    impl std::io::Write for Sink {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
     let e = Engine::new();
     e.load_module("p", b"function hi() print('hi', 1, 2.5) io.write('x', 3, '\\n') end").unwrap();
     let mut st = e.new_state();
-    let sink = Sink::default();
+    let sink = ember_engine::OutputCapture::new();
     st.set_output(Box::new(sink.clone()));
     st.require("p").unwrap();
     st.call("hi", &[]).unwrap();
-    assert_eq!(String::from_utf8(sink.0.lock().unwrap().clone()).unwrap(), "hi\t1\t2.5\nx3\n");
+    assert_eq!(String::from_utf8(sink.take()).unwrap(), "hi\t1\t2.5\nx3\n");
+    assert!(sink.contents().is_empty(), "take() empties the buffer");
 }
 
 #[test]

@@ -7,7 +7,7 @@
 //!    ember as under lua5.4. Programs are batched into one file per case so
 //!    each case costs one lua5.4 process.
 
-use std::io::Write;
+use std::io::Write as _;
 use std::path::Path;
 use std::process::Command;
 
@@ -203,20 +203,10 @@ fn generated_programs_print_what_lua54_prints() {
         let engine = Engine::new();
         engine.load_module("gen", src.as_bytes()).unwrap();
         let mut st = engine.new_state();
-        let buf = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        struct W(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-        impl Write for W {
-            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-                self.0.lock().unwrap().extend_from_slice(b);
-                Ok(b.len())
-            }
-            fn flush(&mut self) -> std::io::Result<()> {
-                Ok(())
-            }
-        }
-        st.set_output(Box::new(W(buf.clone())));
+        let buf = ember_engine::OutputCapture::new();
+        st.set_output(Box::new(buf.clone()));
         st.require("gen").unwrap();
-        let got = buf.lock().unwrap().clone();
+        let got = buf.take();
         // Error messages name the chunk: lua5.4 used the file path.
         let want_text = String::from_utf8_lossy(&want.stdout).replace(&format!("{}:", file.display()), "gen:");
         let got_text = String::from_utf8_lossy(&got).into_owned();
