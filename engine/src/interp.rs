@@ -338,7 +338,8 @@ impl State {
                         let count = if n == 0 { self.top - (base + a as usize + 1) } else { n as usize };
                         for i in 1..=count {
                             let v = r!(a as usize + i);
-                            self.raw_set_int(t, start as i64 + i as i64, v);
+                            let d = t.get_mut().set_int_positional(start as i64 + i as i64, v);
+                            self.heap.charge(d);
                         }
                     }
                     Op::SelfOp { a, b, k } => {

@@ -492,9 +492,7 @@ pub(crate) fn tostring_basic(v: Value) -> Vec<u8> {
         Value::Int(_) | Value::Float(_) | Value::Str(_) => append_str_or_num(v, &mut b),
         Value::Table(t) => b.extend_from_slice(format!("table: 0x{:014x}", t.addr()).as_bytes()),
         Value::Func(f) => {
-            let builtin = matches!(f.get(), crate::function::Function::Native(_));
-            let tag = if builtin { "builtin: " } else { "" };
-            b.extend_from_slice(format!("function: {tag}0x{:014x}", f.addr()).as_bytes());
+            b.extend_from_slice(format!("function: 0x{:014x}", f.addr()).as_bytes());
         }
     }
     b

@@ -218,6 +218,24 @@ impl Table {
         self.set_hashed(Value::Int(i), v)
     }
 
+    /// Stores positional values the way a table constructor (and
+    /// `table.pack`) does: the array part takes every position in order,
+    /// nils included, so `#{1, nil, 3}` is 3 as in PUC Lua.
+    pub(crate) fn set_int_positional(&mut self, i: i64, v: Value) -> isize {
+        if (i as u64).wrapping_sub(1) == self.arr.len() as u64 {
+            let before = self.heap_bytes();
+            self.arr.push(v);
+            if !self.nodes.is_empty() {
+                if let Some(s) = self.find_slot(Value::Int(i)) {
+                    self.nodes[s].val = Value::Nil;
+                }
+                self.migrate_from_hash();
+            }
+            return self.heap_bytes() as isize - before as isize;
+        }
+        self.set_int(i, v)
+    }
+
     /// Moves `n+1, n+2, ...` from the hash part into the array part.
     fn migrate_from_hash(&mut self) {
         loop {

@@ -86,7 +86,8 @@ fn remove(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
     let size = length(st, t)?;
     let mut pos = st.opt_int(a, 1, size)?;
     if n >= 2 && pos != size && (pos as u64).wrapping_sub(1) > size as u64 {
-        return Err(st.arg_error(a, 1, "position out of bounds"));
+        // lua5.4.4 reports this check against argument #1.
+        return Err(st.arg_error(a, 0, "position out of bounds"));
     }
     let v = geti(st, t, pos)?;
     while pos < size {
@@ -169,7 +170,8 @@ fn pack(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
     let t = st.new_table(n, 1);
     for i in 0..n {
         let v = st.stack[base + i];
-        st.raw_set_int(t, i as i64 + 1, v);
+        let d = t.get_mut().set_int_positional(i as i64 + 1, v);
+        st.heap.charge(d);
     }
     st.set_field(t, "n", Value::Int(n as i64));
     st.ret1(Value::Table(t))
