@@ -101,10 +101,46 @@ impl<T> Gc<T> {
     }
 
     /// # Safety
-    /// The object must be unreachable and freed exactly once.
+    /// The object must be unreachable and freed exactly once; strings go
+    /// through `free_inline` instead.
     unsafe fn free(self) {
         // SAFETY: the caller guarantees unique ownership now.
         drop(unsafe { Box::from_raw(self.ptr.as_ptr()) });
+    }
+}
+
+/// Layout of a string object: the box, then the bytes.
+fn str_layout(len: usize) -> std::alloc::Layout {
+    let (l, _) = std::alloc::Layout::new::<GcBox<LuaStr>>()
+        .extend(std::alloc::Layout::array::<u8>(len).expect("string length fits a layout"))
+        .expect("string layout");
+    l.pad_to_align()
+}
+
+impl Gc<LuaStr> {
+    /// One allocation holding the header and the bytes.
+    fn alloc_inline(bytes: &[u8], hash: u64) -> Self {
+        let layout = str_layout(bytes.len());
+        // SAFETY: the layout has non-zero size (the header); on success we
+        // initialize the header and copy the bytes before anyone reads them.
+        unsafe {
+            let p = std::alloc::alloc(layout) as *mut GcBox<LuaStr>;
+            if p.is_null() {
+                std::alloc::handle_alloc_error(layout);
+            }
+            let data = (p as *mut u8).add(std::mem::size_of::<GcBox<LuaStr>>());
+            std::ptr::copy_nonoverlapping(bytes.as_ptr(), data, bytes.len());
+            p.write(GcBox { marked: Cell::new(false), value: UnsafeCell::new(LuaStr::from_raw_parts(hash, bytes.len(), data)) });
+            Gc { ptr: NonNull::new_unchecked(p) }
+        }
+    }
+
+    /// # Safety
+    /// As for `free`: unreachable, freed once.
+    unsafe fn free_inline(self) {
+        let layout = str_layout(self.get().len());
+        // SAFETY: allocated by alloc_inline with this very layout.
+        unsafe { std::alloc::dealloc(self.ptr.as_ptr() as *mut u8, layout) };
     }
 }
 
@@ -212,7 +248,7 @@ impl Heap {
     }
 
     fn alloc_str(&mut self, bytes: &[u8], hash: u64) -> Gc<LuaStr> {
-        let s = Gc::alloc(LuaStr::new(bytes, hash));
+        let s = Gc::<LuaStr>::alloc_inline(bytes, hash);
         self.bytes += std::mem::size_of::<GcBox<LuaStr>>() + bytes.len();
         self.objects.push(Object::Str(s));
         s
@@ -346,7 +382,15 @@ impl Heap {
             }
             match o {
                 Object::Str(s) => {
-                    keep_or_free!(s, std::mem::size_of::<GcBox<LuaStr>>() + s.get().len())
+                    if s.is_marked() {
+                        s.unmark();
+                        bytes += std::mem::size_of::<GcBox<LuaStr>>() + s.get().len();
+                        true
+                    } else {
+                        // SAFETY: unmarked after a full mark: unreachable.
+                        unsafe { s.free_inline() };
+                        false
+                    }
                 }
                 Object::Table(t) => keep_or_free!(t, table_bytes(t.get())),
                 Object::Func(f) => keep_or_free!(f, std::mem::size_of::<GcBox<Function>>() + f.get().heap_bytes()),
@@ -370,7 +414,7 @@ impl Drop for Heap {
             // SAFETY: the state is gone; nothing can reach these objects.
             unsafe {
                 match o {
-                    Object::Str(s) => s.free(),
+                    Object::Str(s) => s.free_inline(),
                     Object::Table(t) => t.free(),
                     Object::Func(f) => f.free(),
                     Object::UpVal(u) => u.free(),

@@ -85,18 +85,28 @@ impl Value {
 }
 
 /// An immutable byte string with its hash computed once.
+///
+/// The bytes live in the same allocation, right after this header (see
+/// `Heap::alloc_str`); `data` points at them and carries that
+/// allocation's provenance, so `as_bytes` never reads past a reference.
+#[repr(C)]
 pub(crate) struct LuaStr {
     hash: u64,
-    bytes: Box<[u8]>,
+    len: usize,
+    data: *const u8,
 }
 
 impl LuaStr {
-    pub(crate) fn new(bytes: &[u8], hash: u64) -> Self {
-        LuaStr { hash, bytes: bytes.into() }
+    /// # Safety
+    /// `data` must point at `len` initialized bytes that live as long as
+    /// this header and are never written again.
+    pub(crate) unsafe fn from_raw_parts(hash: u64, len: usize, data: *const u8) -> Self {
+        LuaStr { hash, len, data }
     }
     #[inline(always)]
     pub(crate) fn as_bytes(&self) -> &[u8] {
-        &self.bytes
+        // SAFETY: guaranteed by `from_raw_parts`' contract.
+        unsafe { std::slice::from_raw_parts(self.data, self.len) }
     }
     #[inline(always)]
     pub(crate) fn hash(&self) -> u64 {
@@ -104,16 +114,16 @@ impl LuaStr {
     }
     #[inline(always)]
     pub(crate) fn len(&self) -> usize {
-        self.bytes.len()
+        self.len
     }
     /// Equality for two distinct objects: short strings are interned, so two
     /// different short-string objects are never equal.
     #[inline]
     pub(crate) fn eq_bytes(&self, other: &LuaStr) -> bool {
-        self.bytes.len() > SHORT_STRING_MAX && self.hash == other.hash && self.bytes == other.bytes
+        self.len > SHORT_STRING_MAX && self.hash == other.hash && self.as_bytes() == other.as_bytes()
     }
     pub(crate) fn to_str_lossy(&self) -> std::borrow::Cow<'_, str> {
-        String::from_utf8_lossy(&self.bytes)
+        String::from_utf8_lossy(self.as_bytes())
     }
 }
 
