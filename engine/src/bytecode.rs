@@ -56,6 +56,10 @@ pub(crate) enum Op {
         a: u8,
         k: u32,
     },
+    /// R[a] = the globals table (a read of `_ENV`).
+    LoadEnv {
+        a: u8,
+    },
     SetGlobal {
         a: u8,
         k: u32,
@@ -390,7 +394,7 @@ pub(crate) fn verify(p: &Proto) -> Result<(), String> {
                 reg(a, pc)?;
                 k(x, pc)?;
             }
-            Op::LoadInt { a, .. } | Op::LoadBool { a, .. } | Op::Close { a } => reg(a, pc)?,
+            Op::LoadInt { a, .. } | Op::LoadBool { a, .. } | Op::Close { a } | Op::LoadEnv { a } => reg(a, pc)?,
             Op::LoadFalseSkip { a } => {
                 reg(a, pc)?;
                 jump(pc, 1)?;

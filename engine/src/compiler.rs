@@ -310,6 +310,9 @@ impl Compiler {
     }
 
     fn declare_local(&mut self, name: String, attrib: Attrib) -> CResult<u8> {
+        if name == "_ENV" {
+            return Err(self.err(self.last_line, "a local named '_ENV' is not supported by Ember (globals live in one table per state)"));
+        }
         let fs = self.fs();
         let reg = fs.actvars.len();
         let pc = fs.code.len() as u32;
@@ -366,6 +369,9 @@ impl Compiler {
     }
 
     fn check_const_assign(&mut self, name: &str, line: u32) -> CResult<()> {
+        if name == "_ENV" {
+            return Err(self.err(line, "assigning to '_ENV' is not supported by Ember (globals live in one table per state)"));
+        }
         // A `<const>` local, in this function or an enclosing one.
         for fs in self.funcs.iter().rev() {
             if let Some(v) = fs.actvars.iter().rev().find(|v| v.name == name) {
@@ -952,6 +958,9 @@ impl Compiler {
                 }
                 VarLoc::Upval(u) => {
                     self.emit(Op::GetUpval { a: dest, b: u }, line);
+                }
+                VarLoc::Global if n == "_ENV" => {
+                    self.emit(Op::LoadEnv { a: dest }, line);
                 }
                 VarLoc::Global => {
                     let k = self.str_const(n.as_bytes());

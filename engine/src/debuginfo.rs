@@ -98,6 +98,22 @@ impl State {
     }
 }
 
+/// How lua5.4.4 names a table key in messages: a constant string key by
+/// itself, an integer constant as "integer index", anything else as "?".
+fn key_name(p: &Proto, pc: usize, c: u16) -> String {
+    if c >= RK_CONST {
+        return match &p.consts[(c - RK_CONST) as usize] {
+            Constant::Str(s) => String::from_utf8_lossy(s).into_owned(),
+            Constant::Int(_) => "integer index".into(),
+            _ => "?".into(),
+        };
+    }
+    match obj_name(p, pc, c as u8) {
+        Some(("constant", name)) => name,
+        _ => "?".into(),
+    }
+}
+
 fn const_str(p: &Proto, k: u32) -> Option<String> {
     match p.consts.get(k as usize)? {
         Constant::Str(s) => Some(String::from_utf8_lossy(s).into_owned()),
@@ -116,6 +132,11 @@ fn local_name(p: &Proto, reg: u8, pc: usize) -> Option<&str> {
 
 /// Finds what last set `reg` before `lastpc` and names it.
 pub(crate) fn obj_name(p: &Proto, lastpc: usize, reg: u8) -> Option<(&'static str, String)> {
+    if let Some(Op::TForCall { a, .. }) = p.code.get(lastpc)
+        && reg == a + 3
+    {
+        return Some(("for iterator", "for iterator".into()));
+    }
     if let Some(n) = local_name(p, reg, lastpc) {
         return Some(("local", n.to_string()));
     }
@@ -129,7 +150,7 @@ pub(crate) fn obj_name(p: &Proto, lastpc: usize, reg: u8) -> Option<(&'static st
         }
         Op::GetGlobal { k, .. } => Some(("global", const_str(p, k)?)),
         Op::GetField { k, .. } => Some(("field", const_str(p, k as u32)?)),
-        Op::GetTable { c, .. } if c >= RK_CONST => Some(("field", const_str(p, (c - RK_CONST) as u32)?)),
+        Op::GetTable { c, .. } => Some(("field", key_name(p, setpc, c))),
         Op::GetUpval { b, .. } => Some(("upvalue", p.upvals[b as usize].name.clone())),
         Op::LoadK { k, .. } => Some(("constant", const_str(p, k)?)),
         Op::SelfOp { k, .. } => Some(("method", const_str(p, k as u32)?)),
@@ -152,6 +173,7 @@ fn find_set_reg(p: &Proto, lastpc: usize, reg: u8) -> Option<usize> {
             | Op::LoadFalseSkip { a }
             | Op::GetUpval { a, .. }
             | Op::GetGlobal { a, .. }
+            | Op::LoadEnv { a }
             | Op::GetTable { a, .. }
             | Op::GetField { a, .. }
             | Op::NewTable { a, .. }

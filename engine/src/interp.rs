@@ -198,6 +198,7 @@ impl State {
                             r!(a) = v;
                         }
                     }
+                    Op::LoadEnv { a } => r!(a) = Value::Table(self.globals),
                     Op::SetGlobal { a, k } => {
                         let key = consts[k as usize];
                         let g = self.globals;
@@ -558,10 +559,23 @@ impl State {
                     }
                     Op::TailCall { a, b } => {
                         let func = base + a as usize;
-                        let nargs = if b == 0 { self.top - func - 1 } else { b as usize - 1 };
+                        let mut nargs = if b == 0 { self.top - func - 1 } else { b as usize - 1 };
                         savepc!();
                         if !self.open_upvals.is_empty() {
                             self.close_upvals(base);
+                        }
+                        // A callable object: its `__call` is the callee (and
+                        // the call stays a tail call, as in PUC Lua).
+                        if !matches!(self.stack[func], Value::Func(_)) {
+                            let h = self.metafield(self.stack[func], self.names.call);
+                            if let Value::Func(_) = h {
+                                tri!(self.ensure_stack(func + nargs + 2));
+                                for i in (func..func + 1 + nargs).rev() {
+                                    self.stack[i + 1] = self.stack[i];
+                                }
+                                self.stack[func] = h;
+                                nargs += 1;
+                            }
                         }
                         // A Lua callee reuses this frame's slot.
                         if let Value::Func(f) = self.stack[func]
@@ -573,7 +587,8 @@ impl State {
                             }
                             tri!(self.tick());
                             let cur = &self.frames[fi];
-                            let (dst, nres, entry, protected) = (cur.func, cur.nresults, cur.entry, cur.protected);
+                            let (dst, nres, entry, protected, by_native) =
+                                (cur.func, cur.nresults, cur.entry, cur.protected, cur.called_by_native);
                             for i in 0..=nargs {
                                 self.stack[dst + i] = self.stack[func + i];
                             }
@@ -582,6 +597,7 @@ impl State {
                             let nf = self.frames.last_mut().expect("pushed");
                             nf.entry = entry;
                             nf.protected = protected;
+                            nf.called_by_native = by_native;
                             continue 'frame;
                         }
                         // Not a Lua callee (a native, `pcall` of a Lua function, a
@@ -825,7 +841,7 @@ impl State {
                     if h.is_nil() {
                         let base = self.frames.last().map(|f| f.base).unwrap_or(0);
                         return Err(Throw::culprit(
-                            format!("attempt to call a {} value", other.type_name()),
+                            format!("attempt to call a {} value", self.type_name_of(other)),
                             Culprit::Rk((func - base) as u16),
                         ));
                     }

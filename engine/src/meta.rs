@@ -212,10 +212,10 @@ impl State {
                 return Err(Throw::culprit("number has no integer representation", c));
             }
             let (v, c) = if !matches!(a, Value::Int(_) | Value::Float(_)) { (a, ca) } else { (b, cb) };
-            return Err(Throw::culprit(format!("attempt to perform bitwise operation on a {} value", v.type_name()), c));
+            return Err(Throw::culprit(format!("attempt to perform bitwise operation on a {} value", self.type_name_of(v)), c));
         }
         let (v, c) = if !matches!(a, Value::Int(_) | Value::Float(_)) { (a, ca) } else { (b, cb) };
-        Err(Throw::culprit(format!("attempt to perform arithmetic on a {} value", v.type_name()), c))
+        Err(Throw::culprit(format!("attempt to perform arithmetic on a {} value", self.type_name_of(v)), c))
     }
 
     /// A metamethod the program set (strings' own arithmetic is built in).
@@ -262,7 +262,7 @@ impl State {
             _ => {
                 let h = self.metamethod_of_pair(a, b, self.names.lt);
                 if h.is_nil() || matches!((a, b), (Value::Str(_), Value::Str(_))) {
-                    return Err(compare_error(a, b));
+                    return Err(self.compare_error(a, b));
                 }
                 Ok(self.call1(h, &[a, b])?.truthy())
             }
@@ -286,7 +286,7 @@ impl State {
                 if !h.is_nil() {
                     return Ok(!self.call1(h, &[b, a])?.truthy());
                 }
-                Err(compare_error(a, b))
+                Err(self.compare_error(a, b))
             }
         }
     }
@@ -318,7 +318,7 @@ impl State {
                 _ => {
                     let h = self.metafield(cur, self.names.index);
                     if h.is_nil() {
-                        return Err(index_error(cur, obj, culprit));
+                        return Err(self.index_error(cur, obj, culprit));
                     }
                     h
                 }
@@ -356,7 +356,7 @@ impl State {
                 _ => {
                     let h = self.metafield(cur, self.names.newindex);
                     if h.is_nil() {
-                        return Err(index_error(cur, obj, culprit));
+                        return Err(self.index_error(cur, obj, culprit));
                     }
                     h
                 }
@@ -379,7 +379,7 @@ impl State {
                 if let Some(mt) = t.get().metatable {
                     let h = mt.get().get_str(self.names.len);
                     if !h.is_nil() {
-                        return self.call1(h, &[v]);
+                        return self.call1(h, &[v, v]);
                     }
                 }
                 Ok(Value::Int(t.get().border()))
@@ -387,9 +387,9 @@ impl State {
             _ => {
                 let h = self.metafield(v, self.names.len);
                 if h.is_nil() {
-                    return Err(Throw::culprit(format!("attempt to get length of a {} value", v.type_name()), culprit));
+                    return Err(Throw::culprit(format!("attempt to get length of a {} value", self.type_name_of(v)), culprit));
                 }
-                self.call1(h, &[v])
+                self.call1(h, &[v, v])
             }
         }
     }
@@ -431,7 +431,7 @@ impl State {
                 if h.is_nil() {
                     let (v, reg) = if is_sn(a) { (b, end - 1) } else { (a, end - 2) };
                     let c = Culprit::Rk((reg - self.frames.last().map(|f| f.base).unwrap_or(0)) as u16);
-                    return Err(Throw::culprit(format!("attempt to concatenate a {} value", v.type_name()), c));
+                    return Err(Throw::culprit(format!("attempt to concatenate a {} value", self.type_name_of(v)), c));
                 }
                 self.call1(h, &[a, b])?
             };
@@ -508,21 +508,23 @@ pub(crate) fn append_str_or_num(v: Value, buf: &mut Vec<u8>) {
     }
 }
 
-fn compare_error(a: Value, b: Value) -> Throw {
-    let (ta, tb) = (a.type_name(), b.type_name());
-    if ta == tb {
-        Throw::msg(format!("attempt to compare two {ta} values"))
-    } else {
-        Throw::msg(format!("attempt to compare {ta} with {tb}"))
+impl State {
+    /// "attempt to index a X value", naming the variable when the failing
+    /// value is the operand itself (not something reached via `__index`).
+    fn index_error(&self, cur: Value, obj: Value, culprit: Option<Culprit>) -> Throw {
+        let msg = format!("attempt to index a {} value", self.type_name_of(cur));
+        match culprit {
+            Some(c) if cur.raw_eq(obj) => Throw::culprit(msg, c),
+            _ => Throw::msg(msg),
+        }
     }
-}
 
-/// "attempt to index a X value", naming the variable when the failing value
-/// is the operand itself (not something reached through `__index`).
-fn index_error(cur: Value, obj: Value, culprit: Option<Culprit>) -> Throw {
-    let msg = format!("attempt to index a {} value", cur.type_name());
-    match culprit {
-        Some(c) if cur.raw_eq(obj) => Throw::culprit(msg, c),
-        _ => Throw::msg(msg),
+    fn compare_error(&self, a: Value, b: Value) -> Throw {
+        let (ta, tb) = (self.type_name_of(a), self.type_name_of(b));
+        if ta == tb {
+            Throw::msg(format!("attempt to compare two {ta} values"))
+        } else {
+            Throw::msg(format!("attempt to compare {ta} with {tb}"))
+        }
     }
 }

@@ -519,8 +519,16 @@ impl State {
 
     // ----- misc ------------------------------------------------------------------
 
-    pub(crate) fn type_name_of(&self, v: Value) -> &'static str {
-        v.type_name()
+    /// The type name error messages use: a table's `__name` (a string in
+    /// its metatable) when it has one, as luaT_objtypename does.
+    pub(crate) fn type_name_of(&self, v: Value) -> String {
+        if let Value::Table(t) = v
+            && let Some(mt) = t.get().metatable
+            && let Value::Str(s) = mt.get().get_str(self.names.name)
+        {
+            return s.get().to_str_lossy().into_owned();
+        }
+        v.type_name().to_string()
     }
 
     pub(crate) fn metatable_of(&self, v: Value) -> Option<Gc<Table>> {

@@ -95,7 +95,7 @@ fn run(a: RunArgs) -> ExitCode {
         Tier::Auto | Tier::T0 => {}
     }
     let source = match std::fs::read(&a.file) {
-        Ok(s) => s,
+        Ok(s) => strip_bom(s),
         Err(e) => {
             eprintln!("ember: cannot open {} ({e})", a.file);
             return ExitCode::from(1);
@@ -106,7 +106,7 @@ fn run(a: RunArgs) -> ExitCode {
     engine.set_module_loader(Arc::new(|name: &str| {
         let path = format!("./{}.lua", name.replace('.', "/"));
         match std::fs::read(&path) {
-            Ok(src) => Some(Ok((src, path))),
+            Ok(src) => Some(Ok((strip_bom(src), path))),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => Some(Err(format!("cannot read '{path}': {e}"))),
         }
@@ -144,7 +144,16 @@ fn run(a: RunArgs) -> ExitCode {
         }
     };
     let _ = std::io::stdout().flush();
-    ExitCode::from(code.clamp(0, 255) as u8)
+    // Like exit(3): the status is the low 8 bits (os.exit(-1) is 255).
+    ExitCode::from((code & 0xff) as u8)
+}
+
+/// lua5.4 skips a UTF-8 byte-order mark at the start of a script file.
+fn strip_bom(mut src: Vec<u8>) -> Vec<u8> {
+    if src.starts_with(b"\xEF\xBB\xBF") {
+        src.drain(..3);
+    }
+    src
 }
 
 fn print_stats(engine: &Engine, state: &ember_engine::State) {

@@ -107,6 +107,7 @@ fn tonumber(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
     let t = trim(bytes);
     let (neg, digits) = match t.first() {
         Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
         _ => (false, t),
     };
     let mut acc: i64 = 0;
@@ -195,7 +196,7 @@ fn next(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
             Ok(2)
         }
         Ok(None) => st.ret1(Value::Nil),
-        Err(()) => Err(Throw::msg("invalid key to 'next'")),
+        Err(()) => Err(Throw::Error(st.new_str(b"invalid key to 'next'"))),
     }
 }
 
@@ -241,7 +242,8 @@ fn rawset(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
     let t = st.check_table(a, 0)?;
     let k = st.check_any(a, 1)?;
     let v = st.check_any(a, 2)?;
-    st.raw_set(t, k, v)?;
+    // Raised inside the native, as lua_rawset does: no position.
+    st.raw_set(t, k, v).map_err(|e| st.unpositioned(e))?;
     st.ret1(Value::Table(t))
 }
 
@@ -318,11 +320,14 @@ fn error(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
 /// `error(v, level)`: string messages get the position of the function
 /// `level` levels up (1 = the caller of `error`).
 fn positioned_error(st: &mut State, v: Value, level: i64) -> Throw {
+    // Level 1 is the caller of `error`. Called from a native (`pcall(error,
+    // msg, 2)`), that caller has no position and the Lua levels start at 2.
+    let lua_level = if st.native_from_lua { level - 1 } else { level - 2 };
     if let Value::Str(s) = v
         && level > 0
-        && st.native_from_lua
+        && lua_level >= 0
     {
-        let pos = st.where_(level as usize - 1);
+        let pos = st.where_(lua_level as usize);
         if !pos.is_empty() {
             let mut b = pos.into_bytes();
             b.push(b' ');
@@ -370,7 +375,9 @@ fn pcall(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
 fn xpcall(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
     let a = Args::new(base, n, "xpcall");
     let h = st.arg(a, 1);
-    st.check_any(a, 1)?;
+    if !matches!(h, Value::Func(_)) {
+        return Err(st.type_error(a, 1, "function"));
+    }
     // Call f with the arguments after the handler.
     let func = st.top;
     st.push(st.stack[base])?;
@@ -389,7 +396,7 @@ fn xpcall(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
         }
         Err(Throw::Error(v)) => {
             st.frames.truncate(depth);
-            let r = st.call1(h, &[v])?;
+            let r = handle_error(st, h, v, depth)?;
             st.top = base;
             st.push(Value::Bool(false))?;
             st.push(r)?;
@@ -398,13 +405,26 @@ fn xpcall(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
         Err(Throw::Msg { msg, .. }) => {
             st.frames.truncate(depth);
             let m = st.new_str(msg.as_bytes());
-            let r = st.call1(h, &[m])?;
+            let r = handle_error(st, h, m, depth)?;
             st.top = base;
             st.push(Value::Bool(false))?;
             st.push(r)?;
             Ok(2)
         }
         Err(e) => Err(e),
+    }
+}
+
+/// Runs xpcall's message handler; a handler that itself fails gives
+/// lua5.4's "error in error handling".
+fn handle_error(st: &mut State, h: Value, err: Value, depth: usize) -> VmResult<Value> {
+    match st.call1(h, &[err]) {
+        Ok(v) => Ok(v),
+        Err(Throw::Error(_) | Throw::Msg { .. }) => {
+            st.frames.truncate(depth);
+            Ok(st.new_str(b"error in error handling"))
+        }
+        Err(other) => Err(other),
     }
 }
 

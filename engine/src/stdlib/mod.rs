@@ -155,6 +155,15 @@ impl State {
         if self.arg(a, i).is_nil() { Ok(None) } else { self.check_str(a, i).map(Some) }
     }
 
+    /// An error a native raises "inside C" (PUC Lua's luaG_runerror from a
+    /// C function): the message gets no position.
+    pub(crate) fn unpositioned(&mut self, e: Throw) -> Throw {
+        match e {
+            Throw::Msg { msg, .. } => Throw::Error(self.new_str(msg.as_bytes())),
+            other => other,
+        }
+    }
+
     /// Pushes a result and returns Ok(1), for one-result natives.
     pub(crate) fn ret1(&mut self, v: Value) -> VmResult<usize> {
         self.push(v)?;

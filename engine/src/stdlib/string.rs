@@ -198,9 +198,7 @@ fn format(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
             digits += 1;
         }
         let mut bad = digits > 2;
-        let mut has_prec = false;
         if i < f.len() && f[i] == b'.' {
-            has_prec = true;
             i += 1;
             let mut d = 0;
             while i < f.len() && f[i].is_ascii_digit() {
@@ -216,7 +214,7 @@ fn format(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
         i += 1;
         let spec = std::str::from_utf8(&f[start..i - 1]).unwrap_or("");
         if bad {
-            return Err(Throw::msg(format!("invalid conversion '%{}' to 'format'", String::from_utf8_lossy(&f[start..i]))));
+            return Err(Throw::msg(format!("invalid conversion specification: '%{}'", String::from_utf8_lossy(&f[start..i]))));
         }
         argi += 1;
         if !b"cdiouxXaAeEfFgGqs".contains(&conv) {
@@ -260,7 +258,7 @@ fn format(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
                 if spec.is_empty() {
                     out.extend_from_slice(b);
                 } else {
-                    if !has_prec && b.contains(&0) {
+                    if b.contains(&0) {
                         return Err(st.arg_error(a, argi, "string contains zeros"));
                     }
                     pad_string(spec, b, &mut out);

@@ -31,7 +31,8 @@ pub(crate) fn parse_chunk(src: &[u8], chunk: &str) -> PResult<FuncBody> {
     p.advance()?;
     let body = p.block()?;
     if p.tok != Tok::Eof {
-        return Err(p.err_near("'<eof>' expected"));
+        // PUC Lua prints this token name unquoted.
+        return Err(p.err_near("<eof> expected"));
     }
     Ok(FuncBody { params: vec![], is_vararg: true, is_method: false, body, line: 0, name: "main chunk".into() })
 }
@@ -133,9 +134,8 @@ impl<'a> Parser<'a> {
                     self.advance()?;
                 }
                 ret = Some((exprs, line));
-                if !self.block_follow(true) {
-                    return Err(self.err_near("'<eof>' expected"));
-                }
+                // Whatever follows is the enclosing construct's business
+                // ("'end' expected", "<eof> expected").
                 break;
             }
             if let Some(s) = self.statement()? {

@@ -1,0 +1,2 @@
+-- regression (found by differential probing): error_level2_via_pcall
+print(pcall(error, "x", 2))
