@@ -29,6 +29,9 @@ pub(crate) enum UpVal {
 pub(crate) struct LuaClosure {
     pub inst: Gc<ProtoInst>,
     pub upvals: Box<[Gc<UpVal>]>,
+    /// Low 64 bits of the prototype's key, cached here because call-site
+    /// feedback records it on every profiled call.
+    pub key_lo: u64,
 }
 
 impl LuaClosure {

@@ -583,7 +583,7 @@ impl State {
                         {
                             if prof {
                                 fb.add_bits(pc - 1, calls::LUA);
-                                fb.record_target(pc - 1, callee.proto().key);
+                                fb.record_target(pc - 1, callee.key_lo);
                             }
                             tri!(self.tick());
                             let cur = &self.frames[fi];
@@ -812,7 +812,7 @@ impl State {
                     Function::Lua(c) => {
                         if let Some((fb, pc)) = site {
                             fb.add_bits(pc, calls::LUA | if via_meta { calls::META } else { 0 });
-                            fb.record_target(pc, c.proto().key);
+                            fb.record_target(pc, c.key_lo);
                         }
                         self.tick()?;
                         self.push_lua_frame(func, nargs, nresults, f)?;

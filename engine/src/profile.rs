@@ -135,9 +135,11 @@ impl Feedback {
     }
 
     #[inline(always)]
-    pub(crate) fn record_target(&self, pc: usize, callee: FunctionKey) {
-        let t = &self.targets[pc];
-        let k = (callee.0 as u64).max(1);
+    pub(crate) fn record_target(&self, pc: usize, callee_key_lo: u64) {
+        debug_assert!(pc < self.targets.len());
+        // SAFETY: as in add_bits (one entry per instruction).
+        let t = unsafe { self.targets.get_unchecked(pc) };
+        let k = callee_key_lo.max(1);
         let old = t.load(Relaxed);
         if old == 0 {
             t.store(k, Relaxed);

@@ -251,7 +251,8 @@ impl State {
     }
 
     pub(crate) fn new_lua_closure(&mut self, inst: Gc<ProtoInst>, upvals: Vec<Gc<UpVal>>) -> Value {
-        Value::Func(self.heap.new_function(Function::Lua(LuaClosure { inst, upvals: upvals.into() })))
+        let key_lo = inst.get().proto.key.0 as u64;
+        Value::Func(self.heap.new_function(Function::Lua(LuaClosure { inst, upvals: upvals.into(), key_lo })))
     }
 
     // ----- stack -------------------------------------------------------------
