@@ -334,8 +334,11 @@ impl State {
             Value::Str(s) => s.get().to_str_lossy().into_owned(),
             Value::Int(_) | Value::Float(_) => String::from_utf8_lossy(&crate::meta::tostring_basic(v)).into_owned(),
             _ => {
-                if !self.metafield(v, self.names.tostring).is_nil()
-                    && let Ok(Value::Str(s)) = self.tostring(v)
+                // lua.c's msghandler: only a `__tostring` that returns a
+                // string counts.
+                let h = self.metafield(v, self.names.tostring);
+                if !h.is_nil()
+                    && let Ok(Value::Str(s)) = self.call1(h, &[v])
                 {
                     return s.get().to_str_lossy().into_owned();
                 }

@@ -387,8 +387,15 @@ impl Compiler {
     // ----- statements ------------------------------------------------------
 
     fn block_body(&mut self, b: &Block) -> CResult<()> {
+        self.block_body_in(b, false)
+    }
+
+    /// `in_repeat`: the block is a `repeat` body, whose locals stay visible
+    /// in the `until` condition, so a label before `until` is not at the
+    /// block's end (as in PUC Lua).
+    fn block_body_in(&mut self, b: &Block, in_repeat: bool) -> CResult<()> {
         for (i, s) in b.stats.iter().enumerate() {
-            let rest_void = b.ret.is_none() && b.stats[i + 1..].iter().all(|s| matches!(s, Stat::Label(..)));
+            let rest_void = !in_repeat && b.ret.is_none() && b.stats[i + 1..].iter().all(|s| matches!(s, Stat::Label { .. }));
             self.statement(s, rest_void)?;
             let n = self.nactregs();
             self.free_to(n);
@@ -485,7 +492,7 @@ impl Compiler {
                 let start = self.pc();
                 self.open_block(true);
                 self.open_block(false);
-                self.block_body(body)?;
+                self.block_body_in(body, true)?;
                 let captured = self.fs().blocks.last().expect("open").has_upval;
                 let nact = self.fs().blocks.last().expect("open").nactvar;
                 if captured {
@@ -584,7 +591,7 @@ impl Compiler {
                     fs.gotos.push(PendingGoto { name: name.clone(), pc: j, nactvar: nact, line: *line });
                 }
             }
-            Stat::Label(name, line) => {
+            Stat::Label { name, line, next_line } => {
                 let fs = self.fs();
                 if let Some(l) = fs.labels.iter().find(|l| &l.name == name) {
                     let prev = l.line;
@@ -603,7 +610,7 @@ impl Compiler {
                         if g.nactvar < nactvar {
                             let vname = self.fs().actvars[g.nactvar].name.clone();
                             return Err(
-                                self.err(g.line, &format!("<goto {name}> at line {} jumps into the scope of local '{vname}'", g.line))
+                                self.err(*next_line, &format!("<goto {name}> at line {} jumps into the scope of local '{vname}'", g.line))
                             );
                         }
                         if g.nactvar > nactvar

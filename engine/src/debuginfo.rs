@@ -87,6 +87,9 @@ impl State {
         {
             let p = c.proto();
             let pc = f.pc.saturating_sub(1);
+            if let Some(Op::TForCall { .. }) = p.code.get(pc) {
+                return ("for iterator".into(), false);
+            }
             if let Some(Op::Call { a, .. } | Op::TailCall { a, .. }) = p.code.get(pc) {
                 if let Some((kind, name)) = obj_name(p, pc, *a) {
                     return (name, kind == "method");
@@ -149,7 +152,11 @@ pub(crate) fn obj_name(p: &Proto, lastpc: usize, reg: u8) -> Option<(&'static st
             None
         }
         Op::GetGlobal { k, .. } => Some(("global", const_str(p, k)?)),
-        Op::GetField { k, .. } => Some(("field", const_str(p, k as u32)?)),
+        Op::GetField { b, k, .. } => {
+            // `_ENV.x` reads a global, as PUC Lua names it.
+            let from_env = matches!(find_set_reg(p, setpc, b).map(|pc| p.code[pc]), Some(Op::LoadEnv { .. }));
+            Some((if from_env { "global" } else { "field" }, const_str(p, k as u32)?))
+        }
         Op::GetTable { c, .. } => Some(("field", key_name(p, setpc, c))),
         Op::GetUpval { b, .. } => Some(("upvalue", p.upvals[b as usize].name.clone())),
         Op::LoadK { k, .. } => Some(("constant", const_str(p, k)?)),

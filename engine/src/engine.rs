@@ -174,32 +174,41 @@ pub(crate) fn compile_source(src: &[u8], chunk_name: &str) -> Result<Arc<Proto>,
     crate::compiler::compile_chunk(&ast, Arc::from(chunk_name)).map_err(|e| e.0)
 }
 
-/// Display name for a chunk name given to `load` (`=name` and `@name` as
-/// in PUC Lua, otherwise `[string "..."]`).
-pub(crate) fn chunk_display_name(name: &str) -> String {
-    if let Some(rest) = name.strip_prefix('=').or_else(|| name.strip_prefix('@')) {
-        return rest.to_string();
+/// How lua5.4 shows a chunk name in messages (its `luaO_chunkid`, with
+/// LUA_IDSIZE 60): `@path` is a file (long paths keep their tail after
+/// `...`), `=name` is shown as is (truncated), anything else is source text
+/// shown as `[string "first line..."]`.
+pub fn chunk_id(source: &str) -> String {
+    const IDSIZE: usize = 60;
+    let b = source.as_bytes();
+    let text = |x: &[u8]| String::from_utf8_lossy(x).into_owned();
+    if let Some(rest) = b.strip_prefix(b"=") {
+        return if b.len() <= IDSIZE { text(rest) } else { text(&rest[..IDSIZE - 1]) };
     }
-    chunk_display_name_for_string(name.as_bytes())
+    if let Some(rest) = b.strip_prefix(b"@") {
+        if b.len() <= IDSIZE {
+            return text(rest);
+        }
+        let keep = IDSIZE - 3 - 1;
+        return format!("...{}", text(&rest[rest.len() - keep..]));
+    }
+    chunk_display_name_for_string(b)
+}
+
+/// Display name for a chunk name given to `load` (same rules as
+/// [`chunk_id`]).
+pub(crate) fn chunk_display_name(name: &str) -> String {
+    chunk_id(name)
 }
 
 /// `[string "first line..."]`, truncated as luaO_chunkid does.
 pub(crate) fn chunk_display_name_for_string(src: &[u8]) -> String {
     const IDSIZE: usize = 60;
-    let first_line_end = src.iter().position(|&c| c == b'\n' || c == b'\r');
     let avail = IDSIZE - "[string \"".len() - "...\"]".len() - 1;
-    let text = String::from_utf8_lossy(src);
-    match first_line_end {
-        None if src.len() <= avail => format!("[string \"{text}\"]"),
-        _ => {
-            let mut l = first_line_end.unwrap_or(src.len()).min(avail);
-            let bytes = &src[..l];
-            // Stay on a UTF-8 boundary for display.
-            while l > 0 && std::str::from_utf8(&src[..l]).is_err() {
-                l -= 1;
-            }
-            let _ = bytes;
-            format!("[string \"{}...\"]", String::from_utf8_lossy(&src[..l]))
-        }
+    let newline = src.iter().position(|&c| c == b'\n');
+    if src.len() < avail && newline.is_none() {
+        return format!("[string \"{}\"]", String::from_utf8_lossy(src));
     }
+    let l = newline.unwrap_or(src.len()).min(avail);
+    format!("[string \"{}...\"]", String::from_utf8_lossy(&src[..l]))
 }

@@ -48,7 +48,7 @@ mod value;
 
 pub use api::{Limits, LuaValue, OutputCapture, StateStats};
 pub use bytecode::Proto;
-pub use engine::{Engine, EngineConfig, Module, ModuleLoader};
+pub use engine::{Engine, EngineConfig, Module, ModuleLoader, chunk_id};
 pub use error::{Error, LimitKind};
 pub use key::FunctionKey;
 pub use profile::{FunctionProfile, PROFILE_SCHEMA_VERSION, SiteKind, SiteProfile};

@@ -200,7 +200,7 @@ impl State {
         let ha = self.user_metafield(a, event);
         let h = if !ha.is_nil() { ha } else { self.user_metafield(b, event) };
         if !h.is_nil() {
-            return self.call1(h, &[a, b]);
+            return self.call_meta(h, op.event(), &[a, b]);
         }
         if !op.is_bitwise() && (matches!(a, Value::Str(_)) || matches!(b, Value::Str(_))) {
             return Err(Throw::msg(format!("attempt to {} a '{}' with a '{}'", op.event(), a.type_name(), b.type_name())));
@@ -246,7 +246,7 @@ impl State {
                 h = mt.get().get_str(self.names.eq);
             }
             if !h.is_nil() {
-                return Ok(self.call1(h, &[a, b])?.truthy());
+                return Ok(self.call_meta(h, "eq", &[a, b])?.truthy());
             }
         }
         Ok(false)
@@ -264,7 +264,7 @@ impl State {
                 if h.is_nil() || matches!((a, b), (Value::Str(_), Value::Str(_))) {
                     return Err(self.compare_error(a, b));
                 }
-                Ok(self.call1(h, &[a, b])?.truthy())
+                Ok(self.call_meta(h, "lt", &[a, b])?.truthy())
             }
         }
     }
@@ -279,12 +279,12 @@ impl State {
             _ => {
                 let h = self.metamethod_of_pair(a, b, self.names.le);
                 if !h.is_nil() {
-                    return Ok(self.call1(h, &[a, b])?.truthy());
+                    return Ok(self.call_meta(h, "le", &[a, b])?.truthy());
                 }
                 // 5.4 (with LUA_COMPAT_LT_LE, the default) tries not (b < a).
                 let h = self.metamethod_of_pair(b, a, self.names.lt);
                 if !h.is_nil() {
-                    return Ok(!self.call1(h, &[b, a])?.truthy());
+                    return Ok(!self.call_meta(h, "lt", &[b, a])?.truthy());
                 }
                 Err(self.compare_error(a, b))
             }
@@ -379,7 +379,7 @@ impl State {
                 if let Some(mt) = t.get().metatable {
                     let h = mt.get().get_str(self.names.len);
                     if !h.is_nil() {
-                        return self.call1(h, &[v, v]);
+                        return self.call_meta(h, "len", &[v, v]);
                     }
                 }
                 Ok(Value::Int(t.get().border()))
@@ -389,7 +389,7 @@ impl State {
                 if h.is_nil() {
                     return Err(Throw::culprit(format!("attempt to get length of a {} value", self.type_name_of(v)), culprit));
                 }
-                self.call1(h, &[v, v])
+                self.call_meta(h, "len", &[v, v])
             }
         }
     }
@@ -433,7 +433,7 @@ impl State {
                     let c = Culprit::Rk((reg - self.frames.last().map(|f| f.base).unwrap_or(0)) as u16);
                     return Err(Throw::culprit(format!("attempt to concatenate a {} value", self.type_name_of(v)), c));
                 }
-                self.call1(h, &[a, b])?
+                self.call_meta(h, "concat", &[a, b])?
             };
             self.stack[end - 2] = r;
             end -= 1;
@@ -509,6 +509,15 @@ pub(crate) fn append_str_or_num(v: Value, buf: &mut Vec<u8>) {
 }
 
 impl State {
+    /// Calls metamethod `h` for `event`; a metamethod that cannot be called
+    /// is reported the way lua5.4 does ("... (metamethod 'add')").
+    fn call_meta(&mut self, h: Value, event: &str, args: &[Value]) -> VmResult<Value> {
+        if !matches!(h, Value::Func(_)) && self.metafield(h, self.names.call).is_nil() {
+            return Err(Throw::msg(format!("attempt to call a {} value (metamethod '{event}')", self.type_name_of(h))));
+        }
+        self.call1(h, args)
+    }
+
     /// "attempt to index a X value", naming the variable when the failing
     /// value is the operand itself (not something reached via `__index`).
     fn index_error(&self, cur: Value, obj: Value, culprit: Option<Culprit>) -> Throw {

@@ -106,12 +106,13 @@ fn run(a: RunArgs) -> ExitCode {
     engine.set_module_loader(Arc::new(|name: &str| {
         let path = format!("./{}.lua", name.replace('.', "/"));
         match std::fs::read(&path) {
-            Ok(src) => Some(Ok((strip_bom(src), path))),
+            Ok(src) => Some(Ok((strip_bom(src), ember_engine::chunk_id(&format!("@{path}"))))),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => Some(Err(format!("cannot read '{path}': {e}"))),
         }
     }));
-    let code = match engine.load_module_as("main", &source, &a.file) {
+    let chunk = ember_engine::chunk_id(&format!("@{}", a.file));
+    let code = match engine.load_module_as("main", &source, &chunk) {
         Err(e) => {
             eprintln!("ember: {e}");
             1

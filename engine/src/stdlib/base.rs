@@ -138,7 +138,7 @@ fn ipairs_iter(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
     let t = st.arg(a, 0);
     let v = match t {
         Value::Table(tb) if tb.get().metatable.is_none() => tb.get().get_int(i),
-        _ => st.index(t, Value::Int(i), None)?,
+        _ => st.index(t, Value::Int(i), None).map_err(|e| st.unpositioned(e))?,
     };
     if v.is_nil() {
         return st.ret1(Value::Nil);
@@ -174,9 +174,6 @@ fn pairs(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
         st.top = func + 3;
         return Ok(3);
     }
-    let Value::Table(_) = t else {
-        return Err(st.type_error(a, 0, "table"));
-    };
     let k = st.new_str(b"next");
     let next_fn = st.globals.get().get_str(k);
     let next_fn = if let Value::Func(_) = next_fn { next_fn } else { st.new_native(next, NativeKind::Next, vec![]) };
@@ -430,12 +427,14 @@ fn handle_error(st: &mut State, h: Value, err: Value, depth: usize) -> VmResult<
 
 fn load(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
     let a = Args::new(base, n, "load");
+    // Numbers are strings here (lua_tolstring); other values would have to
+    // be reader functions.
     let chunk = match st.arg(a, 0) {
-        Value::Str(s) => s,
+        Value::Str(_) | Value::Int(_) | Value::Float(_) => st.check_str(a, 0)?,
         Value::Func(_) => {
             return Err(st.arg_error(a, 0, "loading from a reader function is not supported by Ember"));
         }
-        _ => return Err(st.type_error(a, 0, "string")),
+        _ => return Err(st.type_error(a, 0, "function")),
     };
     if !st.arg(a, 3).is_nil() {
         return Err(st.arg_error(a, 3, "custom environments are not supported by Ember"));

@@ -51,13 +51,6 @@ fn check_num_strict(st: &State, a: Args, i: usize) -> VmResult<Num> {
     }
 }
 
-fn num_value(n: Num) -> Value {
-    match n {
-        Num::Int(i) => Value::Int(i),
-        Num::Float(f) => Value::Float(f),
-    }
-}
-
 fn float_fn(st: &mut State, base: usize, n: usize, name: &'static str, f: fn(f64) -> f64) -> VmResult<usize> {
     let a = Args::new(base, n, name);
     let x = st.check_float(a, 0)?;
@@ -215,21 +208,22 @@ fn ult(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
     st.ret1(Value::Bool((x as u64) < (y as u64)))
 }
 
+/// lua5.4's max/min: compares the arguments themselves with `<` (so
+/// mixed types raise the comparison error) and returns the winner as is.
 fn minmax(st: &mut State, base: usize, n: usize, name: &'static str, want_max: bool) -> VmResult<usize> {
     let a = Args::new(base, n, name);
     if n == 0 {
         return Err(st.arg_error(a, 0, "value expected"));
     }
-    let mut best = st.check_num(a, 0)?;
+    let mut best = st.arg(a, 0);
     for i in 1..n {
-        let x = st.check_num(a, i)?;
-        let (bv, xv) = (num_value(best), num_value(x));
-        let better = if want_max { st.less_than(bv, xv)? } else { st.less_than(xv, bv)? };
+        let x = st.arg(a, i);
+        let better = if want_max { st.less_than(best, x)? } else { st.less_than(x, best)? };
         if better {
             best = x;
         }
     }
-    st.ret1(num_value(best))
+    st.ret1(best)
 }
 
 fn max(st: &mut State, b: usize, n: usize) -> VmResult<usize> {

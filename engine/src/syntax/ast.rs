@@ -70,7 +70,13 @@ pub(crate) enum Stat {
     Do(Block),
     Break(u32),
     Goto(String, u32),
-    Label(String, u32),
+    /// `::name::` at `line`; `next_line` is the line of the token after it
+    /// (where PUC Lua reports goto-scope errors).
+    Label {
+        name: String,
+        line: u32,
+        next_line: u32,
+    },
 }
 
 #[derive(Debug)]

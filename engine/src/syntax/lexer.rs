@@ -67,6 +67,9 @@ pub(crate) enum Tok {
     Float(f64),
     Str(Vec<u8>),
     Name(String),
+    /// A character that starts no token (`!`, `?`, `$`, control bytes):
+    /// the parser reports it in its "... expected near" message.
+    Char(u8),
     Eof,
 }
 
@@ -101,6 +104,8 @@ impl Tok {
         let s = match self {
             Tok::Eof => return "<eof>".to_string(),
             Tok::Name(n) => n.as_str(),
+            Tok::Char(c) if c.is_ascii_graphic() => return format!("'{}'", *c as char),
+            Tok::Char(c) => return format!("'<\\{c}>'"),
             Tok::Str(_) | Tok::Int(_) | Tok::Float(_) => {
                 unreachable!("literals use their source text")
             }
@@ -311,10 +316,7 @@ impl<'a> Lexer<'a> {
                         b']' => Tok::RBracket,
                         b';' => Tok::Semi,
                         b',' => Tok::Comma,
-                        _ => {
-                            let near = if c.is_ascii_graphic() { format!("'{}'", c as char) } else { format!("'<\\{c}>'") };
-                            return Err(self.error("unexpected symbol", Some(near)));
-                        }
+                        _ => Tok::Char(c),
                     };
                     return Ok(t);
                 }
@@ -561,8 +563,9 @@ impl<'a> Lexer<'a> {
                 break;
             }
         }
-        // A numeral touching a name character is malformed ("3x").
-        while !self.at_end() && (self.peek().is_ascii_alphanumeric() || self.peek() == b'_') {
+        // A numeral touching a letter is malformed; like PUC Lua, take just
+        // that letter into the message ("12m" for 12monkeys).
+        if !self.at_end() && (self.peek().is_ascii_alphabetic() || self.peek() == b'_') {
             self.pos += 1;
         }
         let text = &self.src[start..self.pos];

@@ -218,7 +218,7 @@ impl<'a> Parser<'a> {
                                 "close" => {
                                     return Err(self.err_plain("to-be-closed variables ('<close>') are not supported by Ember"));
                                 }
-                                _ => return Err(self.err_near(&format!("unknown attribute '{a}'"))),
+                                _ => return Err(self.err_plain(&format!("unknown attribute '{a}'"))),
                             }
                         } else {
                             Attrib::None
@@ -242,7 +242,7 @@ impl<'a> Parser<'a> {
                 self.advance()?;
                 let n = self.name()?;
                 self.expect(Tok::DColon, "::")?;
-                Some(Stat::Label(n, line))
+                Some(Stat::Label { name: n, line, next_line: self.line })
             }
             Tok::Return => unreachable!("handled by block"),
             Tok::Break => {

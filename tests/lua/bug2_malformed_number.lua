@@ -1,0 +1,2 @@
+-- regression (second differential probing round): malformed_number.lua
+local population = 12monkeys
