@@ -173,6 +173,9 @@ pub(crate) struct Heap {
     /// Collect after every few KiB of allocation (testing aid: shakes out
     /// values that are live but not reachable from the roots).
     pub(crate) stress: bool,
+    /// `collectgarbage("stop")`: no automatic collections (limits still
+    /// force one).
+    pub(crate) stopped: bool,
     gray: Vec<GrayItem>,
 }
 
@@ -194,13 +197,14 @@ impl Heap {
             limit: None,
             collections: 0,
             stress: false,
+            stopped: false,
             gray: Vec::new(),
         }
     }
 
     #[inline]
     pub(crate) fn should_collect(&self) -> bool {
-        self.bytes >= self.threshold
+        self.bytes >= self.threshold && (!self.stopped || self.limit.is_some_and(|l| self.bytes > l))
     }
 
     /// True when the heap is over the invocation's limit (checked after a

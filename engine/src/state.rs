@@ -119,6 +119,10 @@ pub struct State {
     pub(crate) out: Box<dyn Write + Send>,
     pub(crate) rng: [u64; 4],
     pub(crate) profiling: bool,
+    /// `collectgarbage` settings, remembered for its answers.
+    pub(crate) gc_mode: &'static str,
+    pub(crate) gc_pause: i64,
+    pub(crate) gc_stepmul: i64,
     /// Limits armed at the start of each invocation.
     pub(crate) limits_cfg: crate::api::Limits,
 }
@@ -190,6 +194,9 @@ impl State {
             rng: [0; 4],
             profiling,
             limits_cfg: crate::api::Limits::default(),
+            gc_mode: "generational",
+            gc_pause: 200,
+            gc_stepmul: 100,
         };
         crate::stdlib::open_libs(&mut st);
         st

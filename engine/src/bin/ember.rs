@@ -95,7 +95,7 @@ fn run(a: RunArgs) -> ExitCode {
         Tier::Auto | Tier::T0 => {}
     }
     let source = match std::fs::read(&a.file) {
-        Ok(s) => strip_bom(s),
+        Ok(s) => strip_comment_line(strip_bom(s)),
         Err(e) => {
             eprintln!("ember: cannot open {} ({e})", a.file);
             return ExitCode::from(1);
@@ -106,7 +106,7 @@ fn run(a: RunArgs) -> ExitCode {
     engine.set_module_loader(Arc::new(|name: &str| {
         let path = format!("./{}.lua", name.replace('.', "/"));
         match std::fs::read(&path) {
-            Ok(src) => Some(Ok((strip_bom(src), ember_engine::chunk_id(&format!("@{path}"))))),
+            Ok(src) => Some(Ok((strip_comment_line(strip_bom(src)), ember_engine::chunk_id(&format!("@{path}"))))),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => Some(Err(format!("cannot read '{path}': {e}"))),
         }
@@ -169,4 +169,14 @@ fn print_stats(engine: &Engine, state: &ember_engine::State) {
     for p in engine.profiles().iter().filter(|p| p.calls + p.back_edges > 0).take(10) {
         let _ = writeln!(e, "  {:>10} {:>12}  {:<32} {}", p.calls, p.back_edges, format!("{}:{} {}", p.source, p.line, p.name), p.key);
     }
+}
+
+/// Script files may start with a `#` line (`#!/usr/bin/env ember`), which
+/// lua5.4's file loader skips (keeping the newline, so line numbers hold).
+fn strip_comment_line(mut src: Vec<u8>) -> Vec<u8> {
+    if src.first() == Some(&b'#') {
+        let end = src.iter().position(|&c| c == b'\n').unwrap_or(src.len());
+        src.drain(..end);
+    }
+    src
 }

@@ -3,7 +3,7 @@
 
 use super::{Args, reg, reg_kind};
 use crate::error::{Throw, VmResult};
-use crate::function::{Function, NativeKind};
+use crate::function::NativeKind;
 use crate::meta::tostring_basic;
 use crate::number::{Num, str_to_number};
 use crate::state::State;
@@ -199,15 +199,17 @@ fn next(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
 
 fn select(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
     let a = Args::new(base, n, "select");
+    // Only the first character counts, as in lua5.4.
     if let Value::Str(s) = st.arg(a, 0)
-        && s.get().as_bytes() == b"#"
+        && s.get().as_bytes().first() == Some(&b'#')
     {
         return st.ret1(Value::Int(n as i64 - 1));
     }
     let i = st.check_int(a, 0)?;
     let rest = n as i64 - 1;
     let start = if i < 0 {
-        if -i > rest {
+        // Compare without negating: -mininteger overflows.
+        if i < -rest {
             return Err(st.arg_error(a, 0, "index out of range"));
         }
         rest + i
@@ -504,23 +506,40 @@ fn require(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
 fn collectgarbage(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
     let a = Args::new(base, n, "collectgarbage");
     let opt = st.opt_str(a, 0)?.map(|s| s.get().to_str_lossy().into_owned()).unwrap_or_else(|| "collect".into());
-    match opt.as_str() {
+    // Ember's collector is one stop-the-world mark-sweep; the tuning options
+    // are accepted and remembered (as lua5.4 reports them) but change nothing.
+    let r = match opt.as_str() {
         "collect" => {
             st.collect_garbage();
-            st.ret1(Value::Int(0))
+            Value::Int(0)
         }
-        "count" => {
-            let kb = st.heap.bytes as f64 / 1024.0;
-            st.ret1(Value::Float(kb))
+        "count" => Value::Float(st.heap.bytes as f64 / 1024.0),
+        "step" => {
+            st.collect_garbage();
+            Value::Bool(false)
         }
-        "step" | "incremental" | "generational" => st.ret1(Value::Int(0)),
-        "isrunning" => st.ret1(Value::Bool(true)),
-        _ => Err(st.arg_error(a, 0, &format!("invalid option '{opt}'"))),
-    }
-}
-
-/// True for the `pcall` builtin (so other modules need not know its kind).
-#[allow(dead_code)]
-pub(crate) fn is_pcall(v: Value) -> bool {
-    matches!(v, Value::Func(f) if matches!(f.get(), Function::Native(n) if n.kind == NativeKind::Pcall))
+        "stop" => {
+            st.heap.stopped = true;
+            Value::Int(0)
+        }
+        "restart" => {
+            st.heap.stopped = false;
+            Value::Int(0)
+        }
+        "isrunning" => Value::Bool(!st.heap.stopped),
+        "incremental" | "generational" => {
+            let prev = std::mem::replace(&mut st.gc_mode, if opt == "incremental" { "incremental" } else { "generational" });
+            st.new_str(prev.as_bytes())
+        }
+        "setpause" => {
+            let v = st.opt_int(a, 1, 0)?;
+            Value::Int(std::mem::replace(&mut st.gc_pause, v))
+        }
+        "setstepmul" => {
+            let v = st.opt_int(a, 1, 0)?;
+            Value::Int(std::mem::replace(&mut st.gc_stepmul, v))
+        }
+        _ => return Err(st.arg_error(a, 0, &format!("invalid option '{opt}'"))),
+    };
+    st.ret1(r)
 }

@@ -218,7 +218,8 @@ fn minmax(st: &mut State, base: usize, n: usize, name: &'static str, want_max: b
     let mut best = st.arg(a, 0);
     for i in 1..n {
         let x = st.arg(a, i);
-        let better = if want_max { st.less_than(best, x)? } else { st.less_than(x, best)? };
+        let r = if want_max { st.less_than(best, x) } else { st.less_than(x, best) };
+        let better = r.map_err(|e| st.unpositioned(e))?;
         if better {
             best = x;
         }

@@ -16,7 +16,21 @@ pub(super) fn open(st: &mut State) {
     reg(st, os, "time", time);
     reg(st, os, "exit", exit);
     let io = st.new_table(0, 2);
-    reg(st, io, "write", write);
+    // `io.stdout`: enough of a file for `io.write(...):write(...)` chains
+    // and `io.stdout:write(...)`; it prints as "file (0x...)".
+    let stdout = st.new_table(0, 0);
+    let methods = st.new_table(0, 1);
+    reg(st, methods, "write", file_write);
+    let mt = st.new_table(0, 3);
+    st.set_field(mt, "__index", Value::Table(methods));
+    let name = st.new_str(b"FILE*");
+    st.set_field(mt, "__name", name);
+    reg(st, mt, "__tostring", file_tostring);
+    stdout.get_mut().metatable = Some(mt);
+    st.set_field(io, "stdout", Value::Table(stdout));
+    // io.write returns the default output file: keep it as an upvalue.
+    let w = st.new_native(write, crate::function::NativeKind::Plain, vec![Value::Table(stdout)]);
+    st.set_field(io, "write", w);
     let g = st.globals;
     st.set_field(g, "os", Value::Table(os));
     st.set_field(g, "io", Value::Table(io));
@@ -54,9 +68,36 @@ fn exit(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
 }
 
 fn write(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
-    let a = Args::new(base, n, "io.write");
-    let mut buf = Vec::new();
-    for i in 0..n {
+    write_args(st, Args::new(base, n, "io.write"), 0)?;
+    let stdout = match st.stack[base - 1] {
+        Value::Func(f) => match f.get() {
+            crate::function::Function::Native(nc) => nc.upvals.first().copied().unwrap_or(Value::Nil),
+            crate::function::Function::Lua(_) => Value::Nil,
+        },
+        _ => Value::Nil,
+    };
+    st.ret1(stdout)
+}
+
+fn file_write(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
+    let a = Args::new(base, n, "write");
+    let f = st.check_table(a, 0)?;
+    write_args(st, a, 1)?;
+    st.ret1(Value::Table(f))
+}
+
+fn file_tostring(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
+    let a = Args::new(base, n, "tostring");
+    let f = st.check_any(a, 0)?;
+    let s = st.new_str(format!("file (0x{:014x})", f.addr()).as_bytes());
+    st.ret1(s)
+}
+
+/// Writes arguments `first..` one by one (so a bad argument fails after
+/// the earlier ones were written, as in lua5.4).
+fn write_args(st: &mut State, a: Args, first: usize) -> VmResult<()> {
+    for i in first..a.n {
+        let mut buf = Vec::new();
         match st.arg(a, i) {
             Value::Str(s) => buf.extend_from_slice(s.get().as_bytes()),
             Value::Int(v) => crate::number::fmt_int(v, &mut buf),
@@ -64,7 +105,7 @@ fn write(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
             Value::Float(f) => buf.extend_from_slice(crate::number::c_format_float("%.14g", f).as_bytes()),
             _ => return Err(st.type_error(a, i, "string")),
         }
+        st.write_out(&buf);
     }
-    st.write_out(&buf);
-    Ok(0)
+    Ok(())
 }

@@ -74,7 +74,7 @@ fn sub(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
     let s = st.check_str(a, 0)?;
     let b = detach(s.get().as_bytes());
     let l = b.len();
-    let i = posrelat_start(st.opt_int(a, 1, 1)?, l);
+    let i = posrelat_start(st.check_int(a, 1)?, l);
     let j = posrelat_end(st.opt_int(a, 2, -1)?, l);
     let r = if i > j { st.new_str(b"") } else { st.new_str(&b[i - 1..j]) };
     st.ret1(r)

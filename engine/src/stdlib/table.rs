@@ -26,11 +26,14 @@ pub(super) fn open(st: &mut State) {
     st.set_field(loaded, "table", Value::Table(t));
 }
 
+// Errors these raise happen "inside C" in PUC Lua (lua_geti, lua_seti,
+// luaL_len): their messages carry no position and no variable name.
+
 fn geti(st: &mut State, t: Gc<Table>, i: i64) -> VmResult<Value> {
     if t.get().metatable.is_none() {
         return Ok(t.get().get_int(i));
     }
-    st.index(Value::Table(t), Value::Int(i), None)
+    st.index(Value::Table(t), Value::Int(i), None).map_err(|e| st.unpositioned(e))
 }
 
 fn seti(st: &mut State, t: Gc<Table>, i: i64, v: Value) -> VmResult<()> {
@@ -38,18 +41,23 @@ fn seti(st: &mut State, t: Gc<Table>, i: i64, v: Value) -> VmResult<()> {
         st.raw_set_int(t, i, v);
         return Ok(());
     }
-    st.set_index(Value::Table(t), Value::Int(i), v, None)
+    st.set_index(Value::Table(t), Value::Int(i), v, None).map_err(|e| st.unpositioned(e))
+}
+
+/// `#v` as luaL_len computes it: any value, `__len` allowed, the result
+/// must convert to an integer (numeric strings do).
+fn length_of(st: &mut State, v: Value) -> VmResult<i64> {
+    if let Value::Table(t) = v
+        && t.get().metatable.is_none()
+    {
+        return Ok(t.get().border());
+    }
+    let n = st.len(v, crate::error::Culprit::Rk(0)).map_err(|e| st.unculprited(e))?;
+    crate::meta::to_integer(n).ok_or_else(|| Throw::Error(st.new_str(b"object length is not an integer")))
 }
 
 fn length(st: &mut State, t: Gc<Table>) -> VmResult<i64> {
-    if t.get().metatable.is_none() {
-        return Ok(t.get().border());
-    }
-    match st.len(Value::Table(t), crate::error::Culprit::Rk(0))? {
-        Value::Int(n) => Ok(n),
-        Value::Float(f) => crate::number::float_to_int_exact(f).ok_or_else(|| Throw::msg("object length is not an integer")),
-        _ => Err(Throw::msg("object length is not an integer")),
-    }
+    length_of(st, Value::Table(t))
 }
 
 fn insert(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
@@ -140,14 +148,7 @@ fn unpack(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
     let a = Args::new(base, n, "table.unpack");
     let tv = st.arg(a, 0);
     let i = st.opt_int(a, 1, 1)?;
-    let j = if st.arg(a, 2).is_nil() {
-        match tv {
-            Value::Table(t) => length(st, t)?,
-            _ => st.len(tv, crate::error::Culprit::Rk(0)).map(|v| if let Value::Int(k) = v { k } else { 0 })?,
-        }
-    } else {
-        st.check_int(a, 2)?
-    };
+    let j = if st.arg(a, 2).is_nil() { length_of(st, tv)? } else { st.check_int(a, 2)? };
     if i > j {
         return Ok(0);
     }
@@ -159,7 +160,7 @@ fn unpack(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
     for k in 0..count as i64 {
         let v = match tv {
             Value::Table(t) => geti(st, t, i + k)?,
-            _ => st.index(tv, Value::Int(i + k), None)?,
+            _ => st.index(tv, Value::Int(i + k), None).map_err(|e| st.unpositioned(e))?,
         };
         st.push(v)?;
     }
@@ -179,10 +180,10 @@ fn pack(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
 
 fn move_(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
     let a = Args::new(base, n, "table.move");
-    let a1 = st.check_table(a, 0)?;
     let f = st.check_int(a, 1)?;
     let e = st.check_int(a, 2)?;
     let t = st.check_int(a, 3)?;
+    let a1 = st.check_table(a, 0)?;
     let a2 = if st.arg(a, 4).is_nil() { a1 } else { st.check_table(a, 4)? };
     if e >= f {
         if !(f > 0 || e < i64::MAX + f) {
@@ -206,87 +207,129 @@ fn move_(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
     st.ret1(Value::Table(a2))
 }
 
-/// Merge sort with a fallible comparator (a Lua function may raise, and a
-/// bad comparator must not crash us). The values are also kept on the
-/// stack while comparators run, so the collector sees them.
+/// `table.sort`: the same quicksort as PUC Lua 5.4 (median of three,
+/// the same partition scheme and its "invalid order function" checks), so
+/// ties and inconsistent comparators give lua5.4's results. It sorts a copy
+/// of the array part; the values are also kept on the stack while
+/// comparators run, so the collector sees them.
 fn sort(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
     let a = Args::new(base, n, "table.sort");
     let t = st.check_table(a, 0)?;
     let len = length(st, t)?;
-    if len > i32::MAX as i64 {
+    let cmp = st.arg(a, 1);
+    if len <= 1 {
+        return Ok(0);
+    }
+    if len >= i32::MAX as i64 {
         return Err(st.arg_error(a, 0, "array too big"));
     }
-    let cmp = st.arg(a, 1);
     if !cmp.is_nil() && !matches!(cmp, Value::Func(_)) {
         return Err(st.type_error(a, 1, "function"));
     }
-    let mut vals = Vec::with_capacity(len as usize);
+    let mut v = Vec::with_capacity(len as usize + 1);
+    v.push(Value::Nil); // 1-based, like the table
     for i in 1..=len {
-        vals.push(geti(st, t, i)?);
+        v.push(geti(st, t, i)?);
     }
     let root = st.top;
-    for v in &vals {
-        st.push(*v)?;
+    for x in &v {
+        st.push(*x)?;
     }
-    let mut buf = vals.clone();
-    merge_sort(st, &mut vals, &mut buf, cmp)?;
+    let mut s = Sorter { st, cmp, v };
+    s.auxsort(1, len as usize, 0)?;
+    let v = std::mem::take(&mut s.v);
     st.top = root;
-    for (i, v) in vals.into_iter().enumerate() {
-        seti(st, t, i as i64 + 1, v)?;
+    for (i, x) in v.into_iter().enumerate().skip(1) {
+        seti(st, t, i as i64, x)?;
     }
     Ok(0)
 }
 
-fn less(st: &mut State, cmp: Value, x: Value, y: Value) -> VmResult<bool> {
-    if cmp.is_nil() { st.less_than(x, y) } else { Ok(st.call1(cmp, &[x, y])?.truthy()) }
+struct Sorter<'a> {
+    st: &'a mut State,
+    cmp: Value,
+    v: Vec<Value>,
 }
 
-fn merge_sort(st: &mut State, v: &mut [Value], buf: &mut [Value], cmp: Value) -> VmResult<()> {
-    let n = v.len();
-    if n <= 1 {
-        return Ok(());
+impl Sorter<'_> {
+    fn less(&mut self, x: Value, y: Value) -> VmResult<bool> {
+        if self.cmp.is_nil() {
+            self.st.less_than(x, y).map_err(|e| self.st.unpositioned(e))
+        } else {
+            Ok(self.st.call1(self.cmp, &[x, y])?.truthy())
+        }
     }
-    if n <= 12 {
-        // Insertion sort for short runs.
-        for i in 1..n {
-            let x = v[i];
-            let mut j = i;
-            while j > 0 && less(st, cmp, x, v[j - 1])? {
-                v[j] = v[j - 1];
+
+    fn invalid() -> Throw {
+        Throw::msg("invalid order function for sorting")
+    }
+
+    fn partition(&mut self, lo: usize, up: usize) -> VmResult<usize> {
+        let pivot = self.v[up - 1];
+        let (mut i, mut j) = (lo, up - 1);
+        loop {
+            i += 1;
+            while self.less(self.v[i], pivot)? {
+                if i == up - 1 {
+                    return Err(Self::invalid());
+                }
+                i += 1;
+            }
+            j -= 1;
+            while self.less(pivot, self.v[j])? {
+                if j < i {
+                    return Err(Self::invalid());
+                }
                 j -= 1;
             }
-            v[j] = x;
+            if j < i {
+                self.v.swap(up - 1, i);
+                return Ok(i);
+            }
+            self.v.swap(i, j);
         }
-        return Ok(());
     }
-    let mid = n / 2;
-    {
-        let (l, r) = v.split_at_mut(mid);
-        let (bl, br) = buf.split_at_mut(mid);
-        merge_sort(st, l, bl, cmp)?;
-        merge_sort(st, r, br, cmp)?;
-    }
-    buf[..n].copy_from_slice(v);
-    let (mut i, mut j, mut k) = (0, mid, 0);
-    while i < mid && j < n {
-        if less(st, cmp, buf[j], buf[i])? {
-            v[k] = buf[j];
-            j += 1;
-        } else {
-            v[k] = buf[i];
-            i += 1;
+
+    fn auxsort(&mut self, mut lo: usize, mut up: usize, mut rnd: u32) -> VmResult<()> {
+        while lo < up {
+            if self.less(self.v[up], self.v[lo])? {
+                self.v.swap(lo, up);
+            }
+            if up - lo == 1 {
+                break;
+            }
+            let mut p = if up - lo < 100 || rnd == 0 {
+                (lo + up) / 2
+            } else {
+                let r4 = (up - lo) / 4;
+                rnd as usize % (r4 * 2) + (lo + r4)
+            };
+            if self.less(self.v[p], self.v[lo])? {
+                self.v.swap(p, lo);
+            } else if self.less(self.v[up], self.v[p])? {
+                self.v.swap(p, up);
+            }
+            if up - lo == 2 {
+                break;
+            }
+            self.v.swap(p, up - 1);
+            p = self.partition(lo, up)?;
+            let n;
+            if p - lo < up - p {
+                self.auxsort(lo, p - 1, rnd)?;
+                n = p - lo;
+                lo = p + 1;
+            } else {
+                self.auxsort(p + 1, up, rnd)?;
+                n = up - p;
+                up = p - 1;
+            }
+            if (up.wrapping_sub(lo)) / 128 > n {
+                // PUC Lua picks a clock-based value here; any value is a
+                // valid choice, and a fixed one keeps runs reproducible.
+                rnd = 0x9E37_79B9;
+            }
         }
-        k += 1;
+        Ok(())
     }
-    while i < mid {
-        v[k] = buf[i];
-        i += 1;
-        k += 1;
-    }
-    while j < n {
-        v[k] = buf[j];
-        j += 1;
-        k += 1;
-    }
-    Ok(())
 }

@@ -163,14 +163,7 @@ pub(crate) struct SyntaxError(pub String);
 
 impl<'a> Lexer<'a> {
     pub(crate) fn new(src: &'a [u8], chunk: &'a str) -> Self {
-        let mut lx = Lexer { src, pos: 0, line: 1, chunk, tok_start: 0 };
-        // Skip a leading `#!` line, as lua.c does for script files.
-        if lx.src.starts_with(b"#") {
-            while lx.pos < lx.src.len() && lx.src[lx.pos] != b'\n' {
-                lx.pos += 1;
-            }
-        }
-        lx
+        Lexer { src, pos: 0, line: 1, chunk, tok_start: 0 }
     }
 
     pub(crate) fn error(&self, msg: &str, near: Option<String>) -> SyntaxError {
@@ -252,6 +245,13 @@ impl<'a> Lexer<'a> {
                         return Ok(Tok::Str(s));
                     }
                     self.pos = save + 1;
+                    if self.peek() == b'=' && !self.at_end() {
+                        // `[=` not followed by more `=` and a `[`.
+                        while self.peek() == b'=' && !self.at_end() {
+                            self.pos += 1;
+                        }
+                        return Err(self.error("invalid long string delimiter", Some(self.near_current_text())));
+                    }
                     return Ok(Tok::LBracket);
                 }
                 b'=' => return Ok(self.two(b'=', Tok::Eq, Tok::Assign)),
@@ -488,7 +488,7 @@ impl<'a> Lexer<'a> {
                     if !self.at_end() {
                         self.pos += 1;
                     }
-                    return Err(self.escape_error("missing '{' in \\u{xxxx}"));
+                    return Err(self.escape_error("missing '{'"));
                 }
                 self.pos += 1;
                 let mut v: u64 = 0;
@@ -511,7 +511,7 @@ impl<'a> Lexer<'a> {
                     if !self.at_end() {
                         self.pos += 1;
                     }
-                    return Err(self.escape_error("missing '}' in \\u{xxxx}"));
+                    return Err(self.escape_error("missing '}'"));
                 }
                 self.pos += 1;
                 utf8_encode(v as u32, out);

@@ -582,7 +582,7 @@ impl<'a> Parser<'a> {
                         self.advance()?;
                         break;
                     }
-                    _ => return Err(self.err_near("<name> expected")),
+                    _ => return Err(self.err_near("<name> or '...' expected")),
                 }
                 if self.tok != Tok::Comma {
                     break;
