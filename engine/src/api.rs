@@ -96,6 +96,9 @@ impl Write for OutputCapture {
     }
 }
 
+/// Most table entries one conversion to [`LuaValue`] produces.
+const HOST_VALUE_BUDGET: usize = 1_000_000;
+
 /// Per-invocation resource limits. `None` means unlimited.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Limits {
@@ -272,9 +275,10 @@ impl State {
         // Convert an escaping error value before anything can collect it:
         // it is referenced only from `r`, which the collector cannot see.
         let r = r.map_err(|e| self.host_error(e));
-        self.disarm_limits();
-        // Clean up whatever the invocation left behind.
+        // Clean up whatever the invocation left behind; close upvalues
+        // first, so the cleanup collection cannot drop their values.
         self.close_upvals(top);
+        self.disarm_limits();
         self.frames.truncate(depth);
         self.top = top;
         self.native_depth = 0;
@@ -348,6 +352,16 @@ impl State {
     }
 
     pub(crate) fn host_value(&self, v: Value, depth: usize) -> LuaValue {
+        let mut budget = HOST_VALUE_BUDGET;
+        let mut path = Vec::new();
+        self.host_value_within(v, depth, &mut budget, &mut path)
+    }
+
+    /// Copies a value out. A table that contains itself (directly or via
+    /// its descendants) comes out empty where the cycle closes; at most
+    /// `budget` entries are converted in all, so heavily shared structures
+    /// cannot explode either; nesting past 32 levels comes out empty.
+    fn host_value_within(&self, v: Value, depth: usize, budget: &mut usize, path: &mut Vec<usize>) -> LuaValue {
         match v {
             Value::Nil => LuaValue::Nil,
             Value::Bool(b) => LuaValue::Bool(b),
@@ -356,15 +370,23 @@ impl State {
             Value::Str(s) => LuaValue::Str(s.get().as_bytes().to_vec()),
             Value::Func(_) => LuaValue::Function,
             Value::Table(t) => {
-                if depth > 32 {
+                if depth > 32 || path.contains(&t.addr()) {
                     return LuaValue::Table(vec![]);
                 }
+                path.push(t.addr());
                 let mut pairs = Vec::new();
                 let mut k = Value::Nil;
                 while let Ok(Some((nk, nv))) = t.get().next(k) {
-                    pairs.push((self.host_value(nk, depth + 1), self.host_value(nv, depth + 1)));
+                    if *budget == 0 {
+                        break;
+                    }
+                    *budget -= 1;
+                    let hk = self.host_value_within(nk, depth + 1, budget, path);
+                    let hv = self.host_value_within(nv, depth + 1, budget, path);
+                    pairs.push((hk, hv));
                     k = nk;
                 }
+                path.pop();
                 LuaValue::Table(pairs)
             }
         }

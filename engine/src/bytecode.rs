@@ -469,13 +469,17 @@ pub(crate) fn verify(p: &Proto) -> Result<(), String> {
             Op::Eq { b, c, .. } | Op::Lt { b, c, .. } | Op::Le { b, c, .. } => {
                 rk(b, pc)?;
                 rk(c, pc)?;
-                if !matches!(p.code.get(pc + 1), Some(Op::Jmp { .. })) {
-                    return Err(format!("pc {pc}: comparison not followed by a jump"));
+                // The interpreter takes this jump inline and ignores `close`.
+                if !matches!(p.code.get(pc + 1), Some(Op::Jmp { close: 0, .. })) {
+                    return Err(format!("pc {pc}: comparison not followed by a plain jump"));
                 }
             }
             Op::Test { a, .. } => {
                 reg(a, pc)?;
                 jump(pc, 1)?;
+                if !matches!(p.code.get(pc + 1), Some(Op::Jmp { close: 0, .. })) {
+                    return Err(format!("pc {pc}: test not followed by a plain jump"));
+                }
             }
             Op::TestSet { a, b, .. } => {
                 reg(a, pc)?;

@@ -566,16 +566,8 @@ impl State {
                         }
                         // A callable object: its `__call` is the callee (and
                         // the call stays a tail call, as in PUC Lua).
-                        if !matches!(self.stack[func], Value::Func(_)) {
-                            let h = self.metafield(self.stack[func], self.names.call);
-                            if let Value::Func(_) = h {
-                                tri!(self.ensure_stack(func + nargs + 2));
-                                for i in (func..func + 1 + nargs).rev() {
-                                    self.stack[i + 1] = self.stack[i];
-                                }
-                                self.stack[func] = h;
-                                nargs += 1;
-                            }
+                        if !matches!(self.stack[func], Value::Func(_)) && !self.metafield(self.stack[func], self.names.call).is_nil() {
+                            nargs = tri!(self.resolve_call_metamethod(func, nargs));
                         }
                         // A Lua callee reuses this frame's slot.
                         if let Value::Func(f) = self.stack[func]
@@ -586,6 +578,14 @@ impl State {
                                 fb.record_target(pc - 1, callee.key_lo);
                             }
                             tri!(self.tick());
+                            // Check everything that could fail before the
+                            // caller's frame is dropped, so an error still
+                            // unwinds through it (and its pcall).
+                            let need = {
+                                let p = callee.proto();
+                                self.frames[fi].func + 1 + nargs + if p.is_vararg { nargs } else { 0 } + p.maxstack as usize
+                            };
+                            tri!(self.ensure_stack(need));
                             let cur = &self.frames[fi];
                             let (dst, nres, entry, protected, by_native) =
                                 (cur.func, cur.nresults, cur.entry, cur.protected, cur.called_by_native);
@@ -827,7 +827,7 @@ impl State {
                             return self.pcall_from_lua(func, nargs, nresults);
                         }
                         self.tick()?;
-                        let got = self.call_native(func, nargs, n, true)?;
+                        let got = self.call_native(func, nargs, n.f, true)?;
                         if nresults >= 0 {
                             for i in got..nresults as usize {
                                 self.stack[func + i] = Value::Nil;
@@ -837,20 +837,14 @@ impl State {
                     }
                 },
                 other => {
-                    let h = self.metafield(other, self.names.call);
-                    if h.is_nil() {
+                    if self.metafield(other, self.names.call).is_nil() {
                         let base = self.frames.last().map(|f| f.base).unwrap_or(0);
                         return Err(Throw::culprit(
                             format!("attempt to call a {} value", self.type_name_of(other)),
                             Culprit::Rk((func - base) as u16),
                         ));
                     }
-                    self.ensure_stack(func + nargs + 2)?;
-                    for i in (func..func + 1 + nargs).rev() {
-                        self.stack[i + 1] = self.stack[i];
-                    }
-                    self.stack[func] = h;
-                    nargs += 1;
+                    nargs = self.resolve_call_metamethod(func, nargs)?;
                     via_meta = true;
                 }
             }
@@ -924,6 +918,10 @@ impl State {
         };
         let Throw::Error(v) = e else {
             // Limits and exit: drop this execute's frames and propagate.
+            if let Some(f) = self.frames.get(entry_level) {
+                let level = f.func;
+                self.close_upvals(level);
+            }
             self.frames.truncate(entry_level);
             return Err(e);
         };
@@ -949,7 +947,10 @@ impl State {
                 return Ok(());
             }
         }
-        self.close_upvals(self.frames[entry_level].func);
+        if let Some(f) = self.frames.get(entry_level) {
+            let level = f.func;
+            self.close_upvals(level);
+        }
         self.frames.truncate(entry_level);
         Err(Throw::Error(v))
     }

@@ -23,6 +23,8 @@ use crate::value::Value;
 pub(crate) const MAX_STACK: usize = 1_000_000;
 /// Nested native->Lua re-entries (metamethods, sort comparators...).
 pub(crate) const MAX_NATIVE_DEPTH: u32 = 200;
+/// Longest chain of `__call` handlers followed before giving up.
+const MAX_CALL_CHAIN: usize = 100;
 /// Headroom kept above every frame for natives' pushes.
 const STACK_EXTRA: usize = 40;
 
@@ -405,14 +407,16 @@ impl State {
 
     /// Calls a native whose arguments sit at `stack[func+1..func+1+nargs]`;
     /// leaves its results at `stack[func..]` and returns how many.
-    pub(crate) fn call_native(&mut self, func: usize, nargs: usize, n: &NativeClosure, from_lua: bool) -> VmResult<usize> {
+    /// Takes the function pointer, not a reference into the closure, so the
+    /// native may mutate its own upvalues (gmatch's iterator state).
+    pub(crate) fn call_native(&mut self, func: usize, nargs: usize, f: NativeFn, from_lua: bool) -> VmResult<usize> {
         self.counters.native_calls += 1;
         self.top = func + 1 + nargs;
         self.ensure_stack(self.top)?;
         let saved = (self.native_from_lua, self.native_active);
         self.native_from_lua = from_lua;
         self.native_active = true;
-        let r = (n.f)(self, func + 1, nargs);
+        let r = f(self, func + 1, nargs);
         (self.native_from_lua, self.native_active) = saved;
         let nret = r?;
         let src = self.top - nret;
@@ -448,26 +452,42 @@ impl State {
                 }
                 Function::Native(n) => {
                     let n = detach(n);
-                    self.call_native(func, nargs, n, false).map_err(|e| match e {
+                    self.call_native(func, nargs, n.f, false).map_err(|e| match e {
                         // A native called from a native: no Lua position.
                         Throw::Msg { msg, .. } => Throw::Error(self.new_str(msg.as_bytes())),
                         other => other,
                     })
                 }
             },
-            other => {
-                let h = self.metafield(other, self.names.call);
-                if h.is_nil() {
-                    return Err(Throw::msg(format!("attempt to call a {} value", self.type_name_of(other))));
-                }
-                self.ensure_stack(func + nargs + 2)?;
-                for i in (func..func + 1 + nargs).rev() {
-                    self.stack[i + 1] = self.stack[i];
-                }
-                self.stack[func] = h;
-                self.call_at(func, nargs + 1)
+            _ => {
+                let nargs = self.resolve_call_metamethod(func, nargs)?;
+                self.call_at(func, nargs)
             }
         }
+    }
+
+    /// Replaces a non-function at `stack[func]` by its `__call` handler
+    /// (shifting the arguments up to make the object the first one), until
+    /// a function is reached. Returns the new argument count.
+    pub(crate) fn resolve_call_metamethod(&mut self, func: usize, mut nargs: usize) -> VmResult<usize> {
+        // lua5.4.4 follows a `__call` cycle forever; Ember bounds the chain
+        // the way it bounds `__index` chains.
+        for _ in 0..MAX_CALL_CHAIN {
+            let callee = self.stack[func];
+            if let Value::Func(_) = callee {
+                return Ok(nargs);
+            }
+            let h = self.metafield(callee, self.names.call);
+            if h.is_nil() {
+                return Err(Throw::msg(format!("attempt to call a {} value", self.type_name_of(callee))));
+            }
+            self.tick()?;
+            self.ensure_stack(func + nargs + 2)?;
+            self.stack.copy_within(func..func + 1 + nargs, func + 1);
+            self.stack[func] = h;
+            nargs += 1;
+        }
+        Err(Throw::msg("'__call' chain too long; possible loop"))
     }
 
     /// Calls `f(args...)` and returns its first result.

@@ -404,3 +404,56 @@ fn an_escaping_error_value_survives_the_cleanup_collection() {
         }
     }
 }
+
+#[test]
+fn a_call_metamethod_cycle_is_an_error_not_a_hang() {
+    let (_st, r) = limited("function run() local t = {} setmetatable(t, {__call = t}) return pcall(t) end", Limits::default());
+    let r = r.unwrap();
+    assert_eq!(r[0], LuaValue::Bool(false));
+    assert_eq!(r[1], LuaValue::str("'__call' chain too long; possible loop"));
+}
+
+#[test]
+fn limits_stop_long_loops_inside_library_functions() {
+    // table.move over ~2^63 slots: the loop is inside a native.
+    let src = format!("{AFTER} function run() table.move({{}}, 1, math.maxinteger - 1, 2) end");
+    let (mut st, r) = limited(&src, Limits { deadline: Some(Duration::from_millis(100)), ..Limits::default() });
+    assert!(matches!(r, Err(Error::Limit { kind: LimitKind::Deadline, .. })), "{r:?}");
+    assert_eq!(st.call("after", &[]).unwrap(), vec![LuaValue::str("still works")]);
+}
+
+#[test]
+fn a_tail_call_that_overflows_the_stack_is_still_caught_by_pcall() {
+    // `g` needs 180 registers on top of up to ~1M arguments: somewhere in
+    // this range the tail call from `h` no longer fits, and that failure
+    // must unwind through `h`'s frame into pcall (directly or via a
+    // native pcall), never past it.
+    let g = "local function g(...) local l0, l1, l2, l3, l4, l5, l6, l7, l8, l9, l10, l11, l12, l13, l14, l15, l16, l17, l18, l19, l20, l21, l22, l23, l24, l25, l26, l27, l28, l29, l30, l31, l32, l33, l34, l35, l36, l37, l38, l39, l40, l41, l42, l43, l44, l45, l46, l47, l48, l49, l50, l51, l52, l53, l54, l55, l56, l57, l58, l59, l60, l61, l62, l63, l64, l65, l66, l67, l68, l69, l70, l71, l72, l73, l74, l75, l76, l77, l78, l79, l80, l81, l82, l83, l84, l85, l86, l87, l88, l89, l90, l91, l92, l93, l94, l95, l96, l97, l98, l99, l100, l101, l102, l103, l104, l105, l106, l107, l108, l109, l110, l111, l112, l113, l114, l115, l116, l117, l118, l119, l120, l121, l122, l123, l124, l125, l126, l127, l128, l129, l130, l131, l132, l133, l134, l135, l136, l137, l138, l139, l140, l141, l142, l143, l144, l145, l146, l147, l148, l149, l150, l151, l152, l153, l154, l155, l156, l157, l158, l159, l160, l161, l162, l163, l164, l165, l166, l167, l168, l169, l170, l171, l172, l173, l174, l175, l176, l177, l178, l179 = 1 return 0 end";
+    let src = format!(
+        "{g}
+        local t = {{}} for i = 1, 1000000 do t[i] = i end
+        local function h(n) return g(table.unpack(t, 1, n)) end
+        function run()
+          local caught = 0
+          for n = 999700, 999999, 7 do
+            local ok, err = pcall(h, n)
+            if not ok then assert(err:find('stack overflow') or err:find('too many results'), err) caught = caught + 1 end
+            local ok1, ok2 = pcall(pcall, h, n)
+            assert(ok1)
+          end
+          return caught
+        end"
+    );
+    let (_st, r) = limited(&src, Limits::default());
+    assert!(matches!(r.unwrap()[0], LuaValue::Int(n) if n > 0), "some tail calls overflowed");
+}
+
+#[test]
+fn converting_a_self_referencing_table_to_host_values_is_bounded() {
+    let e = Engine::new();
+    e.load_module("m", b"function cyc() local t = {} t[1] = t t[2] = t return t end").unwrap();
+    let mut st = e.new_state();
+    st.require("m").unwrap();
+    let r = st.call("cyc", &[]).unwrap();
+    assert!(matches!(&r[0], LuaValue::Table(p) if p.len() == 2));
+}

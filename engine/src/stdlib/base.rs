@@ -481,12 +481,16 @@ fn require(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
     let Some((proto, loader_data)) = st.engine.find_module(&name)? else {
         return Err(Throw::msg(format!("module '{name}' not found:\n\tno field package.preload['{name}']\n\tno file './{name}.lua'")));
     };
+    // The loader data gets a slot of its own: the chunk may reuse its
+    // argument slots (a tail call), and a collection may run meanwhile.
+    let data_slot = st.top;
+    let data = st.new_str(loader_data.as_bytes());
+    st.push(data)?;
     let inst = st.instantiate(&proto);
     let f = st.new_lua_closure(inst, vec![]);
     let func = st.top;
     st.push(f)?;
     st.push(key)?;
-    let data = st.new_str(loader_data.as_bytes());
     st.push(data)?;
     let got = st.call_at(func, 2)?;
     let r = if got > 0 { st.stack[func] } else { Value::Nil };
@@ -498,6 +502,8 @@ fn require(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
         st.raw_set(st.loaded, key, Value::Bool(true))?;
     }
     let v = st.loaded.get().get(key);
+    let data = st.stack[data_slot];
+    st.top = data_slot;
     st.push(v)?;
     st.push(data)?;
     Ok(2)

@@ -76,6 +76,7 @@ fn insert(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
             }
             let mut i = e;
             while i > pos {
+                st.tick()?;
                 let v = geti(st, t, i - 1)?;
                 seti(st, t, i, v)?;
                 i -= 1;
@@ -97,8 +98,12 @@ fn remove(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
         // lua5.4.4 reports this check against argument #1.
         return Err(st.arg_error(a, 0, "position out of bounds"));
     }
+    // The removed value stays on the stack (the result slot) while the
+    // shifting below may run metamethods, and so collections.
     let v = geti(st, t, pos)?;
+    st.push(v)?;
     while pos < size {
+        st.tick()?;
         let next = geti(st, t, pos + 1)?;
         seti(st, t, pos, next)?;
         pos += 1;
@@ -109,7 +114,7 @@ fn remove(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
     if t.get().metatable.is_none() {
         t.get_mut().trim_array();
     }
-    st.ret1(v)
+    Ok(1)
 }
 
 fn concat(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
@@ -122,6 +127,7 @@ fn concat(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
     let mut out = Vec::new();
     let mut k = i;
     while k <= j {
+        st.tick()?;
         let v = geti(st, t, k)?;
         match v {
             Value::Str(_) | Value::Int(_) | Value::Float(_) => append_str_or_num(v, &mut out),
@@ -194,11 +200,13 @@ fn move_(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
         }
         if t > e || t <= f || a1 != a2 {
             for k in 0..=(e - f) {
+                st.tick()?;
                 let v = geti(st, a1, f + k)?;
                 seti(st, a2, t + k, v)?;
             }
         } else {
             for k in (0..=(e - f)).rev() {
+                st.tick()?;
                 let v = geti(st, a1, f + k)?;
                 seti(st, a2, t + k, v)?;
             }
@@ -226,22 +234,30 @@ fn sort(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
     if !cmp.is_nil() && !matches!(cmp, Value::Func(_)) {
         return Err(st.type_error(a, 1, "function"));
     }
+    if !st.heap.can_grow_by(len as usize * 32) {
+        return Err(Throw::msg("not enough memory"));
+    }
+    // Every value lives on the stack from the moment it is read until it
+    // is written back: reading and writing may run metamethods, and those
+    // may collect.
+    let root = st.top;
+    for i in 1..=len {
+        st.tick()?;
+        let x = geti(st, t, i)?;
+        st.push(x)?;
+    }
     let mut v = Vec::with_capacity(len as usize + 1);
     v.push(Value::Nil); // 1-based, like the table
-    for i in 1..=len {
-        v.push(geti(st, t, i)?);
-    }
-    let root = st.top;
-    for x in &v {
-        st.push(*x)?;
-    }
+    v.extend_from_slice(&st.stack[root..root + len as usize]);
     let mut s = Sorter { st, cmp, v };
     s.auxsort(1, len as usize, 0)?;
     let v = std::mem::take(&mut s.v);
-    st.top = root;
-    for (i, x) in v.into_iter().enumerate().skip(1) {
-        seti(st, t, i as i64, x)?;
+    st.stack[root..root + len as usize].copy_from_slice(&v[1..]);
+    for i in 1..=len {
+        let x = st.stack[root + i as usize - 1];
+        seti(st, t, i, x)?;
     }
+    st.top = root;
     Ok(0)
 }
 
