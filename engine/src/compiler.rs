@@ -493,19 +493,15 @@ impl Compiler {
                 self.open_block(true);
                 self.open_block(false);
                 self.block_body_in(body, true)?;
-                let captured = self.fs().blocks.last().expect("open").has_upval;
+                // Whether the body's locals get captured is only known after
+                // the `until` condition (it may create closures too), so
+                // the back jump always closes them: a fresh local per
+                // iteration. With nothing open, that close is a no-op.
                 let nact = self.fs().blocks.last().expect("open").nactvar;
-                if captured {
-                    let exits = self.cond_jump(cond, true)?;
-                    let j = self.emit(Op::Jmp { off: 0, close: nact as u8 + 1 }, body.end_line);
-                    self.patch_jump(j, start);
-                    self.patch_here(exits);
-                } else {
-                    let back = self.cond_jump(cond, false)?;
-                    for j in back {
-                        self.patch_jump(j, start);
-                    }
-                }
+                let exits = self.cond_jump(cond, true)?;
+                let j = self.emit(Op::Jmp { off: 0, close: nact as u8 + 1 }, body.end_line);
+                self.patch_jump(j, start);
+                self.patch_here(exits);
                 self.close_block(body.end_line)?;
                 self.close_block(body.end_line)?;
             }
@@ -692,12 +688,34 @@ impl Compiler {
                     }
                 }
                 ExprKind::Index(obj, key) => {
-                    let o = self.expr_to_fresh(obj)?;
-                    let k = self.expr_rk_fresh(key)?;
+                    let o = self.expr_anyreg(obj)?;
+                    let k = self.expr_rk(key)?;
                     Place::Index(o, k)
                 }
                 _ => unreachable!("parser checked assignment targets"),
             });
+            // PUC Lua's check_conflict: when this target is a local that an
+            // earlier indexed target uses as its table or key, that earlier
+            // target must see the local's value from before the statement
+            // (targets are assigned right to left): copy it now.
+            if let Some(&Place::Local(r)) = places.last() {
+                let n = places.len() - 1;
+                let uses = places[..n].iter().any(|p| matches!(*p, Place::Index(o, k) if o == r || k == r as u16));
+                if uses {
+                    let copy = self.alloc_reg(t.line)?;
+                    self.emit(Op::Move { a: copy, b: r }, t.line);
+                    for p in places[..n].iter_mut() {
+                        if let Place::Index(o, k) = p {
+                            if *o == r {
+                                *o = copy;
+                            }
+                            if *k == r as u16 {
+                                *k = copy as u16;
+                            }
+                        }
+                    }
+                }
+            }
         }
         let vbase = self.fs().freereg;
         self.explist_to_regs(exprs, targets.len(), line)?;
@@ -809,28 +827,14 @@ impl Compiler {
 
     /// Evaluates into a newly reserved register.
     fn expr_to_next(&mut self, e: &Expr) -> CResult<()> {
+        if matches!(e.kind, ExprKind::Call(..) | ExprKind::Method(..)) {
+            // The call's result lands where its function was: exactly the
+            // next register, with no extra temporary per nesting level.
+            self.call(e, 1)?;
+            return Ok(());
+        }
         let r = self.alloc_reg(e.line)?;
         self.expr_to_reg(e, r)
-    }
-
-    fn expr_to_fresh(&mut self, e: &Expr) -> CResult<u8> {
-        if let ExprKind::Name(n) = &e.kind
-            && let VarLoc::Local(_) = self.resolve(n)
-        {
-            // A local may be reassigned by an earlier target of the same
-            // statement; copy to keep the evaluation-order snapshot.
-            let r = self.alloc_reg(e.line)?;
-            self.expr_to_reg(e, r)?;
-            return Ok(r);
-        }
-        self.expr_anyreg(e)
-    }
-
-    fn expr_rk_fresh(&mut self, e: &Expr) -> CResult<u16> {
-        if let Some(k) = self.const_operand(e) {
-            return Ok(k);
-        }
-        Ok(self.expr_to_fresh(e)? as u16)
     }
 
     /// A register holding the value: a local's own register when possible.
