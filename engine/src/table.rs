@@ -203,17 +203,7 @@ impl Table {
             return 0;
         }
         if idx == len && !v.is_nil() {
-            let before = self.heap_bytes();
-            self.arr.push(v);
-            if !self.nodes.is_empty() {
-                // The key may also live in the hash part from before the
-                // array reached it; the array copy now wins.
-                if let Some(s) = self.find_slot(Value::Int(i)) {
-                    self.nodes[s].val = Value::Nil;
-                }
-                self.migrate_from_hash();
-            }
-            return self.heap_bytes() as isize - before as isize;
+            return self.push_array(i, v);
         }
         self.set_hashed(Value::Int(i), v)
     }
@@ -223,17 +213,24 @@ impl Table {
     /// nils included, so `#{1, nil, 3}` is 3 as in PUC Lua.
     pub(crate) fn set_int_positional(&mut self, i: i64, v: Value) -> isize {
         if (i as u64).wrapping_sub(1) == self.arr.len() as u64 {
-            let before = self.heap_bytes();
-            self.arr.push(v);
-            if !self.nodes.is_empty() {
-                if let Some(s) = self.find_slot(Value::Int(i)) {
-                    self.nodes[s].val = Value::Nil;
-                }
-                self.migrate_from_hash();
-            }
-            return self.heap_bytes() as isize - before as isize;
+            return self.push_array(i, v);
         }
         self.set_int(i, v)
+    }
+
+    /// Appends `t[i] = v` where `i` is one past the array part.
+    fn push_array(&mut self, i: i64, v: Value) -> isize {
+        let before = self.heap_bytes();
+        self.arr.push(v);
+        if !self.nodes.is_empty() {
+            // The key may also live in the hash part from before the array
+            // reached it; the array copy now wins.
+            if let Some(s) = self.find_slot(Value::Int(i)) {
+                self.nodes[s].val = Value::Nil;
+            }
+            self.migrate_from_hash();
+        }
+        self.heap_bytes() as isize - before as isize
     }
 
     /// Moves `n+1, n+2, ...` from the hash part into the array part.
