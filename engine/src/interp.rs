@@ -587,8 +587,8 @@ impl State {
                             };
                             tri!(self.ensure_stack(need));
                             let cur = &self.frames[fi];
-                            let (dst, nres, entry, protected, by_native) =
-                                (cur.func, cur.nresults, cur.entry, cur.protected, cur.called_by_native);
+                            let (dst, nres, entry, protected, by_native, pdepth) =
+                                (cur.func, cur.nresults, cur.entry, cur.protected, cur.called_by_native, cur.protected_depth);
                             for i in 0..=nargs {
                                 self.stack[dst + i] = self.stack[func + i];
                             }
@@ -598,6 +598,7 @@ impl State {
                             nf.entry = entry;
                             nf.protected = protected;
                             nf.called_by_native = by_native;
+                            nf.protected_depth = pdepth;
                             continue 'frame;
                         }
                         // Not a Lua callee (a native, `pcall` of a Lua function, a
@@ -862,9 +863,26 @@ impl State {
             && let Function::Lua(_) = fv.get()
         {
             self.tick()?;
+            let depth = self.frames.last().map_or(0, |f| f.protected_depth) + 1;
+            if depth as u32 + self.native_depth > crate::state::MAX_C_LEVELS {
+                // PUC Lua raises this inside the protected call, so this very
+                // pcall returns false and the message (which has no position).
+                self.stack[func] = Value::Bool(false);
+                self.stack[func + 1] = self.new_str(b"C stack overflow");
+                if nresults >= 0 {
+                    for i in 2..nresults as usize {
+                        self.stack[func + i] = Value::Nil;
+                    }
+                } else {
+                    self.top = func + 2;
+                }
+                return Ok(CallOutcome::Done);
+            }
             // `nresults` counts the leading `true` too (see do_return).
             self.push_lua_frame(f, nargs - 1, nresults, fv)?;
-            self.frames.last_mut().expect("pushed").protected = true;
+            let fr = self.frames.last_mut().expect("pushed");
+            fr.protected = true;
+            fr.protected_depth = depth;
             return Ok(CallOutcome::Pushed);
         }
         // Natives and callables: run now and catch.

@@ -23,6 +23,9 @@ use crate::value::Value;
 pub(crate) const MAX_STACK: usize = 1_000_000;
 /// Nested native->Lua re-entries (metamethods, sort comparators...).
 pub(crate) const MAX_NATIVE_DEPTH: u32 = 200;
+/// Nested `pcall`s plus native re-entries before "C stack overflow": PUC
+/// Lua's LUAI_MAXCCALLS (200) less the levels lua.c itself uses.
+pub(crate) const MAX_C_LEVELS: u32 = 198;
 /// Longest chain of `__call` handlers followed before giving up.
 const MAX_CALL_CHAIN: usize = 100;
 /// Headroom kept above every frame for natives' pushes.
@@ -47,6 +50,9 @@ pub(crate) struct Frame {
     /// An entry frame whose caller is a native (sort, gsub, tostring...):
     /// PUC Lua would show that native as a level of its own.
     pub called_by_native: bool,
+    /// Protected frames (pcalls) at or below this one: PUC Lua's pcall is a
+    /// C call, so nesting them is bounded like C calls are.
+    pub protected_depth: u16,
 }
 
 /// Names of metamethods, interned once per state.
@@ -401,6 +407,7 @@ impl State {
             entry: false,
             protected: false,
             called_by_native: false,
+            protected_depth: self.frames.last().map_or(0, |f| f.protected_depth),
         });
         Ok(())
     }
