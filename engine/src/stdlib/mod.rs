@@ -164,12 +164,6 @@ impl State {
         }
     }
 
-    /// Like `unpositioned`, for messages that would otherwise also name a
-    /// variable of the calling Lua function.
-    pub(crate) fn unculprited(&mut self, e: Throw) -> Throw {
-        self.unpositioned(e)
-    }
-
     /// Pushes a result and returns Ok(1), for one-result natives.
     pub(crate) fn ret1(&mut self, v: Value) -> VmResult<usize> {
         self.push(v)?;

@@ -52,7 +52,7 @@ fn length_of(st: &mut State, v: Value) -> VmResult<i64> {
     {
         return Ok(t.get().border());
     }
-    let n = st.len(v, crate::error::Culprit::Rk(0)).map_err(|e| st.unculprited(e))?;
+    let n = st.len(v, crate::error::Culprit::Rk(0)).map_err(|e| st.unpositioned(e))?;
     crate::meta::to_integer(n).ok_or_else(|| Throw::Error(st.new_str(b"object length is not an integer")))
 }
 
