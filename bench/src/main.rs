@@ -96,7 +96,7 @@ fn time_ember(mode: &str, file: &Path, runs: u32) -> Result<(f64, Vec<u8>), Stri
     for _ in 0..runs {
         let profiling = mode != "t0-noprof";
         let start = Instant::now();
-        let engine = Engine::with_config(EngineConfig { profiling });
+        let engine = Engine::with_config(EngineConfig { profiling, ..EngineConfig::default() });
         engine.load_module_as("main", &src, &name).map_err(|e| e.to_string())?;
         let mut st = engine.new_state();
         let buf = OutputCapture::new();

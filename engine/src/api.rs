@@ -115,8 +115,10 @@ pub struct Limits {
 /// Counters about a state.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
 pub struct StateStats {
-    /// Lua function calls run by the interpreter (tier 0).
+    /// Lua function calls whose callee had no compiled code (tier 0).
     pub tier0_calls: u64,
+    /// Lua function calls into compiled tier-1 code.
+    pub tier1_calls: u64,
     /// Native (builtin) function calls.
     pub native_calls: u64,
     /// Garbage collections run.
@@ -168,7 +170,8 @@ impl State {
     /// Execution and heap counters of this state.
     pub fn stats(&self) -> StateStats {
         StateStats {
-            tier0_calls: self.counters.lua_calls,
+            tier0_calls: self.counters.lua_calls - self.counters.tier1_calls,
+            tier1_calls: self.counters.tier1_calls,
             native_calls: self.counters.native_calls,
             gc_collections: self.heap.collections,
             heap_bytes: self.heap.bytes,
@@ -271,10 +274,13 @@ impl State {
         let top = self.top;
         let depth = self.frames.len();
         self.arm_limits();
+        self.tier_invocation_start();
+        let started = self.tier.record_latency.then(Instant::now);
         let r = f(self);
         // Convert an escaping error value before anything can collect it:
         // it is referenced only from `r`, which the collector cannot see.
         let r = r.map_err(|e| self.host_error(e));
+        self.tier_invocation_end(started);
         // Clean up whatever the invocation left behind; close upvalues
         // first, so the cleanup collection cannot drop their values.
         self.close_upvals(top);

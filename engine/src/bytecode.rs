@@ -316,6 +316,8 @@ pub struct Proto {
     pub(crate) name: String,
     pub(crate) key: FunctionKey,
     pub(crate) feedback: Feedback,
+    /// Compiled-code entry and hotness, shared by every state.
+    pub(crate) jit: crate::jit::JitSlot,
 }
 
 impl Proto {

@@ -171,6 +171,7 @@ impl Compiler {
             source: self.source.clone(),
             name: fs.name,
             key: FunctionKey::default(),
+            jit: Default::default(),
         };
         proto.key = crate::key::compute_key(&proto);
         if let Err(e) = verify(&proto) {

@@ -22,15 +22,18 @@ pub type ModuleLoader = dyn Fn(&str) -> Option<Result<(Vec<u8>, String), String>
 
 /// Engine-wide settings.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct EngineConfig {
     /// Record tier-0 feedback (call counts, type sets, branch counts). On by
     /// default; later tiers and gossip need it.
     pub profiling: bool,
+    /// Tiering knobs (mode, policy, thresholds, workers, code cache...).
+    pub tiering: crate::jit::TieringConfig,
 }
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        EngineConfig { profiling: true }
+        EngineConfig { profiling: true, tiering: crate::jit::TieringConfig::default() }
     }
 }
 
@@ -64,6 +67,7 @@ struct Inner {
     config: RwLock<EngineConfig>,
     modules: RwLock<HashMap<String, Arc<Module>>>,
     loader: RwLock<Option<Arc<ModuleLoader>>>,
+    jit: crate::jit::Jit,
 }
 
 /// Shared, thread-safe home of compiled modules.
@@ -86,7 +90,51 @@ impl Engine {
 
     /// An engine with `config`.
     pub fn with_config(config: EngineConfig) -> Engine {
-        Engine { inner: Arc::new(Inner { config: RwLock::new(config), modules: RwLock::new(HashMap::new()), loader: RwLock::new(None) }) }
+        let jit = crate::jit::Jit::new(config.tiering.clone(), config.profiling);
+        Engine {
+            inner: Arc::new(Inner { config: RwLock::new(config), modules: RwLock::new(HashMap::new()), loader: RwLock::new(None), jit }),
+        }
+    }
+
+    pub(crate) fn jit(&self) -> &crate::jit::Jit {
+        &self.inner.jit
+    }
+
+    /// The current tiering configuration.
+    pub fn tiering(&self) -> crate::jit::TieringConfig {
+        self.inner.jit.config()
+    }
+
+    /// Changes tiering knobs on the running engine: workers are added or
+    /// retired at once, a smaller code cache evicts at once, states pick the
+    /// rest up at their next invocation. Rejects an invalid configuration
+    /// and keeps the old one.
+    pub fn set_tiering(&self, config: crate::jit::TieringConfig) -> Result<(), String> {
+        self.inner.jit.set_config(config.clone())?;
+        self.inner.config.write().expect("config lock").tiering = config;
+        Ok(())
+    }
+
+    /// Tiering counters and every function with hotness or compiled code.
+    pub fn jit_stats(&self) -> crate::jit::JitStats {
+        let protos: Vec<Arc<Proto>> = self.modules().iter().flat_map(|m| m.functions.clone()).collect();
+        self.inner.jit.stats(&protos)
+    }
+
+    /// Tier events after sequence number `after` (0: all kept, up to 10,000).
+    pub fn tier_events(&self, after: u64) -> Vec<crate::jit::TierEvent> {
+        self.inner.jit.events_since(after)
+    }
+
+    /// A stream of tier events from now on (dropped when the receiver is).
+    pub fn subscribe_tier_events(&self) -> std::sync::mpsc::Receiver<crate::jit::TierEvent> {
+        self.inner.jit.subscribe()
+    }
+
+    /// Frees evicted code no running invocation can reach; returns how many
+    /// evicted units are still waiting.
+    pub fn reclaim_code(&self) -> usize {
+        self.inner.jit.reclaim()
     }
 
     /// The current configuration.

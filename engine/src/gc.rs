@@ -30,7 +30,7 @@ use crate::value::{LuaStr, SHORT_STRING_MAX, Value};
 #[repr(C)]
 pub(crate) struct GcBox<T> {
     marked: Cell<bool>,
-    value: UnsafeCell<T>,
+    pub(crate) value: UnsafeCell<T>,
 }
 
 /// A pointer to a heap object owned by one state's [`Heap`].

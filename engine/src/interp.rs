@@ -24,7 +24,20 @@ impl State {
     /// Runs frames until the frame marked `entry` returns; returns the
     /// number of results, left at that frame's function slot.
     pub(crate) fn execute(&mut self) -> VmResult<usize> {
+        match self.run::<false>()? {
+            Exit::Returned(n) => Ok(n),
+            Exit::Stepped | Exit::FrameChanged => unreachable!("only step mode stops early"),
+        }
+    }
+
+    /// The interpreter loop. With `STEP` it runs exactly one instruction of
+    /// the top frame (at its saved pc) and reports what happened: that is
+    /// how compiled code hands over everything it does not do inline (see
+    /// `jit::runtime::jit_step`). Errors in step mode return at once; the
+    /// outer loop that entered the compiled code unwinds them.
+    pub(crate) fn run<const STEP: bool>(&mut self) -> VmResult<Exit> {
         let entry_level = self.frames.len() - 1;
+        let mut first = true;
         'frame: loop {
             let fi = self.frames.len() - 1;
             let (clg, base, mut pc) = {
@@ -43,6 +56,13 @@ impl State {
             // such path ends in `refresh!()` (inside `tri!`) or re-enters
             // 'frame, so `regs` always points into the live buffer.
             let mut regs: *mut Value = self.stack.as_mut_ptr().wrapping_add(base);
+            if STEP {
+                if !first {
+                    return Ok(Exit::FrameChanged);
+                }
+                first = false;
+            }
+            let mut stepped = false;
 
             macro_rules! refresh {
                 () => {
@@ -102,6 +122,9 @@ impl State {
                 ($e:expr) => {{
                     savepc!();
                     let e = $e;
+                    if STEP {
+                        return Err(e);
+                    }
                     match self.unwind(e, entry_level) {
                         Ok(()) => continue 'frame,
                         Err(e) => return Err(e),
@@ -164,7 +187,44 @@ impl State {
                 }};
             }
 
+            if !STEP && self.tier.mode != crate::jit::TierMode::Interpreter {
+                match self.enter_compiled(proto, &cl.inst.get().proto, regs, consts, pc) {
+                    None => {}
+                    Some(crate::jit::runtime::status::CONTINUE) => continue 'frame,
+                    Some(crate::jit::runtime::status::RETURNED) => return Ok(Exit::Returned(self.jit_nret)),
+                    Some(crate::jit::runtime::status::ERROR) => {
+                        let e = self.jit_error.take().unwrap_or_else(|| Throw::msg("internal error: lost JIT error"));
+                        match self.unwind(e, entry_level) {
+                            Ok(()) => continue 'frame,
+                            Err(e) => return Err(e),
+                        }
+                    }
+                    Some(_) => {
+                        // INTERPRET: carry on here from the saved pc.
+                        pc = self.frames[fi].pc;
+                        refresh!();
+                    }
+                }
+            }
+            // Tier-up at a loop back-edge: once this function has compiled
+            // code, re-dispatch the frame so it continues there.
+            macro_rules! back_edge {
+                () => {
+                    if !STEP && self.tier.mode != crate::jit::TierMode::Interpreter && self.tier_backedge(&cl.inst.get().proto) {
+                        savepc!();
+                        continue 'frame;
+                    }
+                };
+            }
+
             loop {
+                if STEP {
+                    if stepped {
+                        self.frames[fi].pc = pc;
+                        return Ok(Exit::Stepped);
+                    }
+                    stepped = true;
+                }
                 let op = *unsafe { code.get_unchecked(pc) };
                 pc += 1;
                 match op {
@@ -470,8 +530,11 @@ impl State {
                             if let Err(e) = self.tick() {
                                 throw!(e);
                             }
+                            pc = (pc as i64 + off as i64) as usize;
+                            back_edge!();
+                        } else {
+                            pc = (pc as i64 + off as i64) as usize;
                         }
-                        pc = (pc as i64 + off as i64) as usize;
                     }
                     Op::Eq { k, b, c } => {
                         let (x, y): (&Value, &Value) = (rkref!(b), rkref!(c));
@@ -616,7 +679,7 @@ impl State {
                             self.close_upvals(base);
                         }
                         match self.do_return(fi, first, n) {
-                            Some(r) => return Ok(r),
+                            Some(r) => return Ok(Exit::Returned(r)),
                             None => continue 'frame,
                         }
                     }
@@ -643,6 +706,7 @@ impl State {
                                 if let Err(e) = self.tick() {
                                     throw!(e);
                                 }
+                                back_edge!();
                             }
                         } else {
                             let (Value::Float(idx), Value::Float(limit), Value::Float(step)) = (r!(a), r!(a + 1), r!(a + 2)) else {
@@ -659,6 +723,7 @@ impl State {
                                 if let Err(e) = self.tick() {
                                     throw!(e);
                                 }
+                                back_edge!();
                             }
                         }
                     }
@@ -729,6 +794,7 @@ impl State {
                             if let Err(e) = self.tick() {
                                 throw!(e);
                             }
+                            back_edge!();
                         }
                     }
                     Op::Closure { a, idx } => {
@@ -1054,6 +1120,16 @@ fn key_bits(k: Value) -> u8 {
         Value::Str(_) => access::STR_KEY,
         _ => access::OTHER_KEY,
     }
+}
+
+/// How [`State::run`] stopped.
+pub(crate) enum Exit {
+    /// The entry frame returned this many results.
+    Returned(usize),
+    /// Step mode: one instruction ran; the frame's pc is saved.
+    Stepped,
+    /// Step mode: the instruction pushed or popped a frame.
+    FrameChanged,
 }
 
 pub(crate) enum CallOutcome {

@@ -36,6 +36,7 @@ mod error;
 mod function;
 mod gc;
 mod interp;
+pub mod jit;
 mod key;
 mod meta;
 mod number;
@@ -52,6 +53,7 @@ pub use engine::{Engine, EngineConfig, Module, ModuleLoader, chunk_id};
 pub use error::{Error, LimitKind};
 pub use key::FunctionKey;
 pub use profile::{FunctionProfile, PROFILE_SCHEMA_VERSION, SiteKind, SiteProfile};
+pub use jit::{FunctionTier, JitStats, Policy, TierEvent, TierEventKind, TierMode, TieringConfig};
 pub use state::State;
 
 /// Checks that `source` parses and compiles; returns the lua5.4-style

@@ -98,6 +98,8 @@ pub(crate) struct Budget {
 #[derive(Default, Clone, Debug)]
 pub(crate) struct Counters {
     pub lua_calls: u64,
+    /// Lua calls whose callee had compiled code.
+    pub tier1_calls: u64,
     pub native_calls: u64,
 }
 
@@ -133,6 +135,15 @@ pub struct State {
     pub(crate) gc_stepmul: i64,
     /// Limits armed at the start of each invocation.
     pub(crate) limits_cfg: crate::api::Limits,
+    /// Tiering knobs this state reads on hot paths, and its epoch slot.
+    pub(crate) tier: crate::jit::TierState,
+    /// The running frame's registers, as compiled code must reload them
+    /// after a runtime call (the stack may have moved).
+    pub(crate) jit_regs: *mut Value,
+    /// An error raised under compiled code, waiting to be unwound.
+    pub(crate) jit_error: Option<Throw>,
+    /// Results of an entry frame that returned under compiled code.
+    pub(crate) jit_nret: usize,
 }
 
 // SAFETY: a State owns its heap exclusively; `Gc` pointers never leave it
@@ -182,6 +193,7 @@ impl State {
             metatable: s("__metatable"),
         };
         let profiling = engine.config().profiling;
+        let tier = crate::jit::TierState::new(engine.jit());
         let mut st = State {
             engine,
             heap,
@@ -205,6 +217,10 @@ impl State {
             gc_mode: "generational",
             gc_pause: 200,
             gc_stepmul: 100,
+            tier,
+            jit_regs: std::ptr::null_mut(),
+            jit_error: None,
+            jit_nret: 0,
         };
         crate::stdlib::open_libs(&mut st);
         st
@@ -395,6 +411,9 @@ impl State {
         }
         if self.profiling {
             p.feedback.count_call();
+        }
+        if self.tier.mode != crate::jit::TierMode::Interpreter {
+            self.tier_call(&c.inst.get().proto);
         }
         self.counters.lua_calls += 1;
         self.frames.push(Frame {

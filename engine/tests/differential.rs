@@ -15,7 +15,22 @@ use std::time::{Duration, Instant};
 /// today (later tiers join this list), plus the interpreter with the
 /// collector in stress mode, which frees anything not reachable from the
 /// roots within a few KiB of allocation.
-const MODES: &[&[&str]] = &[&["--tier", "0"], &["--tier", "auto"], &["--tier", "0", "--gc-stress"]];
+const MODES: &[&[&str]] = &[
+    &["--tier", "0"],
+    // The default policy (balanced, background compilation).
+    &["--tier", "auto"],
+    // Every function compiled at tier 1 on its first call.
+    &["--tier", "1"],
+    // Tier-up mid-run, deterministically: hot after a few calls or loop
+    // iterations, compiled on the running thread, entered at the next call
+    // boundary or loop header.
+    &["--tier", "auto", "--tiering", "workers=0", "--tiering", "tier1_threshold=20"],
+    // Background workers racing the program, with a code cache so small
+    // that units are evicted and freed while it runs.
+    &["--tier", "auto", "--tiering", "tier1_threshold=10", "--tiering", "code_cache_bytes=8192"],
+    &["--tier", "0", "--gc-stress"],
+    &["--tier", "1", "--gc-stress"],
+];
 const TIMEOUT: Duration = Duration::from_secs(60);
 
 struct Outcome {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use ember_engine::{Engine, EngineConfig, Error, Limits};
+use ember_engine::{Engine, EngineConfig, Error, Limits, TierMode, TieringConfig};
 
 #[derive(Parser)]
 #[command(name = "ember", version, about = "Ember: a tiered Lua 5.4-subset VM")]
@@ -24,12 +24,12 @@ enum Cmd {
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
 enum Tier {
-    /// Let the tiering policy decide (today: the interpreter).
+    /// Let the tiering policy decide (hot functions go to tier 1).
     Auto,
     /// Interpreter only.
     #[value(name = "0")]
     T0,
-    /// Baseline JIT for every function (not built yet).
+    /// Baseline JIT for every function, compiled on its first call.
     #[value(name = "1")]
     T1,
     /// Optimizing JIT for every function (not built yet).
@@ -42,7 +42,13 @@ struct RunArgs {
     /// Execution tier to force.
     #[arg(long, value_enum, default_value = "auto")]
     tier: Tier,
-    /// Print per-tier call counts and the hottest functions to stderr.
+    /// Tiering policy preset for `--tier auto`.
+    #[arg(long, default_value = "balanced", value_parser = ["throughput", "latency", "balanced"])]
+    policy: String,
+    /// Override one tiering knob, KEY=VALUE (repeatable; see docs/tiering.md).
+    #[arg(long = "tiering", value_name = "KEY=VALUE")]
+    tiering: Vec<String>,
+    /// Print per-tier call counts, JIT counters and the hottest functions to stderr.
     #[arg(long)]
     stats: bool,
     /// Stop after N steps (loop back-edges plus calls).
@@ -84,15 +90,22 @@ fn main() -> ExitCode {
 }
 
 fn run(a: RunArgs) -> ExitCode {
-    match a.tier {
-        Tier::T1 | Tier::T2 => {
-            eprintln!(
-                "ember: --tier {} is not available in this build: the JIT tiers are not implemented yet (use --tier 0 or auto)",
-                if a.tier == Tier::T1 { 1 } else { 2 }
-            );
+    if a.tier == Tier::T2 {
+        eprintln!("ember: --tier 2 is not available in this build: the optimizing tier is not implemented yet (use 0, 1 or auto)");
+        return ExitCode::from(2);
+    }
+    let mut tiering = TieringConfig::preset(a.policy.parse().expect("clap checked the policy"));
+    tiering.mode = match a.tier {
+        Tier::T0 => TierMode::Interpreter,
+        Tier::T1 => TierMode::Baseline,
+        Tier::Auto | Tier::T2 => TierMode::Auto,
+    };
+    for kv in &a.tiering {
+        let r = kv.split_once('=').ok_or_else(|| format!("expected KEY=VALUE, got '{kv}'")).and_then(|(k, v)| tiering.set(k.trim(), v.trim()));
+        if let Err(e) = r {
+            eprintln!("ember: --tiering: {e}");
             return ExitCode::from(2);
         }
-        Tier::Auto | Tier::T0 => {}
     }
     let source = match std::fs::read(&a.file) {
         Ok(s) => strip_comment_line(strip_bom(s)),
@@ -101,7 +114,7 @@ fn run(a: RunArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let engine = Engine::with_config(EngineConfig { profiling: !a.no_profile });
+    let engine = Engine::with_config(EngineConfig { profiling: !a.no_profile, tiering });
     // `require` looks for ./NAME.lua, like lua5.4's default package.path.
     engine.set_module_loader(Arc::new(|name: &str| {
         let path = format!("./{}.lua", name.replace('.', "/"));
@@ -159,15 +172,37 @@ fn strip_bom(mut src: Vec<u8>) -> Vec<u8> {
 
 fn print_stats(engine: &Engine, state: &ember_engine::State) {
     let s = state.stats();
+    let j = engine.jit_stats();
+    let t = engine.tiering();
     let mut e = std::io::stderr().lock();
     let _ = writeln!(e, "-- ember stats --");
-    let _ = writeln!(e, "calls by tier: tier0={} tier1=0 tier2=0 (JIT tiers not built yet)", s.tier0_calls);
+    let _ = writeln!(e, "tiering: mode {:?}, policy {:?}, tier-1 threshold {}", t.mode, t.policy, t.tier1_threshold);
+    let _ = writeln!(e, "calls by tier: tier0={} tier1={} tier2=0", s.tier0_calls, s.tier1_calls);
     let _ = writeln!(e, "native calls: {}", s.native_calls);
+    let _ = writeln!(
+        e,
+        "jit: {} compiled at tier 1 ({} bytecodes, {:.2} ms total, {:.1} us/bytecode), {} rejected, {} evicted, {} on the invoking thread",
+        j.tier1_compiled,
+        j.bytecodes_compiled,
+        j.compile_us_total as f64 / 1000.0,
+        j.compile_us_total as f64 / j.bytecodes_compiled.max(1) as f64,
+        j.rejected,
+        j.evicted,
+        j.compiled_on_invoking_thread
+    );
+    let _ = writeln!(e, "code cache: {} units, {} KiB (limit {} KiB), {} KiB evicted awaiting free", j.units, j.code_cache_bytes / 1024, t.code_cache_bytes / 1024, j.retired_bytes / 1024);
     let _ = writeln!(e, "gc: {} collections, heap {} KiB, {} objects", s.gc_collections, s.heap_bytes / 1024, s.heap_objects);
-    let _ = writeln!(e, "hottest functions (calls + loop back-edges):");
-    let _ = writeln!(e, "  {:>10} {:>12}  {:<32} key", "calls", "back-edges", "function");
-    for p in engine.profiles().iter().filter(|p| p.calls + p.back_edges > 0).take(10) {
-        let _ = writeln!(e, "  {:>10} {:>12}  {:<32} {}", p.calls, p.back_edges, format!("{}:{} {}", p.source, p.line, p.name), p.key);
+    let _ = writeln!(e, "hottest functions (hotness = calls x {} + interpreted back-edges):", t.call_weight);
+    let _ = writeln!(e, "  {:>4} {:>12} {:>8}  {:<40} key", "tier", "hotness", "code B", "function");
+    for f in j.functions.iter().take(12) {
+        let _ = writeln!(e, "  {:>4} {:>12} {:>8}  {:<40} {}", f.tier, f.hotness, f.code_bytes, format!("{} {}", f.location, f.name), f.key);
+    }
+    let rejected: Vec<_> = j.functions.iter().filter(|f| f.rejected.is_some()).collect();
+    if !rejected.is_empty() {
+        let _ = writeln!(e, "not compiled (these run in the interpreter):");
+        for f in rejected {
+            let _ = writeln!(e, "  {} {}: {}", f.location, f.name, f.rejected.as_deref().unwrap_or(""));
+        }
     }
 }
 

@@ -1,0 +1,901 @@
+//! Tier 1: a straight translation of one prototype's bytecode into
+//! Cranelift IR, one block per instruction.
+//!
+//! What it is: registers stay in the VM register file (so the collector and
+//! the debug machinery see exactly what tier 0 would); integer and float
+//! arithmetic, comparisons, truthiness tests, numeric `for` loops and
+//! array-part table accesses run inline; everything else, and every case a
+//! fast path does not cover, calls [`jit_step`], which runs that one
+//! instruction in the interpreter. What it is not: an optimizer — no value
+//! lives in a machine register across instructions, no guard is speculative.
+//!
+//! Re-entry: a compiled function starts with a `br_table` over its resume
+//! points (pc 0, the pc after every call, every loop header), because calls
+//! and returns hand control back to the interpreter loop and the frame is
+//! re-entered where it left off.
+
+use cranelift_codegen::Context;
+use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
+use cranelift_codegen::ir::{self, AbiParam, Block, BlockArg, InstBuilder, JumpTableData, MemFlagsData, SigRef, types};
+use cranelift_codegen::isa::OwnedTargetIsa;
+use cranelift_codegen::settings::{self, Configurable};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
+use cranelift_jit::{JITBuilder, JITModule};
+use cranelift_module::{Module, default_libcall_names};
+
+use super::runtime::{JitFn, Layout, jit_step, jit_tick, layout, status, tag};
+use crate::bytecode::{Constant, Op, Proto, RK_CONST};
+use crate::profile::access;
+
+/// A finished compilation unit: its own JITModule (so it can be freed
+/// alone) and the entry point into it.
+pub(crate) struct CompiledCode {
+    pub module: JITModule,
+    pub entry: JitFn,
+    /// Machine code bytes (code + read-only data).
+    pub code_bytes: usize,
+    /// Cranelift IR instructions emitted (a measure of work).
+    pub ir_insts: usize,
+}
+
+/// Reusable compiler state: one per compiling thread.
+pub(crate) struct Compiler {
+    isa: OwnedTargetIsa,
+    ctx: Context,
+    fbc: FunctionBuilderContext,
+}
+
+impl Compiler {
+    pub(crate) fn new() -> Result<Compiler, String> {
+        let mut fb = settings::builder();
+        let set = |fb: &mut settings::Builder, k: &str, v: &str| fb.set(k, v).map_err(|e| format!("cranelift setting {k}: {e}"));
+        set(&mut fb, "opt_level", "none")?;
+        set(&mut fb, "is_pic", "false")?;
+        set(&mut fb, "use_colocated_libcalls", "false")?;
+        set(&mut fb, "enable_verifier", if cfg!(debug_assertions) { "true" } else { "false" })?;
+        let isa = cranelift_native::builder()
+            .map_err(|e| format!("unsupported host for the JIT: {e}"))?
+            .finish(settings::Flags::new(fb))
+            .map_err(|e| format!("cranelift ISA: {e}"))?;
+        Ok(Compiler { isa, ctx: Context::new(), fbc: FunctionBuilderContext::new() })
+    }
+
+    /// Compiles `proto` at tier 1. `profiling`: emit feedback recording.
+    pub(crate) fn compile(&mut self, proto: &Proto, profiling: bool) -> Result<CompiledCode, String> {
+        let mut module = JITModule::new(JITBuilder::with_isa(self.isa.clone(), default_libcall_names()));
+        let mut sig = module.make_signature();
+        for _ in 0..4 {
+            sig.params.push(AbiParam::new(types::I64));
+        }
+        sig.returns.push(AbiParam::new(types::I64));
+        let fid = module.declare_anonymous_function(&sig).map_err(|e| e.to_string())?;
+        self.ctx.clear();
+        self.ctx.func.signature = sig.clone();
+        let ir_insts;
+        {
+            let mut b = FunctionBuilder::new(&mut self.ctx.func, &mut self.fbc);
+            let mut helper = sig.clone();
+            helper.params.truncate(2);
+            let helper = b.import_signature(helper);
+            let mut t = Translator::new(&mut b, proto, helper, profiling);
+            t.translate();
+            ir_insts = b.func.dfg.num_insts();
+            b.finalize(module.target_config());
+        }
+        module.define_function(fid, &mut self.ctx).map_err(|e| match e {
+            cranelift_module::ModuleError::Compilation(cranelift_codegen::CodegenError::Verifier(errs)) => {
+                format!("IR verifier: {}", cranelift_codegen::print_errors::pretty_verifier_error(&self.ctx.func, None, errs))
+            }
+            other => format!("cranelift: {other:?}"),
+        })?;
+        let code_bytes = self.ctx.compiled_code().map_or(0, |c| c.code_info().total_size as usize);
+        self.ctx.clear();
+        module.finalize_definitions().map_err(|e| format!("finalize: {e}"))?;
+        let ptr = module.get_finalized_function(fid);
+        // SAFETY: the function was declared with JitFn's signature (four
+        // i64 parameters, one i64 result, host calling convention).
+        let entry: JitFn = unsafe { std::mem::transmute::<*const u8, JitFn>(ptr) };
+        Ok(CompiledCode { module, entry, code_bytes, ir_insts })
+    }
+}
+
+/// An instruction operand: a register or a constant known at compile time.
+#[derive(Clone, Copy)]
+enum Opd<'a> {
+    Reg(u16),
+    Int(i64),
+    Float(f64),
+    /// Any other constant (strings, nil, booleans): no fast path.
+    Other(&'a Constant, u16),
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Arith {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Mod,
+    IDiv,
+    BAnd,
+    BOr,
+    BXor,
+}
+
+struct Translator<'a, 'b> {
+    b: &'a mut FunctionBuilder<'b>,
+    p: &'a Proto,
+    lay: &'static Layout,
+    blocks: Vec<Block>,
+    /// Returns its single parameter as the function's status.
+    exit: Block,
+    /// Returns `INTERPRET`.
+    bail: Block,
+    state: ir::Value,
+    consts: ir::Value,
+    regs: Variable,
+    helper: SigRef,
+    prof: bool,
+    mf: MemFlagsData,
+}
+
+impl<'a, 'b> Translator<'a, 'b> {
+    fn new(b: &'a mut FunctionBuilder<'b>, p: &'a Proto, helper: SigRef, prof: bool) -> Self {
+        let entry = b.create_block();
+        b.append_block_params_for_function_params(entry);
+        b.switch_to_block(entry);
+        let params = b.block_params(entry).to_vec();
+        let regs = b.declare_var(types::I64);
+        b.def_var(regs, params[1]);
+        let blocks = (0..p.code.len()).map(|_| b.create_block()).collect();
+        let exit = b.create_block();
+        b.append_block_param(exit, types::I64);
+        let bail = b.create_block();
+        let mut t = Translator {
+            b,
+            p,
+            lay: layout(),
+            blocks,
+            exit,
+            bail,
+            state: params[0],
+            consts: params[2],
+            regs,
+            helper,
+            prof,
+            mf: MemFlagsData::trusted(),
+        };
+        t.resume_dispatch(params[3]);
+        t
+    }
+
+    fn resume_dispatch(&mut self, pc: ir::Value) {
+        let n = self.p.code.len();
+        let mut resume = vec![false; n];
+        resume[0] = true;
+        for (pc, op) in self.p.code.iter().enumerate() {
+            match *op {
+                Op::Call { .. } | Op::TailCall { .. } | Op::TForCall { .. } if pc + 1 < n => resume[pc + 1] = true,
+                Op::Jmp { off, .. } | Op::ForLoop { off, .. } | Op::TForLoop { off, .. } if off < 0 => {
+                    resume[(pc as i64 + 1 + off as i64) as usize] = true
+                }
+                _ => {}
+            }
+        }
+        let bail = self.b.func.dfg.block_call(self.bail, &[]);
+        let table: Vec<_> = (0..n).map(|i| self.b.func.dfg.block_call(if resume[i] { self.blocks[i] } else { self.bail }, &[])).collect();
+        let jt = self.b.create_jump_table(JumpTableData::new(bail, &table));
+        let idx = self.b.ins().ireduce(types::I32, pc);
+        self.b.ins().br_table(idx, jt);
+    }
+
+    fn translate(&mut self) {
+        for pc in 0..self.p.code.len() {
+            self.b.switch_to_block(self.blocks[pc]);
+            self.op(pc);
+        }
+        self.b.switch_to_block(self.exit);
+        let st = self.b.block_params(self.exit)[0];
+        self.b.ins().return_(&[st]);
+        self.b.switch_to_block(self.bail);
+        let st = self.iconst(status::INTERPRET as i64);
+        self.b.ins().return_(&[st]);
+        self.b.seal_all_blocks();
+    }
+
+    // ----- small builders ------------------------------------------------------
+
+    fn iconst(&mut self, v: i64) -> ir::Value {
+        self.b.ins().iconst(types::I64, v)
+    }
+    fn regs(&mut self) -> ir::Value {
+        self.b.use_var(self.regs)
+    }
+    fn tag(&mut self, r: u16) -> ir::Value {
+        let regs = self.regs();
+        self.b.ins().load(types::I64, self.mf, regs, 16 * r as i32)
+    }
+    fn int(&mut self, r: u16) -> ir::Value {
+        let regs = self.regs();
+        self.b.ins().load(types::I64, self.mf, regs, 16 * r as i32 + 8)
+    }
+    fn float(&mut self, r: u16) -> ir::Value {
+        let regs = self.regs();
+        self.b.ins().load(types::F64, self.mf, regs, 16 * r as i32 + 8)
+    }
+    fn set_tag(&mut self, r: u16, t: i64) {
+        let regs = self.regs();
+        let t = self.iconst(t);
+        self.b.ins().store(self.mf, t, regs, 16 * r as i32);
+    }
+    fn set_payload(&mut self, r: u16, v: ir::Value) {
+        let regs = self.regs();
+        self.b.ins().store(self.mf, v, regs, 16 * r as i32 + 8);
+    }
+    fn set_int(&mut self, r: u16, v: ir::Value) {
+        self.set_tag(r, tag::INT);
+        self.set_payload(r, v);
+    }
+    fn set_float(&mut self, r: u16, v: ir::Value) {
+        self.set_tag(r, tag::FLOAT);
+        self.set_payload(r, v);
+    }
+    fn set_bool(&mut self, r: u16, v: ir::Value) {
+        self.set_tag(r, tag::BOOL);
+        let regs = self.regs();
+        // `v` is an i8: a one-byte store of the bool payload.
+        self.b.ins().store(self.mf, v, regs, 16 * r as i32 + 8);
+    }
+    /// Copies a whole value (tag and payload) between two addresses.
+    fn copy(&mut self, dst: ir::Value, doff: i32, src: ir::Value, soff: i32) {
+        let t = self.b.ins().load(types::I64, self.mf, src, soff);
+        let v = self.b.ins().load(types::I64, self.mf, src, soff + 8);
+        self.b.ins().store(self.mf, t, dst, doff);
+        self.b.ins().store(self.mf, v, dst, doff + 8);
+    }
+    fn mov(&mut self, dst: u16, src: u16) {
+        let regs = self.regs();
+        self.copy(regs, 16 * dst as i32, regs, 16 * src as i32);
+    }
+    fn eq_imm(&mut self, x: ir::Value, v: i64) -> ir::Value {
+        let c = self.iconst(v);
+        self.b.ins().icmp(IntCC::Equal, x, c)
+    }
+    fn jump(&mut self, pc: usize) {
+        let target = self.block_at(pc);
+        self.b.ins().jump(target, &[]);
+    }
+    fn block_at(&self, pc: usize) -> Block {
+        self.blocks.get(pc).copied().unwrap_or(self.bail)
+    }
+    fn operand(&self, x: u16) -> Opd<'a> {
+        if x < RK_CONST {
+            return Opd::Reg(x);
+        }
+        let k = (x - RK_CONST) as usize;
+        match &self.p.consts[k] {
+            Constant::Int(i) => Opd::Int(*i),
+            Constant::Float(f) => Opd::Float(*f),
+            c => Opd::Other(c, k as u16),
+        }
+    }
+    /// Stores constant or register operand `x` into register `dst`.
+    fn store_operand(&mut self, dst_addr: ir::Value, doff: i32, x: u16) {
+        if x < RK_CONST {
+            let regs = self.regs();
+            self.copy(dst_addr, doff, regs, 16 * x as i32);
+        } else {
+            let consts = self.consts;
+            self.copy(dst_addr, doff, consts, 16 * (x - RK_CONST) as i32);
+        }
+    }
+
+    /// Records feedback bits at `pc` unless the site already has them (bits
+    /// only ever accumulate, so then there is nothing to record).
+    fn note_bits(&mut self, pc: usize, bits: u8) {
+        if !self.prof {
+            return;
+        }
+        let site = &self.p.feedback.sites[pc].bits;
+        if site.load(std::sync::atomic::Ordering::Relaxed) & bits == bits {
+            return;
+        }
+        // The sites array lives as long as the prototype, which outlives
+        // every unit compiled from it (units hold an Arc<Proto>).
+        let addr = self.iconst(site.as_ptr() as i64);
+        let old = self.b.ins().uload8(types::I32, self.mf, addr, 0);
+        let new = self.b.ins().bor_imm_u(old, bits as i64);
+        self.b.ins().istore8(self.mf, new, addr, 0);
+    }
+
+    /// Counts a back-edge for tier 2 and checks limits, as the interpreter does.
+    fn back_edge(&mut self, pc: usize, target: usize) {
+        if self.prof {
+            let addr = self.iconst(self.p.feedback.sites[pc].taken.as_ptr() as i64);
+            let n = self.b.ins().load(types::I32, self.mf, addr, 0);
+            let n = self.b.ins().iadd_imm_s(n, 1);
+            self.b.ins().store(self.mf, n, addr, 0);
+        }
+        let off = self.lay.state_tick;
+        let t = self.b.ins().load(types::I64, self.mf, self.state, off);
+        let t = self.b.ins().iadd_imm_s(t, -1);
+        self.b.ins().store(self.mf, t, self.state, off);
+        let zero = self.iconst(0);
+        let out = self.b.ins().icmp(IntCC::SignedLessThan, t, zero);
+        let slow = self.b.create_block();
+        self.b.set_cold_block(slow);
+        let dest = self.block_at(target);
+        self.b.ins().brif(out, slow, &[], dest, &[]);
+        self.b.switch_to_block(slow);
+        let r = self.call_helper(jit_tick as *const u8, pc);
+        let cont = self.b.create_block();
+        self.b.ins().brif(r, self.exit, &[BlockArg::Value(r)], cont, &[]);
+        self.b.switch_to_block(cont);
+        self.b.ins().jump(dest, &[]);
+    }
+
+    fn call_helper(&mut self, f: *const u8, pc: usize) -> ir::Value {
+        let fp = self.iconst(f as i64);
+        let pcv = self.iconst(pc as i64);
+        let call = self.b.ins().call_indirect(self.helper, fp, &[self.state, pcv]);
+        self.b.inst_results(call)[0]
+    }
+
+    /// Runs instruction `pc` in the interpreter, then continues at whichever
+    /// of `succs` it chose (an empty list: it always leaves compiled code).
+    fn step(&mut self, pc: usize, succs: &[usize]) {
+        let r = self.call_helper(jit_step as *const u8, pc);
+        let st = self.b.ins().band_imm_u(r, 0xff);
+        let cont = self.b.create_block();
+        self.b.ins().brif(st, self.exit, &[BlockArg::Value(r)], cont, &[]);
+        self.b.switch_to_block(cont);
+        let off = self.lay.state_jit_regs;
+        let regs = self.b.ins().load(types::I64, self.mf, self.state, off);
+        self.b.def_var(self.regs, regs);
+        match succs {
+            [] => {
+                self.b.ins().jump(self.bail, &[]);
+            }
+            [only] => self.jump(*only),
+            [first @ .., last] => {
+                let next = self.b.ins().ushr_imm_u(r, 8);
+                for &s in first {
+                    let is = self.eq_imm(next, s as i64);
+                    let other = self.b.create_block();
+                    let target = self.block_at(s);
+                    self.b.ins().brif(is, target, &[], other, &[]);
+                    self.b.switch_to_block(other);
+                }
+                self.jump(*last);
+            }
+        }
+    }
+
+    /// A cold block that runs `pc` in the interpreter and continues at `succs`.
+    fn slow_block(&mut self, pc: usize, succs: &[usize]) -> Block {
+        let here = self.b.current_block().expect("inside a block");
+        let slow = self.b.create_block();
+        self.b.set_cold_block(slow);
+        self.b.switch_to_block(slow);
+        self.step(pc, succs);
+        // Return to emitting the fast path (its block is still open).
+        self.b.switch_to_block(here);
+        slow
+    }
+
+    /// Successors of a compare/test at `pc` (which a jump follows): taken, not taken.
+    fn cond_succs(&self, pc: usize) -> [usize; 2] {
+        let Op::Jmp { off, .. } = self.p.code[pc + 1] else { unreachable!("verified: a jump follows") };
+        [(pc as i64 + 2 + off as i64) as usize, pc + 2]
+    }
+
+    // ----- instructions -----------------------------------------------------------
+
+    fn op(&mut self, pc: usize) {
+        let next = pc + 1;
+        match self.p.code[pc] {
+            Op::Move { a, b } => {
+                self.mov(a as u16, b as u16);
+                self.jump(next);
+            }
+            Op::LoadK { a, k } => {
+                match self.p.consts[k as usize] {
+                    Constant::Int(i) => {
+                        let v = self.iconst(i);
+                        self.set_int(a as u16, v);
+                    }
+                    Constant::Float(f) => {
+                        let v = self.b.ins().f64const(f);
+                        self.set_float(a as u16, v);
+                    }
+                    _ => {
+                        let regs = self.regs();
+                        self.store_operand(regs, 16 * a as i32, RK_CONST + k as u16);
+                    }
+                }
+                self.jump(next);
+            }
+            Op::LoadInt { a, v } => {
+                let v = self.iconst(v as i64);
+                self.set_int(a as u16, v);
+                self.jump(next);
+            }
+            Op::LoadNil { a, n } => {
+                for r in a as u16..=a as u16 + n as u16 {
+                    self.set_tag(r, tag::NIL);
+                }
+                self.jump(next);
+            }
+            Op::LoadBool { a, v } => {
+                let v = self.b.ins().iconst(types::I8, v as i64);
+                self.set_bool(a as u16, v);
+                self.jump(next);
+            }
+            Op::LoadFalseSkip { a } => {
+                let v = self.b.ins().iconst(types::I8, 0);
+                self.set_bool(a as u16, v);
+                self.jump(pc + 2);
+            }
+            Op::Add { a, b, c } => self.arith(pc, a, b, c, Arith::Add),
+            Op::Sub { a, b, c } => self.arith(pc, a, b, c, Arith::Sub),
+            Op::Mul { a, b, c } => self.arith(pc, a, b, c, Arith::Mul),
+            Op::Div { a, b, c } => self.arith(pc, a, b, c, Arith::Div),
+            Op::Mod { a, b, c } => self.arith(pc, a, b, c, Arith::Mod),
+            Op::IDiv { a, b, c } => self.arith(pc, a, b, c, Arith::IDiv),
+            Op::BAnd { a, b, c } => self.arith(pc, a, b, c, Arith::BAnd),
+            Op::BOr { a, b, c } => self.arith(pc, a, b, c, Arith::BOr),
+            Op::BXor { a, b, c } => self.arith(pc, a, b, c, Arith::BXor),
+            Op::Unm { a, b } => self.unary(pc, a, b, false),
+            Op::BNot { a, b } => self.unary(pc, a, b, true),
+            Op::Not { a, b } => {
+                let f = self.falsy(b as u16);
+                self.set_bool(a as u16, f);
+                self.jump(next);
+            }
+            Op::Eq { k, b, c } => self.compare(pc, k, b, c, IntCC::Equal, FloatCC::Equal),
+            Op::Lt { k, b, c } => self.compare(pc, k, b, c, IntCC::SignedLessThan, FloatCC::LessThan),
+            Op::Le { k, b, c } => self.compare(pc, k, b, c, IntCC::SignedLessThanOrEqual, FloatCC::LessThanOrEqual),
+            Op::Test { a, k } => {
+                // Jump when truthy == k, i.e. falsy != k.
+                let f = self.falsy(a as u16);
+                let [taken, not] = self.cond_succs(pc);
+                let (t, e) = if k { (self.block_at(not), self.block_at(taken)) } else { (self.block_at(taken), self.block_at(not)) };
+                self.b.ins().brif(f, t, &[], e, &[]);
+            }
+            Op::TestSet { a, b, k } => {
+                let f = self.falsy(b as u16);
+                let set = self.b.create_block();
+                let skip = self.block_at(pc + 2);
+                if k {
+                    self.b.ins().brif(f, skip, &[], set, &[]);
+                } else {
+                    self.b.ins().brif(f, set, &[], skip, &[]);
+                }
+                self.b.switch_to_block(set);
+                self.mov(a as u16, b as u16);
+                self.jump(next);
+            }
+            Op::Jmp { off, close } => {
+                let target = (pc as i64 + 1 + off as i64) as usize;
+                if close > 0 {
+                    self.step(pc, &[target]);
+                } else if off < 0 {
+                    self.back_edge(pc, target);
+                } else {
+                    self.jump(target);
+                }
+            }
+            Op::ForLoop { a, off } => self.for_loop(pc, a as u16, (pc as i64 + 1 + off as i64) as usize),
+            Op::ForPrep { off, .. } => self.step(pc, &[next, (pc as i64 + 1 + off as i64) as usize]),
+            Op::TForLoop { a, off } => {
+                let a = a as u16;
+                let target = (pc as i64 + 1 + off as i64) as usize;
+                let t = self.tag(a + 3);
+                let is_nil = self.eq_imm(t, tag::NIL);
+                let body = self.b.create_block();
+                let out = self.block_at(next);
+                self.b.ins().brif(is_nil, out, &[], body, &[]);
+                self.b.switch_to_block(body);
+                self.mov(a + 2, a + 3);
+                self.back_edge(pc, target);
+            }
+            Op::GetTable { a, b, c } => self.get_table(pc, a as u16, b as u16, c),
+            Op::SetTable { a, b, c } => self.set_table(pc, a as u16, b, c),
+            Op::Return { .. } => self.step(pc, &[]),
+            _ => self.step(pc, &[next]),
+        }
+    }
+
+    /// 1 (i8) when register `r` holds nil or false.
+    fn falsy(&mut self, r: u16) -> ir::Value {
+        let t = self.tag(r);
+        let is_nil = self.eq_imm(t, tag::NIL);
+        let is_bool = self.eq_imm(t, tag::BOOL);
+        let regs = self.regs();
+        let byte = self.b.ins().uload8(types::I32, self.mf, regs, 16 * r as i32 + 8);
+        let zero = self.b.ins().iconst(types::I32, 0);
+        let is_false = self.b.ins().icmp(IntCC::Equal, byte, zero);
+        let false_bool = self.b.ins().band(is_bool, is_false);
+        self.b.ins().bor(is_nil, false_bool)
+    }
+
+    /// A condition that operand `x` has tag `t` (None: known true for a
+    /// constant of that type; Some(false const) is never produced, callers
+    /// check constant types themselves).
+    fn has_tag(&mut self, x: Opd, t: i64) -> Option<ir::Value> {
+        match x {
+            Opd::Reg(r) => {
+                let tg = self.tag(r);
+                Some(self.eq_imm(tg, t))
+            }
+            _ => None,
+        }
+    }
+
+    fn both(&mut self, x: Option<ir::Value>, y: Option<ir::Value>) -> Option<ir::Value> {
+        match (x, y) {
+            (Some(x), Some(y)) => Some(self.b.ins().band(x, y)),
+            (x, None) => x,
+            (None, y) => y,
+        }
+    }
+
+    fn int_of(&mut self, x: Opd) -> ir::Value {
+        match x {
+            Opd::Reg(r) => self.int(r),
+            Opd::Int(i) => self.iconst(i),
+            _ => unreachable!("integer operand"),
+        }
+    }
+
+    /// Float value of an operand known to be a float register or a numeric constant.
+    fn float_of(&mut self, x: Opd, reg_is_int: bool) -> ir::Value {
+        match x {
+            Opd::Reg(r) if reg_is_int => {
+                let i = self.int(r);
+                self.b.ins().fcvt_from_sint(types::F64, i)
+            }
+            Opd::Reg(r) => self.float(r),
+            Opd::Int(i) => self.b.ins().f64const(i as f64),
+            Opd::Float(f) => self.b.ins().f64const(f),
+            Opd::Other(..) => unreachable!("numeric operand"),
+        }
+    }
+
+    /// Emits `brif cond, then, else` where a `None` condition is always true.
+    fn branch_if(&mut self, cond: Option<ir::Value>, then: Block, otherwise: Block) {
+        match cond {
+            Some(c) => {
+                self.b.ins().brif(c, then, &[], otherwise, &[]);
+            }
+            None => {
+                self.b.ins().jump(then, &[]);
+            }
+        }
+    }
+
+    fn arith(&mut self, pc: usize, a: u8, b: u16, c: u16, op: Arith) {
+        let next = pc + 1;
+        let (x, y) = (self.operand(b), self.operand(c));
+        if matches!(x, Opd::Other(..)) || matches!(y, Opd::Other(..)) {
+            return self.step(pc, &[next]);
+        }
+        let slow = self.slow_block(pc, &[next]);
+        let a = a as u16;
+        let is_float_k = |o: Opd| matches!(o, Opd::Float(_));
+        let bits = |xi: bool, yi: bool| -> u8 { (if xi { 1 } else { 2 }) | ((if yi { 1 } else { 2 }) << 4) };
+        // Integer path: both operands integers (no float constant).
+        let int_ok = !is_float_k(x) && !is_float_k(y);
+        let float_ops = matches!(op, Arith::Add | Arith::Sub | Arith::Mul | Arith::Div | Arith::IDiv);
+        let float_path = self.b.create_block();
+        if int_ok {
+            let cx = self.has_tag(x, tag::INT);
+            let cy = self.has_tag(y, tag::INT);
+            let cond = self.both(cx, cy);
+            let int_blk = self.b.create_block();
+            let else_blk = if float_ops { float_path } else { slow };
+            self.branch_if(cond, int_blk, else_blk);
+            self.b.switch_to_block(int_blk);
+            self.note_bits(pc, 0x11);
+            let (i, j) = (self.int_of(x), self.int_of(y));
+            match op {
+                Arith::Add => {
+                    let v = self.b.ins().iadd(i, j);
+                    self.set_int(a, v)
+                }
+                Arith::Sub => {
+                    let v = self.b.ins().isub(i, j);
+                    self.set_int(a, v)
+                }
+                Arith::Mul => {
+                    let v = self.b.ins().imul(i, j);
+                    self.set_int(a, v)
+                }
+                Arith::BAnd => {
+                    let v = self.b.ins().band(i, j);
+                    self.set_int(a, v)
+                }
+                Arith::BOr => {
+                    let v = self.b.ins().bor(i, j);
+                    self.set_int(a, v)
+                }
+                Arith::BXor => {
+                    let v = self.b.ins().bxor(i, j);
+                    self.set_int(a, v)
+                }
+                Arith::Div => {
+                    let p = self.b.ins().fcvt_from_sint(types::F64, i);
+                    let q = self.b.ins().fcvt_from_sint(types::F64, j);
+                    let v = self.b.ins().fdiv(p, q);
+                    self.set_float(a, v)
+                }
+                Arith::Mod | Arith::IDiv => {
+                    // Only a positive divisor inline: no trap (0, or MIN / -1)
+                    // and floor semantics need one fix-up.
+                    let zero = self.iconst(0);
+                    let pos = self.b.ins().icmp(IntCC::SignedGreaterThan, j, zero);
+                    let go = self.b.create_block();
+                    self.b.ins().brif(pos, go, &[], slow, &[]);
+                    self.b.switch_to_block(go);
+                    let r = self.b.ins().srem(i, j);
+                    let neg = self.b.ins().icmp(IntCC::SignedLessThan, r, zero);
+                    if op == Arith::Mod {
+                        let fixed = self.b.ins().iadd(r, j);
+                        let v = self.b.ins().select(neg, fixed, r);
+                        self.set_int(a, v)
+                    } else {
+                        let q = self.b.ins().sdiv(i, j);
+                        let one = self.b.ins().uextend(types::I64, neg);
+                        let v = self.b.ins().isub(q, one);
+                        self.set_int(a, v)
+                    }
+                }
+            }
+            self.jump(next);
+        } else {
+            self.b.ins().jump(float_path, &[]);
+        }
+        self.b.switch_to_block(float_path);
+        if !float_ops {
+            self.b.ins().jump(slow, &[]);
+            return;
+        }
+        // Float path: each register operand a float; a numeric constant
+        // converts (the interpreter's mixed int/float arms).
+        let cx = self.has_tag(x, tag::FLOAT);
+        let cy = self.has_tag(y, tag::FLOAT);
+        let both_regs = matches!((x, y), (Opd::Reg(_), Opd::Reg(_)));
+        let cond = self.both(cx, cy);
+        let blk = self.b.create_block();
+        self.branch_if(cond, blk, slow);
+        self.b.switch_to_block(blk);
+        let xb = matches!(x, Opd::Int(_));
+        let yb = matches!(y, Opd::Int(_));
+        self.note_bits(pc, bits(xb && !both_regs, yb && !both_regs));
+        let (p, q) = (self.float_of(x, false), self.float_of(y, false));
+        let v = match op {
+            Arith::Add => self.b.ins().fadd(p, q),
+            Arith::Sub => self.b.ins().fsub(p, q),
+            Arith::Mul => self.b.ins().fmul(p, q),
+            Arith::Div => self.b.ins().fdiv(p, q),
+            Arith::IDiv => {
+                let d = self.b.ins().fdiv(p, q);
+                self.b.ins().floor(d)
+            }
+            _ => unreachable!("float ops only"),
+        };
+        self.set_float(a, v);
+        self.jump(next);
+    }
+
+    fn unary(&mut self, pc: usize, a: u8, b: u8, bnot: bool) {
+        let next = pc + 1;
+        let (a, b) = (a as u16, b as u16);
+        let slow = self.slow_block(pc, &[next]);
+        let t = self.tag(b);
+        let is_int = self.eq_imm(t, tag::INT);
+        let int_blk = self.b.create_block();
+        let other = self.b.create_block();
+        self.b.ins().brif(is_int, int_blk, &[], other, &[]);
+        self.b.switch_to_block(int_blk);
+        if !bnot {
+            self.note_bits(pc, 1);
+        }
+        let i = self.int(b);
+        let v = if bnot { self.b.ins().bnot(i) } else { self.b.ins().ineg(i) };
+        self.set_int(a, v);
+        self.jump(next);
+        self.b.switch_to_block(other);
+        if bnot {
+            self.b.ins().jump(slow, &[]);
+            return;
+        }
+        let is_float = self.eq_imm(t, tag::FLOAT);
+        let flt = self.b.create_block();
+        self.b.ins().brif(is_float, flt, &[], slow, &[]);
+        self.b.switch_to_block(flt);
+        self.note_bits(pc, 2);
+        let f = self.float(b);
+        let v = self.b.ins().fneg(f);
+        self.set_float(a, v);
+        self.jump(next);
+    }
+
+    fn compare(&mut self, pc: usize, k: bool, b: u16, c: u16, icc: IntCC, fcc: FloatCC) {
+        let succs = self.cond_succs(pc);
+        let [taken, not] = succs;
+        let (x, y) = (self.operand(b), self.operand(c));
+        // Jump to `taken` when the comparison's result equals k.
+        let (on_true, on_false) = if k { (taken, not) } else { (not, taken) };
+        if icc == IntCC::Equal
+            && let Some(done) = self.eq_constant(x, y, on_true, on_false)
+        {
+            return done;
+        }
+        if matches!(x, Opd::Other(..)) || matches!(y, Opd::Other(..)) {
+            return self.step(pc, &succs);
+        }
+        let slow = self.slow_block(pc, &succs);
+        let (bt, bf) = (self.block_at(on_true), self.block_at(on_false));
+        let float_blk = self.b.create_block();
+        if !matches!(x, Opd::Float(_)) && !matches!(y, Opd::Float(_)) {
+            let cx = self.has_tag(x, tag::INT);
+            let cy = self.has_tag(y, tag::INT);
+            let cond = self.both(cx, cy);
+            let int_blk = self.b.create_block();
+            self.branch_if(cond, int_blk, float_blk);
+            self.b.switch_to_block(int_blk);
+            self.note_bits(pc, 0x11);
+            let (i, j) = (self.int_of(x), self.int_of(y));
+            let r = self.b.ins().icmp(icc, i, j);
+            self.b.ins().brif(r, bt, &[], bf, &[]);
+        } else {
+            self.b.ins().jump(float_blk, &[]);
+        }
+        self.b.switch_to_block(float_blk);
+        if matches!(x, Opd::Int(_)) || matches!(y, Opd::Int(_)) {
+            // Int constant vs float register: exact comparison rules; slow path.
+            self.b.ins().jump(slow, &[]);
+            return;
+        }
+        let cx = self.has_tag(x, tag::FLOAT);
+        let cy = self.has_tag(y, tag::FLOAT);
+        let cond = self.both(cx, cy);
+        let blk = self.b.create_block();
+        self.branch_if(cond, blk, slow);
+        self.b.switch_to_block(blk);
+        self.note_bits(pc, 0x22);
+        let (p, q) = (self.float_of(x, false), self.float_of(y, false));
+        let r = self.b.ins().fcmp(fcc, p, q);
+        self.b.ins().brif(r, bt, &[], bf, &[]);
+    }
+
+    /// `x == nil`, `x == true/false` and `x == "short string"` inline: tag
+    /// (and for strings, interned pointer) comparisons. Returns None when
+    /// neither operand is such a constant.
+    fn eq_constant(&mut self, x: Opd, y: Opd, on_true: usize, on_false: usize) -> Option<()> {
+        let (reg, k, kidx) = match (x, y) {
+            (Opd::Reg(r), Opd::Other(k, i)) | (Opd::Other(k, i), Opd::Reg(r)) => (r, k, i),
+            _ => return None,
+        };
+        let (bt, bf) = (self.block_at(on_true), self.block_at(on_false));
+        let t = self.tag(reg);
+        let cond = match k {
+            Constant::Nil => self.eq_imm(t, tag::NIL),
+            Constant::Bool(v) => {
+                let is_bool = self.eq_imm(t, tag::BOOL);
+                let regs = self.regs();
+                let byte = self.b.ins().uload8(types::I32, self.mf, regs, 16 * reg as i32 + 8);
+                let want = self.b.ins().iconst(types::I32, *v as i64);
+                let same = self.b.ins().icmp(IntCC::Equal, byte, want);
+                self.b.ins().band(is_bool, same)
+            }
+            // Short strings are interned: equal exactly when the same object.
+            Constant::Str(s) if s.len() <= crate::value::SHORT_STRING_MAX => {
+                let is_str = self.eq_imm(t, tag::STR);
+                let p = self.int(reg);
+                let kp = self.b.ins().load(types::I64, self.mf, self.consts, 16 * kidx as i32 + 8);
+                let same = self.b.ins().icmp(IntCC::Equal, p, kp);
+                self.b.ins().band(is_str, same)
+            }
+            _ => return None,
+        };
+        self.b.ins().brif(cond, bt, &[], bf, &[]);
+        Some(())
+    }
+
+    fn for_loop(&mut self, pc: usize, a: u16, target: usize) {
+        let next = pc + 1;
+        let slow = self.slow_block(pc, &[target, next]);
+        let st = self.tag(a + 2);
+        let is_int = self.eq_imm(st, tag::INT);
+        let int_blk = self.b.create_block();
+        self.b.ins().brif(is_int, int_blk, &[], slow, &[]);
+        self.b.switch_to_block(int_blk);
+        // Integer loop: R[a+1] holds the remaining iteration count.
+        let count = self.int(a + 1);
+        let zero = self.iconst(0);
+        let more = self.b.ins().icmp(IntCC::SignedGreaterThan, count, zero);
+        let body = self.b.create_block();
+        let out = self.block_at(next);
+        self.b.ins().brif(more, body, &[], out, &[]);
+        self.b.switch_to_block(body);
+        let step = self.int(a + 2);
+        let idx = self.int(a);
+        let idx = self.b.ins().iadd(idx, step);
+        let count = self.b.ins().iadd_imm_s(count, -1);
+        self.set_payload(a + 1, count);
+        self.set_payload(a, idx);
+        self.set_int(a + 3, idx);
+        self.back_edge(pc, target);
+    }
+
+    /// Address of `table[key]` in the array part, or a jump to `slow`.
+    /// Leaves the builder in the block where the address is valid; returns
+    /// (table pointer, slot address).
+    fn array_slot(&mut self, obj: u16, key: Opd, slow: Block) -> Option<(ir::Value, ir::Value)> {
+        let (Some(ptr_off), Some(len_off)) = (self.lay.table_arr_ptr, self.lay.table_arr_len) else { return None };
+        let tt = self.tag(obj);
+        let is_table = self.eq_imm(tt, tag::TABLE);
+        let kc = self.has_tag(key, tag::INT);
+        let cond = self.both(Some(is_table), kc).expect("table check");
+        let ok = self.b.create_block();
+        self.b.ins().brif(cond, ok, &[], slow, &[]);
+        self.b.switch_to_block(ok);
+        let t = self.int(obj);
+        let k = self.int_of(key);
+        let idx = self.b.ins().iadd_imm_s(k, -1);
+        let len = self.b.ins().load(types::I64, self.mf, t, len_off);
+        let inb = self.b.ins().icmp(IntCC::UnsignedLessThan, idx, len);
+        let inside = self.b.create_block();
+        self.b.ins().brif(inb, inside, &[], slow, &[]);
+        self.b.switch_to_block(inside);
+        let arr = self.b.ins().load(types::I64, self.mf, t, ptr_off);
+        let byte = self.b.ins().ishl_imm_u(idx, 4);
+        let slot = self.b.ins().iadd(arr, byte);
+        Some((t, slot))
+    }
+
+    fn get_table(&mut self, pc: usize, a: u16, b: u16, c: u16) {
+        let next = pc + 1;
+        let key = self.operand(c);
+        if matches!(key, Opd::Float(_) | Opd::Other(..)) || self.lay.table_arr_ptr.is_none() {
+            return self.step(pc, &[next]);
+        }
+        let slow = self.slow_block(pc, &[next]);
+        let Some((t, slot)) = self.array_slot(b, key, slow) else { unreachable!("layout checked") };
+        // A nil slot consults the metatable (`__index`) unless there is none.
+        let vt = self.b.ins().load(types::I64, self.mf, slot, 0);
+        let nil = self.iconst(tag::NIL);
+        let not_nil = self.b.ins().icmp(IntCC::NotEqual, vt, nil);
+        let mt = self.b.ins().load(types::I64, self.mf, t, self.lay.table_meta);
+        let no_mt = self.eq_imm(mt, 0);
+        let ok = self.b.ins().bor(not_nil, no_mt);
+        let hit = self.b.create_block();
+        self.b.ins().brif(ok, hit, &[], slow, &[]);
+        self.b.switch_to_block(hit);
+        self.note_bits(pc, access::ARRAY | access::INT_KEY);
+        let regs = self.regs();
+        self.copy(regs, 16 * a as i32, slot, 0);
+        self.jump(next);
+    }
+
+    fn set_table(&mut self, pc: usize, a: u16, b: u16, c: u16) {
+        let next = pc + 1;
+        let key = self.operand(b);
+        if matches!(key, Opd::Float(_) | Opd::Other(..)) || self.lay.table_arr_ptr.is_none() {
+            return self.step(pc, &[next]);
+        }
+        let slow = self.slow_block(pc, &[next]);
+        let Some((t, slot)) = self.array_slot(a, key, slow) else { unreachable!("layout checked") };
+        // Any metatable may define `__newindex`: leave it to the slow path.
+        let mt = self.b.ins().load(types::I64, self.mf, t, self.lay.table_meta);
+        let no_mt = self.eq_imm(mt, 0);
+        let store = self.b.create_block();
+        self.b.ins().brif(no_mt, store, &[], slow, &[]);
+        self.b.switch_to_block(store);
+        self.note_bits(pc, access::ARRAY | access::INT_KEY);
+        self.store_operand(slot, 0, c);
+        self.jump(next);
+    }
+}

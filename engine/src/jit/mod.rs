@@ -1,0 +1,813 @@
+//! The JIT tiers and the machinery around them: hotness, the compile queue
+//! and its workers, the code cache, and the tier-event log.
+//!
+//! A reader follows one function up: the interpreter adds hotness on every
+//! call and loop back-edge (`State::tier_backedge`, `push_lua_frame`); past
+//! the policy's threshold the function is *requested* (`State::tier_up`):
+//! queued for a background worker (hottest first), or compiled on the
+//! invoking thread when the policy allows it and the queue cannot take it.
+//! A worker translates it (`codegen.rs`) into its own JITModule (a *unit*),
+//! puts the unit in the code cache — evicting cold units past the byte
+//! limit — and *publishes* it by storing the entry pointer in the
+//! prototype's [`JitSlot`]. The interpreter loop enters compiled code
+//! whenever a frame starts or resumes and that pointer is set.
+//!
+//! Freeing code safely: an evicted unit is unpublished at once but freed
+//! only when every state that might have read its entry pointer has finished
+//! the invocation it was in (epochs: each state publishes the global epoch
+//! when an invocation starts; a unit retired at epoch `e` is freed once no
+//! running invocation started at or before `e`).
+
+pub(crate) mod codegen;
+pub mod config;
+pub(crate) mod runtime;
+
+use std::cell::RefCell;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering::*};
+use std::sync::{Arc, Condvar, Mutex, RwLock, Weak, mpsc};
+use std::time::{Duration, Instant};
+
+pub use config::{Policy, TierMode, TieringConfig};
+
+use crate::bytecode::Proto;
+use crate::key::FunctionKey;
+use crate::state::State;
+use crate::value::Value;
+use codegen::{CompiledCode, Compiler};
+use runtime::JitFn;
+
+/// Per-prototype tiering state, shared by every state running it.
+#[derive(Default)]
+pub(crate) struct JitSlot {
+    /// Published tier-1 entry (null: run the interpreter).
+    pub entry: AtomicPtr<u8>,
+    /// One of the `slot::*` values.
+    pub status: AtomicU8,
+    /// Calls × call_weight + back-edges run in the interpreter.
+    pub hot: AtomicU64,
+}
+
+mod slot {
+    pub const COLD: u8 = 0;
+    pub const QUEUED: u8 = 1;
+    pub const COMPILED: u8 = 2;
+    pub const FAILED: u8 = 3;
+}
+
+/// What happened to a function's compiled code.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TierEventKind {
+    /// Compiled and published.
+    Compiled,
+    /// Could not be compiled (see `reason`); it stays in the interpreter.
+    Rejected,
+    /// Unpublished by the code cache to make room.
+    Evicted,
+    /// Evicted code whose memory was returned (no frame could reach it).
+    Freed,
+}
+
+/// One entry of the tier-event log ([`crate::Engine::tier_events`]).
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct TierEvent {
+    /// Position in the log (starts at 1).
+    pub seq: u64,
+    /// Microseconds since the engine started.
+    pub at_us: u64,
+    /// What happened.
+    pub kind: TierEventKind,
+    /// The function's key.
+    pub key: FunctionKey,
+    /// Its human name.
+    pub name: String,
+    /// Chunk name and line, `x.lua:12`.
+    pub location: String,
+    /// The tier concerned (1 for now).
+    pub tier: u8,
+    /// Compile wall time, µs (Compiled).
+    pub compile_us: u64,
+    /// Machine code bytes (Compiled, Evicted, Freed).
+    pub code_bytes: u64,
+    /// Time spent queued before a worker took it, µs (0: compiled on the invoking thread).
+    pub queue_wait_us: u64,
+    /// Bytecode instructions translated.
+    pub bytecodes: u32,
+    /// Why it was rejected (Rejected).
+    pub reason: Option<String>,
+}
+
+/// A function as the tiering machinery sees it (part of [`JitStats`]).
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct FunctionTier {
+    /// The function's key.
+    pub key: FunctionKey,
+    /// Its human name.
+    pub name: String,
+    /// `x.lua:12`.
+    pub location: String,
+    /// Highest tier whose code is published (0: interpreter).
+    pub tier: u8,
+    /// Calls × call_weight + interpreted back-edges.
+    pub hotness: u64,
+    /// Machine code bytes when compiled.
+    pub code_bytes: u64,
+    /// Why compilation failed, if it did.
+    pub rejected: Option<String>,
+}
+
+/// Counters of the tiering machinery ([`crate::Engine::jit_stats`]).
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+pub struct JitStats {
+    /// Units compiled at tier 1 since the engine started.
+    pub tier1_compiled: u64,
+    /// Functions that could not be compiled.
+    pub rejected: u64,
+    /// Units evicted from the code cache.
+    pub evicted: u64,
+    /// Evicted units whose memory has been returned.
+    pub freed: u64,
+    /// Total compile wall time, µs.
+    pub compile_us_total: u64,
+    /// Bytecode instructions compiled in total.
+    pub bytecodes_compiled: u64,
+    /// Bytes the code cache holds (whole pages per unit).
+    pub code_cache_bytes: u64,
+    /// Bytes of evicted units not yet freed (a running invocation may still use them).
+    pub retired_bytes: u64,
+    /// Published units.
+    pub units: u64,
+    /// Requests waiting for a worker.
+    pub queue_len: u64,
+    /// Requests dropped because the queue was full.
+    pub queue_drops: u64,
+    /// Compiles done on an invoking thread.
+    pub compiled_on_invoking_thread: u64,
+    /// Times the latency controller paused the workers.
+    pub controller_pauses: u64,
+    /// Whether the workers are paused right now.
+    pub controller_paused: bool,
+    /// Invocation p99 over the controller window, µs (0: no data or no controller).
+    pub invocation_p99_us: u64,
+    /// Functions that have hotness or compiled code, hottest first.
+    pub functions: Vec<FunctionTier>,
+}
+
+/// The page size code-cache accounting rounds to.
+const PAGE: usize = 4096;
+/// Tier events kept for `tier_events`.
+const EVENT_LOG: usize = 10_000;
+
+/// One compilation unit: its own JITModule, so it can be freed alone.
+struct Unit {
+    module: Option<cranelift_jit::JITModule>,
+    proto: Arc<Proto>,
+    bytes: usize,
+    code_bytes: usize,
+    /// Hotness when the cache last looked (for eviction by recent use).
+    hot_mark: u64,
+}
+
+impl Drop for Unit {
+    fn drop(&mut self) {
+        if let Some(m) = self.module.take() {
+            // SAFETY: a unit is dropped only by the cache after it has been
+            // unpublished and every invocation that could have read its
+            // entry pointer has ended (see `reclaim`), or when the engine
+            // itself goes away (no state can exist then).
+            unsafe { m.free_memory() }
+        }
+    }
+}
+
+struct Request {
+    priority: u64,
+    seq: u64,
+    proto: Arc<Proto>,
+    queued_at: Instant,
+}
+impl PartialEq for Request {
+    fn eq(&self, o: &Self) -> bool {
+        (self.priority, self.seq) == (o.priority, o.seq)
+    }
+}
+impl Eq for Request {}
+impl PartialOrd for Request {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Request {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        // Hottest first; among equals, oldest first.
+        self.priority.cmp(&o.priority).then(o.seq.cmp(&self.seq))
+    }
+}
+
+#[derive(Default)]
+struct Queue {
+    heap: BinaryHeap<Request>,
+    seq: u64,
+    running_workers: usize,
+    shutdown: bool,
+}
+
+#[derive(Default)]
+struct Cache {
+    units: HashMap<usize, Unit>,
+    bytes: usize,
+    /// Evicted units waiting for their epoch to pass.
+    retired: Vec<(u64, Unit)>,
+    retired_bytes: usize,
+    /// Compile failures by prototype (for stats).
+    rejected: HashMap<usize, (Arc<Proto>, String)>,
+}
+
+/// Per-invocation latencies for the adaptive controller.
+struct LatencyWindow {
+    samples: Box<[AtomicU32]>,
+    next: AtomicUsize,
+}
+
+impl LatencyWindow {
+    fn new(n: usize) -> Self {
+        LatencyWindow { samples: (0..n).map(|_| AtomicU32::new(0)).collect(), next: AtomicUsize::new(0) }
+    }
+    fn record(&self, us: u64) {
+        let i = self.next.fetch_add(1, Relaxed) % self.samples.len();
+        self.samples[i].store(us.clamp(1, u32::MAX as u64) as u32, Relaxed);
+    }
+    fn p99(&self) -> u64 {
+        let mut v: Vec<u32> = self.samples.iter().map(|s| s.load(Relaxed)).filter(|&x| x > 0).collect();
+        if v.is_empty() {
+            return 0;
+        }
+        v.sort_unstable();
+        v[(v.len() * 99).div_ceil(100).saturating_sub(1)] as u64
+    }
+}
+
+pub(crate) struct Shared {
+    config: RwLock<TieringConfig>,
+    /// Bumped on every configuration change; states compare it per invocation.
+    generation: AtomicU64,
+    profiling: bool,
+    queue: Mutex<Queue>,
+    wake: Condvar,
+    cache: Mutex<Cache>,
+    epoch: AtomicU64,
+    state_epochs: Mutex<Vec<Weak<AtomicU64>>>,
+    latency: RwLock<Arc<LatencyWindow>>,
+    paused: AtomicBool,
+    started: Instant,
+    events: Mutex<(u64, VecDeque<TierEvent>, Vec<mpsc::Sender<TierEvent>>)>,
+    stats: Counters,
+}
+
+#[derive(Default)]
+struct Counters {
+    compiled: AtomicU64,
+    rejected: AtomicU64,
+    evicted: AtomicU64,
+    freed: AtomicU64,
+    compile_us: AtomicU64,
+    bytecodes: AtomicU64,
+    drops: AtomicU64,
+    on_invoker: AtomicU64,
+    pauses: AtomicU64,
+}
+
+/// The engine's JIT service. Dropping it stops the workers.
+pub(crate) struct Jit {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl Drop for Jit {
+    fn drop(&mut self) {
+        self.shared.queue.lock().expect("queue lock").shutdown = true;
+        self.shared.wake.notify_all();
+    }
+}
+
+thread_local! {
+    /// Compiler contexts of a thread that compiles on its own behalf.
+    static LOCAL_COMPILER: RefCell<Option<Compiler>> = const { RefCell::new(None) };
+}
+
+impl Jit {
+    pub(crate) fn new(config: TieringConfig, profiling: bool) -> Jit {
+        let window = config.latency_window.max(1);
+        let shared = Arc::new(Shared {
+            config: RwLock::new(config),
+            generation: AtomicU64::new(1),
+            profiling,
+            queue: Mutex::new(Queue::default()),
+            wake: Condvar::new(),
+            cache: Mutex::new(Cache::default()),
+            epoch: AtomicU64::new(1),
+            state_epochs: Mutex::new(Vec::new()),
+            latency: RwLock::new(Arc::new(LatencyWindow::new(window))),
+            paused: AtomicBool::new(false),
+            started: Instant::now(),
+            events: Mutex::new((0, VecDeque::new(), Vec::new())),
+            stats: Counters::default(),
+        });
+        let jit = Jit { shared };
+        jit.spawn_workers();
+        jit
+    }
+
+    pub(crate) fn config(&self) -> TieringConfig {
+        self.shared.config.read().expect("config lock").clone()
+    }
+
+    pub(crate) fn generation(&self) -> u64 {
+        self.shared.generation.load(Acquire)
+    }
+
+    pub(crate) fn set_config(&self, c: TieringConfig) -> Result<(), String> {
+        c.validate()?;
+        let window_changed = {
+            let mut cur = self.shared.config.write().expect("config lock");
+            let changed = cur.latency_window != c.latency_window;
+            *cur = c.clone();
+            changed
+        };
+        if window_changed {
+            *self.shared.latency.write().expect("latency lock") = Arc::new(LatencyWindow::new(c.latency_window));
+        }
+        self.shared.generation.fetch_add(1, AcqRel);
+        self.spawn_workers();
+        self.shared.wake.notify_all();
+        // A smaller cache applies now.
+        let mut cache = self.shared.cache.lock().expect("cache lock");
+        self.shared.evict_to(&mut cache, c.code_cache_bytes, None);
+        self.shared.reclaim(&mut cache);
+        Ok(())
+    }
+
+    fn spawn_workers(&self) {
+        let want = self.config().workers;
+        let mut q = self.shared.queue.lock().expect("queue lock");
+        while q.running_workers < want {
+            let id = q.running_workers;
+            q.running_workers += 1;
+            let shared = self.shared.clone();
+            let spawned = std::thread::Builder::new().name(format!("ember-jit-{id}")).spawn(move || worker(shared, id));
+            if spawned.is_err() {
+                q.running_workers -= 1;
+                break;
+            }
+        }
+    }
+
+    /// A slot in the epoch registry for a new state.
+    pub(crate) fn register_state(&self) -> Arc<AtomicU64> {
+        let slot = Arc::new(AtomicU64::new(u64::MAX));
+        let mut v = self.shared.state_epochs.lock().expect("epochs lock");
+        v.retain(|w| w.strong_count() > 0);
+        v.push(Arc::downgrade(&slot));
+        slot
+    }
+
+    pub(crate) fn current_epoch(&self) -> u64 {
+        self.shared.epoch.load(SeqCst)
+    }
+
+    pub(crate) fn record_latency(&self, us: u64) {
+        self.shared.latency.read().expect("latency lock").record(us);
+    }
+
+    /// Frees retired units whose epoch has passed; returns how many remain.
+    pub(crate) fn reclaim(&self) -> usize {
+        let mut cache = self.shared.cache.lock().expect("cache lock");
+        self.shared.reclaim(&mut cache);
+        cache.retired.len()
+    }
+
+    /// Queues `proto` for tier 1 (its status is already QUEUED). Returns
+    /// false when the queue is full.
+    fn enqueue(&self, proto: &Arc<Proto>, priority: u64) -> bool {
+        let cap = self.config().queue_capacity;
+        let mut q = self.shared.queue.lock().expect("queue lock");
+        if q.heap.len() >= cap || q.running_workers == 0 {
+            return false;
+        }
+        q.seq += 1;
+        let seq = q.seq;
+        q.heap.push(Request { priority, seq, proto: proto.clone(), queued_at: Instant::now() });
+        drop(q);
+        self.shared.wake.notify_one();
+        true
+    }
+
+    /// Compiles on the calling thread.
+    fn compile_here(&self, proto: &Arc<Proto>) {
+        LOCAL_COMPILER.with(|c| {
+            let mut c = c.borrow_mut();
+            if c.is_none() {
+                match Compiler::new() {
+                    Ok(new) => *c = Some(new),
+                    Err(e) => {
+                        self.shared.reject(proto, e);
+                        return;
+                    }
+                }
+            }
+            let compiler = c.as_mut().expect("set above");
+            self.shared.stats.on_invoker.fetch_add(1, Relaxed);
+            self.shared.compile_and_publish(compiler, proto, None);
+        });
+    }
+
+    pub(crate) fn events_since(&self, seq: u64) -> Vec<TierEvent> {
+        let ev = self.shared.events.lock().expect("events lock");
+        ev.1.iter().filter(|e| e.seq > seq).cloned().collect()
+    }
+
+    pub(crate) fn subscribe(&self) -> mpsc::Receiver<TierEvent> {
+        let (tx, rx) = mpsc::channel();
+        self.shared.events.lock().expect("events lock").2.push(tx);
+        rx
+    }
+
+    pub(crate) fn stats(&self, protos: &[Arc<Proto>]) -> JitStats {
+        let sh = &self.shared;
+        let s = &sh.stats;
+        let (code_bytes, retired_bytes, units, rejected) = {
+            let mut cache = sh.cache.lock().expect("cache lock");
+            sh.reclaim(&mut cache);
+            let rejected: HashMap<usize, String> = cache.rejected.iter().map(|(k, (_, r))| (*k, r.clone())).collect();
+            let sizes: HashMap<usize, u64> = cache.units.iter().map(|(k, u)| (*k, u.code_bytes as u64)).collect();
+            (cache.bytes as u64, cache.retired_bytes as u64, sizes, rejected)
+        };
+        let mut functions: Vec<FunctionTier> = protos
+            .iter()
+            .filter_map(|p| {
+                let id = Arc::as_ptr(p) as usize;
+                let hot = p.jit.hot.load(Relaxed);
+                let published = !p.jit.entry.load(Acquire).is_null();
+                let rej = rejected.get(&id).cloned();
+                if hot == 0 && !published && rej.is_none() {
+                    return None;
+                }
+                Some(FunctionTier {
+                    key: p.key,
+                    name: p.name.clone(),
+                    location: format!("{}:{}", p.source, p.line_defined),
+                    tier: if published { 1 } else { 0 },
+                    hotness: hot,
+                    code_bytes: units.get(&id).copied().unwrap_or(0),
+                    rejected: rej,
+                })
+            })
+            .collect();
+        functions.sort_by_key(|f| std::cmp::Reverse(f.hotness));
+        let controller = sh.config.read().expect("config lock").latency_target_us > 0;
+        JitStats {
+            tier1_compiled: s.compiled.load(Relaxed),
+            rejected: s.rejected.load(Relaxed),
+            evicted: s.evicted.load(Relaxed),
+            freed: s.freed.load(Relaxed),
+            compile_us_total: s.compile_us.load(Relaxed),
+            bytecodes_compiled: s.bytecodes.load(Relaxed),
+            code_cache_bytes: code_bytes,
+            retired_bytes,
+            units: units.len() as u64,
+            queue_len: sh.queue.lock().expect("queue lock").heap.len() as u64,
+            queue_drops: s.drops.load(Relaxed),
+            compiled_on_invoking_thread: s.on_invoker.load(Relaxed),
+            controller_pauses: s.pauses.load(Relaxed),
+            controller_paused: sh.paused.load(Relaxed),
+            invocation_p99_us: if controller { sh.latency.read().expect("latency lock").p99() } else { 0 },
+            functions,
+        }
+    }
+}
+
+impl Shared {
+    fn compile_and_publish(&self, compiler: &mut Compiler, proto: &Arc<Proto>, queued_at: Option<Instant>) {
+        let wait = queued_at.map_or(0, |t| t.elapsed().as_micros() as u64);
+        let t0 = Instant::now();
+        let result = compiler.compile(proto, self.profiling);
+        let us = t0.elapsed().as_micros() as u64;
+        let code = match result {
+            Ok(c) => c,
+            Err(e) => return self.reject(proto, e),
+        };
+        let CompiledCode { module, entry, code_bytes, .. } = code;
+        let bytes = code_bytes.div_ceil(PAGE).max(1) * PAGE;
+        let limit = self.config.read().expect("config lock").code_cache_bytes;
+        let id = Arc::as_ptr(proto) as usize;
+        let mut unit = Unit { module: Some(module), proto: proto.clone(), bytes, code_bytes, hot_mark: proto.jit.hot.load(Relaxed) };
+        {
+            let mut cache = self.cache.lock().expect("cache lock");
+            if bytes > limit {
+                drop(cache);
+                // Never published, so it can go at once.
+                drop(unit);
+                return self.reject(proto, format!("{bytes} bytes of code exceed the whole code cache ({limit} bytes)"));
+            }
+            self.evict_to(&mut cache, limit - bytes, Some(id));
+            unit.hot_mark = proto.jit.hot.load(Relaxed);
+            if let Some(old) = cache.units.insert(id, unit) {
+                // A recompile replaced a published unit: retire the old one.
+                cache.bytes -= old.bytes;
+                let e = self.epoch.fetch_add(1, SeqCst);
+                cache.retired_bytes += old.bytes;
+                cache.retired.push((e, old));
+            }
+            cache.bytes += bytes;
+            proto.jit.entry.store(entry as *mut u8, Release);
+            proto.jit.status.store(slot::COMPILED, Release);
+            self.reclaim(&mut cache);
+        }
+        self.stats.compiled.fetch_add(1, Relaxed);
+        self.stats.compile_us.fetch_add(us, Relaxed);
+        self.stats.bytecodes.fetch_add(proto.code.len() as u64, Relaxed);
+        self.event(TierEventKind::Compiled, proto, us, code_bytes as u64, wait, None);
+    }
+
+    fn reject(&self, proto: &Arc<Proto>, reason: String) {
+        proto.jit.status.store(slot::FAILED, Release);
+        self.stats.rejected.fetch_add(1, Relaxed);
+        self.cache.lock().expect("cache lock").rejected.insert(Arc::as_ptr(proto) as usize, (proto.clone(), reason.clone()));
+        self.event(TierEventKind::Rejected, proto, 0, 0, 0, Some(reason));
+    }
+
+    /// Evicts the units least used since the last look until the cache
+    /// holds at most `target` bytes (never `keep`).
+    fn evict_to(&self, cache: &mut Cache, target: usize, keep: Option<usize>) {
+        if cache.bytes <= target {
+            return;
+        }
+        let mut order: Vec<(u64, usize)> = cache
+            .units
+            .iter()
+            .filter(|(id, _)| Some(**id) != keep)
+            .map(|(id, u)| (u.proto.jit.hot.load(Relaxed).saturating_sub(u.hot_mark), *id))
+            .collect();
+        order.sort_unstable();
+        for (_, id) in order {
+            if cache.bytes <= target {
+                break;
+            }
+            let Some(unit) = cache.units.remove(&id) else { continue };
+            // Unpublish first: from here on no new entry can find it.
+            unit.proto.jit.entry.store(std::ptr::null_mut(), SeqCst);
+            // It must get hot again before it is compiled again.
+            unit.proto.jit.hot.store(0, Relaxed);
+            unit.proto.jit.status.store(slot::COLD, Release);
+            let e = self.epoch.fetch_add(1, SeqCst);
+            cache.bytes -= unit.bytes;
+            cache.retired_bytes += unit.bytes;
+            self.stats.evicted.fetch_add(1, Relaxed);
+            self.event(TierEventKind::Evicted, &unit.proto, 0, unit.code_bytes as u64, 0, None);
+            cache.retired.push((e, unit));
+        }
+        for u in cache.units.values_mut() {
+            u.hot_mark = u.proto.jit.hot.load(Relaxed);
+        }
+    }
+
+    /// Frees retired units no running invocation can still be using.
+    fn reclaim(&self, cache: &mut Cache) {
+        if cache.retired.is_empty() {
+            return;
+        }
+        let oldest_running = {
+            let mut v = self.state_epochs.lock().expect("epochs lock");
+            v.retain(|w| w.strong_count() > 0);
+            v.iter().filter_map(|w| w.upgrade()).map(|s| s.load(SeqCst)).min().unwrap_or(u64::MAX)
+        };
+        let mut i = 0;
+        while i < cache.retired.len() {
+            if cache.retired[i].0 < oldest_running {
+                let (_, unit) = cache.retired.swap_remove(i);
+                cache.retired_bytes -= unit.bytes;
+                self.stats.freed.fetch_add(1, Relaxed);
+                self.event(TierEventKind::Freed, &unit.proto, 0, unit.code_bytes as u64, 0, None);
+                drop(unit);
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    fn event(&self, kind: TierEventKind, p: &Proto, compile_us: u64, code_bytes: u64, queue_wait_us: u64, reason: Option<String>) {
+        let mut ev = self.events.lock().expect("events lock");
+        ev.0 += 1;
+        let e = TierEvent {
+            seq: ev.0,
+            at_us: self.started.elapsed().as_micros() as u64,
+            kind,
+            key: p.key,
+            name: p.name.clone(),
+            location: format!("{}:{}", p.source, p.line_defined),
+            tier: 1,
+            compile_us,
+            code_bytes,
+            queue_wait_us,
+            bytecodes: p.code.len() as u32,
+            reason,
+        };
+        if ev.1.len() == EVENT_LOG {
+            ev.1.pop_front();
+        }
+        ev.1.push_back(e.clone());
+        ev.2.retain(|tx| tx.send(e.clone()).is_ok());
+    }
+
+    /// The latency controller: waits while invocation p99 is above target.
+    fn throttle(&self) {
+        let started = Instant::now();
+        loop {
+            let (target, ratio, max_pause) = {
+                let c = self.config.read().expect("config lock");
+                (c.latency_target_us, c.resume_ratio, Duration::from_millis(c.max_pause_ms))
+            };
+            if target == 0 {
+                self.paused.store(false, Relaxed);
+                return;
+            }
+            let p99 = self.latency.read().expect("latency lock").p99();
+            let paused = self.paused.load(Relaxed);
+            if paused && (p99 as f64) <= target as f64 * ratio {
+                self.paused.store(false, Relaxed);
+                return;
+            }
+            if !paused && p99 <= target {
+                return;
+            }
+            if !paused {
+                self.paused.store(true, Relaxed);
+                self.stats.pauses.fetch_add(1, Relaxed);
+            }
+            // Still over target: compile one unit now and then anyway, so
+            // a workload that is slow on its own still warms up.
+            if started.elapsed() >= max_pause || self.queue.lock().expect("queue lock").shutdown {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+fn worker(shared: Arc<Shared>, id: usize) {
+    let mut compiler = match Compiler::new() {
+        Ok(c) => c,
+        Err(_) => {
+            shared.queue.lock().expect("queue lock").running_workers -= 1;
+            return;
+        }
+    };
+    loop {
+        let req = {
+            let mut q = shared.queue.lock().expect("queue lock");
+            loop {
+                let want = shared.config.read().expect("config lock").workers;
+                if q.shutdown || id >= want {
+                    q.running_workers -= 1;
+                    return;
+                }
+                if let Some(r) = q.heap.pop() {
+                    break r;
+                }
+                q = shared.wake.wait(q).expect("queue lock");
+            }
+        };
+        shared.throttle();
+        shared.compile_and_publish(&mut compiler, &req.proto, Some(req.queued_at));
+    }
+}
+
+// ----- the interpreter's side -------------------------------------------------
+
+/// A state's copy of the knobs it reads on hot paths, refreshed per invocation.
+pub(crate) struct TierState {
+    pub mode: TierMode,
+    pub threshold: u64,
+    pub call_weight: u64,
+    pub record_latency: bool,
+    generation: u64,
+    /// Epoch at which the running invocation started (u64::MAX: none).
+    pub epoch_slot: Arc<AtomicU64>,
+}
+
+impl TierState {
+    pub(crate) fn new(jit: &Jit) -> TierState {
+        let mut t = TierState {
+            mode: TierMode::Interpreter,
+            threshold: u64::MAX,
+            call_weight: 1,
+            record_latency: false,
+            generation: 0,
+            epoch_slot: jit.register_state(),
+        };
+        t.refresh(jit);
+        t
+    }
+
+    pub(crate) fn refresh(&mut self, jit: &Jit) {
+        let g = jit.generation();
+        if g == self.generation {
+            return;
+        }
+        let c = jit.config();
+        self.generation = g;
+        self.mode = c.mode;
+        self.threshold = if c.mode == TierMode::Auto { c.tier1_threshold } else { u64::MAX };
+        self.call_weight = c.call_weight;
+        self.record_latency = c.latency_target_us > 0;
+    }
+}
+
+impl State {
+    /// Runs the frame's compiled code from `pc` if there is any; `None`
+    /// means "interpret". In baseline mode a function is compiled on its
+    /// first call.
+    #[inline(always)]
+    pub(crate) fn enter_compiled(&mut self, proto: &Proto, arc: &Arc<Proto>, regs: *mut Value, consts: &[Value], pc: usize) -> Option<u64> {
+        let mut entry = proto.jit.entry.load(Acquire);
+        if entry.is_null() {
+            if self.tier.mode != TierMode::Baseline || pc != 0 || proto.jit.status.load(Relaxed) == slot::FAILED {
+                return None;
+            }
+            self.engine.jit().compile_here(arc);
+            entry = proto.jit.entry.load(Acquire);
+            if entry.is_null() {
+                return None;
+            }
+        }
+        debug_assert_ne!(self.tier.epoch_slot.load(Relaxed), u64::MAX, "compiled code runs inside an invocation");
+        self.jit_regs = regs;
+        // SAFETY: `entry` was published by `compile_and_publish` from a
+        // function of JitFn's signature; its unit cannot be freed before
+        // this invocation ends (epochs); regs/consts are this frame's.
+        let f: JitFn = unsafe { std::mem::transmute::<*mut u8, JitFn>(entry) };
+        Some(unsafe { f(self as *mut State, regs, consts.as_ptr(), pc as u64) })
+    }
+
+    /// Adds a back-edge's hotness; true when the function now has compiled
+    /// code to continue in.
+    #[inline(always)]
+    pub(crate) fn tier_backedge(&mut self, p: &Arc<Proto>) -> bool {
+        let h = p.jit.hot.load(Relaxed) + 1;
+        p.jit.hot.store(h, Relaxed);
+        h >= self.tier.threshold && self.tier_up(p)
+    }
+
+    /// Adds a call's hotness (from `push_lua_frame`).
+    #[inline(always)]
+    pub(crate) fn tier_call(&mut self, p: &Arc<Proto>) {
+        let h = p.jit.hot.load(Relaxed) + self.tier.call_weight;
+        p.jit.hot.store(h, Relaxed);
+        if !p.jit.entry.load(Relaxed).is_null() {
+            self.counters.tier1_calls += 1;
+        } else if h >= self.tier.threshold {
+            self.tier_up(p);
+        }
+    }
+
+    /// A function crossed the threshold: request it (once). True when its
+    /// code is published.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn tier_up(&mut self, p: &Arc<Proto>) -> bool {
+        if !p.jit.entry.load(Acquire).is_null() {
+            return true;
+        }
+        if p.jit.status.compare_exchange(slot::COLD, slot::QUEUED, AcqRel, Relaxed).is_err() {
+            if p.jit.status.load(Relaxed) == slot::FAILED {
+                p.jit.hot.store(0, Relaxed);
+            }
+            return false;
+        }
+        let jit = self.engine.jit();
+        if !jit.enqueue(p, p.jit.hot.load(Relaxed)) {
+            if jit.config().compile_on_invoking_thread {
+                jit.compile_here(p);
+            } else {
+                jit.shared.stats.drops.fetch_add(1, Relaxed);
+                p.jit.hot.store(0, Relaxed);
+                p.jit.status.store(slot::COLD, Release);
+            }
+        }
+        !p.jit.entry.load(Acquire).is_null()
+    }
+
+    /// Marks the start of an invocation (see the module doc on epochs).
+    pub(crate) fn tier_invocation_start(&mut self) {
+        let jit = self.engine.jit();
+        self.tier.refresh(jit);
+        self.tier.epoch_slot.store(jit.current_epoch(), SeqCst);
+    }
+
+    pub(crate) fn tier_invocation_end(&mut self, started: Option<Instant>) {
+        self.tier.epoch_slot.store(u64::MAX, SeqCst);
+        if let Some(t) = started {
+            self.engine.jit().record_latency(t.elapsed().as_micros() as u64);
+        }
+    }
+}

@@ -1,0 +1,186 @@
+//! The contract between compiled code and the VM: value layout, the offsets
+//! compiled code reads, the status codes it returns and the `extern "C"`
+//! helpers it calls.
+//!
+//! Why so few helpers: every instruction compiled code does not finish
+//! inline is handed to [`jit_step`], which runs exactly that one instruction
+//! through the interpreter's own code (`State::run::<true>`). Tier 1 thus
+//! shares every slow path, error message and feedback record with tier 0,
+//! and a construct can never be "unsupported" — at worst it is a runtime call.
+
+use std::mem::offset_of;
+use std::panic::AssertUnwindSafe;
+
+use crate::error::Throw;
+use crate::gc::GcBox;
+use crate::state::State;
+use crate::table::Table;
+use crate::value::Value;
+
+/// What compiled code (and [`jit_step`]) reports in the low byte of its
+/// result. `NEXT` carries the next pc in the bits above.
+pub(crate) mod status {
+    /// Keep running compiled code at pc `result >> 8` (helpers only).
+    pub const NEXT: u64 = 0;
+    /// The frame stack changed (a call pushed a frame, a return popped
+    /// one): the interpreter loop re-dispatches its top frame.
+    pub const CONTINUE: u64 = 1;
+    /// The entry frame returned; the result count is in `State::jit_nret`.
+    pub const RETURNED: u64 = 2;
+    /// An error is pending in `State::jit_error`; the frame's pc is saved.
+    pub const ERROR: u64 = 3;
+    /// Continue this frame in the interpreter at its saved pc.
+    pub const INTERPRET: u64 = 4;
+}
+
+/// A compiled function: `(state, registers, constants, resume pc) -> status`.
+pub(crate) type JitFn = unsafe extern "C" fn(*mut State, *mut Value, *const Value, u64) -> u64;
+
+/// Value tags as laid out by `#[repr(u64)] enum Value` (checked by
+/// [`check_layout`]).
+pub(crate) mod tag {
+    pub const NIL: i64 = 0;
+    pub const BOOL: i64 = 1;
+    pub const INT: i64 = 2;
+    pub const FLOAT: i64 = 3;
+    pub const STR: i64 = 4;
+    pub const TABLE: i64 = 5;
+}
+
+/// Byte offsets compiled code uses; computed once per process.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Layout {
+    pub state_jit_regs: i32,
+    pub state_tick: i32,
+    /// From a `Gc<Table>` pointer to the table's array pointer / length
+    /// and its metatable (`None` = 0). `None` when `Vec`'s field order
+    /// could not be established: array fast paths are then left out.
+    pub table_arr_ptr: Option<i32>,
+    pub table_arr_len: Option<i32>,
+    pub table_meta: i32,
+}
+
+pub(crate) fn layout() -> &'static Layout {
+    static L: std::sync::OnceLock<Layout> = std::sync::OnceLock::new();
+    L.get_or_init(|| {
+        check_layout();
+        let table = offset_of!(GcBox<Table>, value) as i32;
+        let arr = table + offset_of!(Table, arr) as i32;
+        let (ptr_word, len_word) = vec_words().map_or((None, None), |(p, l)| (Some(p), Some(l)));
+        Layout {
+            state_jit_regs: offset_of!(State, jit_regs) as i32,
+            state_tick: offset_of!(State, budget.tick) as i32,
+            table_arr_ptr: ptr_word.map(|w| arr + 8 * w as i32),
+            table_arr_len: len_word.map(|w| arr + 8 * w as i32),
+            table_meta: table + offset_of!(Table, metatable) as i32,
+        }
+    })
+}
+
+/// Which words of a `Vec<Value>` hold its pointer and its length. Rust does
+/// not promise a field order, so probe a vector whose three words are known
+/// to differ (pointer, length 2, capacity 5).
+fn vec_words() -> Option<(usize, usize)> {
+    if std::mem::size_of::<Vec<Value>>() != 24 {
+        return None;
+    }
+    let mut v: Vec<Value> = Vec::with_capacity(5);
+    v.push(Value::Nil);
+    v.push(Value::Nil);
+    if v.capacity() != 5 {
+        return None;
+    }
+    // SAFETY: a Vec is three initialized machine words (checked size above);
+    // we only read them.
+    let words: [usize; 3] = unsafe { std::mem::transmute_copy(&v) };
+    let ptr = words.iter().position(|&w| w == v.as_ptr() as usize)?;
+    let len = words.iter().position(|&w| w == 2)?;
+    let cap = words.iter().position(|&w| w == 5)?;
+    (ptr != len && len != cap && ptr != cap).then_some((ptr, len))
+}
+
+/// Compiled code writes and tests values by these tags and payload offsets.
+fn check_layout() {
+    fn words(v: &Value) -> (u64, u64) {
+        let p = v as *const Value as *const u64;
+        // SAFETY: Value is 16 bytes, the tag word is always initialized and
+        // the payload word is initialized for Int and Float (the only
+        // variants whose payload we read here).
+        unsafe { (*p, if matches!(v, Value::Int(_) | Value::Float(_)) { *p.add(1) } else { 0 }) }
+    }
+    assert_eq!(std::mem::size_of::<Value>(), 16);
+    assert_eq!(words(&Value::Nil).0, tag::NIL as u64);
+    assert_eq!(words(&Value::Bool(true)).0, tag::BOOL as u64);
+    assert_eq!(words(&Value::Int(-7)), (tag::INT as u64, -7i64 as u64));
+    assert_eq!(words(&Value::Float(1.5)), (tag::FLOAT as u64, 1.5f64.to_bits()));
+    let b = Value::Bool(true);
+    // SAFETY: the bool payload byte sits right after the 8-byte tag.
+    assert_eq!(unsafe { *(&b as *const Value as *const u8).add(8) }, 1);
+}
+
+/// Runs the instruction at `pc` of the top frame through the interpreter.
+///
+/// # Safety
+/// `st` is the state the running compiled code was entered with; no other
+/// reference to it is used while this runs.
+pub(crate) unsafe extern "C" fn jit_step(st: *mut State, pc: u64) -> u64 {
+    // SAFETY: see the contract above.
+    let st = unsafe { &mut *st };
+    let r = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        if let Some(f) = st.frames.last_mut() {
+            f.pc = pc as usize;
+        }
+        st.run::<true>()
+    }));
+    match r {
+        Ok(Ok(crate::interp::Exit::Stepped)) => {
+            let f = st.frames.last().expect("stepped frame");
+            st.jit_regs = st.stack.as_mut_ptr().wrapping_add(f.base);
+            ((f.pc as u64) << 8) | status::NEXT
+        }
+        Ok(Ok(crate::interp::Exit::FrameChanged)) => status::CONTINUE,
+        Ok(Ok(crate::interp::Exit::Returned(n))) => {
+            st.jit_nret = n;
+            status::RETURNED
+        }
+        Ok(Err(e)) => {
+            st.jit_error = Some(e);
+            status::ERROR
+        }
+        Err(_) => {
+            st.jit_error = Some(Throw::msg("internal error in a runtime call"));
+            status::ERROR
+        }
+    }
+}
+
+/// The limit check compiled code calls when its tick countdown runs out.
+///
+/// # Safety
+/// As for [`jit_step`].
+pub(crate) unsafe extern "C" fn jit_tick(st: *mut State, pc: u64) -> u64 {
+    // SAFETY: see jit_step.
+    let st = unsafe { &mut *st };
+    // `tick` already consumed one step inline; give it back so the slow
+    // path counts exactly as the interpreter's does.
+    st.budget.tick += 1;
+    match st.tick() {
+        Ok(()) => status::NEXT,
+        Err(e) => {
+            if let Some(f) = st.frames.last_mut() {
+                f.pc = pc as usize;
+            }
+            st.jit_error = Some(e);
+            status::ERROR
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn layout_is_established() {
+        let l = super::layout();
+        assert!(l.table_arr_ptr.is_some() && l.table_arr_len.is_some(), "{l:?}");
+    }
+}
