@@ -13,7 +13,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use clap::Parser;
-use ember_engine::{Engine, EngineConfig, OutputCapture};
+use ember_engine::{Engine, EngineConfig, OutputCapture, TierMode, TieringConfig};
 use serde::Serialize;
 
 // Same allocator as the `ember` binary, so in-process timings match it.
@@ -33,8 +33,9 @@ struct Args {
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Ember modes to time: t0 (interpreter, profiling on), t0-noprof
-    /// (interpreter, profiling off), auto (the tiering policy).
-    #[arg(long, value_delimiter = ',', default_values_t = vec!["t0".to_string(), "t0-noprof".to_string(), "auto".to_string()])]
+    /// (interpreter, profiling off), t1 (every function at tier 1 from its
+    /// first call), auto (the default tiering policy).
+    #[arg(long, value_delimiter = ',', default_values_t = vec!["t0".to_string(), "t0-noprof".to_string(), "t1".to_string(), "auto".to_string()])]
     modes: Vec<String>,
     /// Skip luajit.
     #[arg(long)]
@@ -58,6 +59,9 @@ struct Row {
     ember_s: Vec<(String, f64)>,
     /// Ember printed exactly what lua5.4 printed, in every mode.
     output_matches: bool,
+    /// Per mode: functions past the tier-1 threshold (or, in t1, called at
+    /// all) that were still interpreted at the end — should be 0.
+    hot_in_interpreter: Vec<(String, usize)>,
 }
 
 #[derive(Serialize)]
@@ -88,15 +92,23 @@ fn time_process(cmd: &str, file: &Path, runs: u32) -> Option<(f64, Vec<u8>)> {
     Some((best, out))
 }
 
-fn time_ember(mode: &str, file: &Path, runs: u32) -> Result<(f64, Vec<u8>), String> {
+fn time_ember(mode: &str, file: &Path, runs: u32) -> Result<(f64, Vec<u8>, usize), String> {
     let src = std::fs::read(file).map_err(|e| e.to_string())?;
     let name = file.file_name().unwrap().to_string_lossy().into_owned();
     let mut best = f64::INFINITY;
     let mut out = Vec::new();
+    let mut hot_left = 0;
     for _ in 0..runs {
         let profiling = mode != "t0-noprof";
+        let mut tiering = TieringConfig::default();
+        tiering.mode = match mode {
+            "t1" => TierMode::Baseline,
+            "auto" => TierMode::Auto,
+            _ => TierMode::Interpreter,
+        };
+        let threshold = if mode == "t1" { 1 } else { tiering.tier1_threshold };
         let start = Instant::now();
-        let engine = Engine::with_config(EngineConfig { profiling, ..EngineConfig::default() });
+        let engine = Engine::with_config(EngineConfig { profiling, tiering });
         engine.load_module_as("main", &src, &name).map_err(|e| e.to_string())?;
         let mut st = engine.new_state();
         let buf = OutputCapture::new();
@@ -104,8 +116,11 @@ fn time_ember(mode: &str, file: &Path, runs: u32) -> Result<(f64, Vec<u8>), Stri
         st.run_main("main", &name, &[]).map_err(|e| e.to_string())?;
         best = best.min(start.elapsed().as_secs_f64());
         out = buf.take();
+        if mode == "t1" || mode == "auto" {
+            hot_left = engine.jit_stats().functions.iter().filter(|f| f.tier == 0 && f.hotness >= threshold).count();
+        }
     }
-    Ok((best, out))
+    Ok((best, out, hot_left))
 }
 
 fn geomean(xs: &[f64]) -> f64 {
@@ -118,8 +133,8 @@ fn geomean(xs: &[f64]) -> f64 {
 fn main() {
     let args = Args::parse();
     for m in &args.modes {
-        if !["t0", "t0-noprof", "auto"].contains(&m.as_str()) {
-            eprintln!("ember-bench: unknown mode '{m}' (known: t0, t0-noprof, auto; JIT tiers are not built yet)");
+        if !["t0", "t0-noprof", "t1", "auto"].contains(&m.as_str()) {
+            eprintln!("ember-bench: unknown mode '{m}' (known: t0, t0-noprof, t1, auto)");
             std::process::exit(2);
         }
     }
@@ -150,10 +165,12 @@ fn main() {
         let lua = if have_lua { time_process("lua5.4", f, args.runs) } else { None };
         let jit = if have_luajit && jit_ok { time_process("luajit", f, args.runs) } else { None };
         let mut ember = Vec::new();
+        let mut hot_left = Vec::new();
         let mut matches = true;
         for m in &args.modes {
             match time_ember(m, f, args.runs) {
-                Ok((t, out)) => {
+                Ok((t, out, left)) => {
+                    hot_left.push((m.clone(), left));
                     if let Some((_, want)) = &lua
                         && *want != out
                     {
@@ -182,6 +199,7 @@ fn main() {
             luajit_s: jit.map(|l| l.0),
             ember_s: ember,
             output_matches: matches,
+            hot_in_interpreter: hot_left,
         });
     }
     let mut gm_lua = Vec::new();
@@ -198,15 +216,20 @@ fn main() {
     for m in &args.modes {
         out += &format!(" {:>10} {:>9}", format!("ember:{m}"), "/lua5.4");
     }
-    out += &format!(" {:>10}\n", "/luajit");
+    out += &format!(" {:>10}\n", format!("{}/luajit", args.modes.last().map(String::as_str).unwrap_or("")));
     for r in &rows {
         let f = |x: Option<f64>| x.map(|v| format!("{v:.2}")).unwrap_or("-".into());
         out += &format!("{:<14} {:>8} {:>8}", r.name, f(r.lua54_s), if r.luajit_compatible { f(r.luajit_s) } else { "n/a".into() });
         for (_, t) in &r.ember_s {
             out += &format!(" {:>10.2} {:>9}", t, r.lua54_s.map(|l| format!("{:.2}x", t / l)).unwrap_or("-".into()));
         }
-        let first = r.ember_s.first().map(|e| e.1).unwrap_or(f64::NAN);
-        out += &format!(" {:>10}", r.luajit_s.map(|j| format!("{:.2}x", first / j)).unwrap_or("-".into()));
+        let last = r.ember_s.last().map(|e| e.1).unwrap_or(f64::NAN);
+        out += &format!(" {:>10}", r.luajit_s.map(|j| format!("{:.2}x", last / j)).unwrap_or("-".into()));
+        for (m, n) in &r.hot_in_interpreter {
+            if *n > 0 {
+                out += &format!("  {m}: {n} hot function(s) left in the interpreter");
+            }
+        }
         if !r.output_matches {
             out += "  OUTPUT DIFFERS";
         }
@@ -216,6 +239,16 @@ fn main() {
     out += &gm_lua.iter().map(|(m, g)| format!("{m} {g:.2}x")).collect::<Vec<_>>().join(", ");
     out += "\ngeomean ember/luajit (luajit-compatible programs): ";
     out += &gm_jit.iter().map(|(m, g)| format!("{m} {g:.2}x")).collect::<Vec<_>>().join(", ");
+    let t0 = args.modes.iter().position(|m| m == "t0");
+    for (mi, m) in args.modes.iter().enumerate() {
+        if let Some(t0) = t0
+            && m != "t0"
+            && m != "t0-noprof"
+        {
+            let r: Vec<f64> = rows.iter().map(|r| r.ember_s[t0].1 / r.ember_s[mi].1).filter(|x| x.is_finite()).collect();
+            out += &format!("\ngeomean speedup of {m} over t0: {:.2}x", geomean(&r));
+        }
+    }
     out += "\n(n/a: the program uses Lua 5.4-only features, marked `-- luajit: no` in its header)\n";
     print!("{out}");
     let report = Report { runs: args.runs, modes: args.modes.clone(), rows, geomean_vs_lua54: gm_lua, geomean_vs_luajit: gm_jit };

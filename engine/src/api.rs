@@ -288,6 +288,7 @@ impl State {
         self.frames.truncate(depth);
         self.top = top;
         self.native_depth = 0;
+        self.jit_depth = 0;
         let _ = self.out.flush();
         r
     }

@@ -834,7 +834,7 @@ impl State {
     /// Finishes the frame `fi` returning `n` values found at `stack[first..]`.
     /// Returns `Some(n)` when that frame was an entry frame.
     #[inline(always)]
-    fn do_return(&mut self, fi: usize, first: usize, n: usize) -> Option<usize> {
+    pub(crate) fn do_return(&mut self, fi: usize, first: usize, n: usize) -> Option<usize> {
         let f = self.frames.pop().expect("returning frame exists");
         debug_assert_eq!(fi, self.frames.len());
         let mut dst = f.func;

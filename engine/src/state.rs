@@ -144,6 +144,8 @@ pub struct State {
     pub(crate) jit_error: Option<Throw>,
     /// Results of an entry frame that returned under compiled code.
     pub(crate) jit_nret: usize,
+    /// Lua calls compiled code is running nested on the Rust stack.
+    pub(crate) jit_depth: u32,
 }
 
 // SAFETY: a State owns its heap exclusively; `Gc` pointers never leave it
@@ -221,6 +223,7 @@ impl State {
             jit_regs: std::ptr::null_mut(),
             jit_error: None,
             jit_nret: 0,
+            jit_depth: 0,
         };
         crate::stdlib::open_libs(&mut st);
         st

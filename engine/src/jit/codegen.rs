@@ -23,7 +23,7 @@ use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{Module, default_libcall_names};
 
-use super::runtime::{JitFn, Layout, jit_step, jit_tick, layout, status, tag};
+use super::runtime::{self as rt, JitFn, Layout, jit_step, jit_tick, layout, status, tag};
 use crate::bytecode::{Constant, Op, Proto, RK_CONST};
 use crate::profile::access;
 
@@ -77,7 +77,11 @@ impl Compiler {
             let mut helper = sig.clone();
             helper.params.truncate(2);
             let helper = b.import_signature(helper);
-            let mut t = Translator::new(&mut b, proto, helper, profiling);
+            let mut fast = sig.clone();
+            fast.params.extend([AbiParam::new(types::I64), AbiParam::new(types::I64)]);
+            let fast = b.import_signature(fast);
+            let call = b.import_signature(sig.clone());
+            let mut t = Translator::new(&mut b, proto, [helper, fast, call], profiling);
             t.translate();
             ir_insts = b.func.dfg.num_insts();
             b.finalize(module.target_config());
@@ -134,13 +138,18 @@ struct Translator<'a, 'b> {
     state: ir::Value,
     consts: ir::Value,
     regs: Variable,
+    /// (state, pc) -> status
     helper: SigRef,
+    /// (state, regs, consts, ops, feedback bits, pc) -> status
+    fast: SigRef,
+    /// (state, ops, proto, pc) -> status
+    call: SigRef,
     prof: bool,
     mf: MemFlagsData,
 }
 
 impl<'a, 'b> Translator<'a, 'b> {
-    fn new(b: &'a mut FunctionBuilder<'b>, p: &'a Proto, helper: SigRef, prof: bool) -> Self {
+    fn new(b: &'a mut FunctionBuilder<'b>, p: &'a Proto, [helper, fast, call]: [SigRef; 3], prof: bool) -> Self {
         let entry = b.create_block();
         b.append_block_params_for_function_params(entry);
         b.switch_to_block(entry);
@@ -162,6 +171,8 @@ impl<'a, 'b> Translator<'a, 'b> {
             consts: params[2],
             regs,
             helper,
+            fast,
+            call,
             prof,
             mf: MemFlagsData::trusted(),
         };
@@ -341,6 +352,46 @@ impl<'a, 'b> Translator<'a, 'b> {
         self.b.inst_results(call)[0]
     }
 
+    fn pack(a: usize, b: usize, c: usize) -> i64 {
+        (a as i64) | ((b as i64) << 8) | ((c as i64) << 24)
+    }
+
+    /// Leaves compiled code with the helper's status unless it is NEXT;
+    /// otherwise reloads the registers (the stack may have moved).
+    fn check_status(&mut self, r: ir::Value) {
+        let st = self.b.ins().band_imm_u(r, 0xff);
+        let cont = self.b.create_block();
+        self.b.ins().brif(st, self.exit, &[BlockArg::Value(r)], cont, &[]);
+        self.b.switch_to_block(cont);
+        let off = self.lay.state_jit_regs;
+        let regs = self.b.ins().load(types::I64, self.mf, self.state, off);
+        self.b.def_var(self.regs, regs);
+    }
+
+    /// A fast helper (see runtime.rs) for instruction `pc`, then `pc + 1`.
+    fn fast_helper(&mut self, f: *const u8, pc: usize, a: usize, b: usize, c: usize) {
+        let fp = self.iconst(f as i64);
+        let regs = self.regs();
+        let ops = self.iconst(Self::pack(a, b, c));
+        let bits = if self.prof { self.p.feedback.sites[pc].bits.as_ptr() as i64 } else { 0 };
+        let bits = self.iconst(bits);
+        let pcv = self.iconst(pc as i64);
+        let call = self.b.ins().call_indirect(self.fast, fp, &[self.state, regs, self.consts, ops, bits, pcv]);
+        let r = self.b.inst_results(call)[0];
+        self.check_status(r);
+        self.jump(pc + 1);
+    }
+
+    /// `Call` / `Return` helpers.
+    fn call_helper4(&mut self, f: *const u8, pc: usize, a: usize, b: usize, c: usize) -> ir::Value {
+        let fp = self.iconst(f as i64);
+        let ops = self.iconst(Self::pack(a, b, c));
+        let proto = self.iconst(self.p as *const Proto as i64);
+        let pcv = self.iconst(pc as i64);
+        let call = self.b.ins().call_indirect(self.call, fp, &[self.state, ops, proto, pcv]);
+        self.b.inst_results(call)[0]
+    }
+
     /// Runs instruction `pc` in the interpreter, then continues at whichever
     /// of `succs` it chose (an empty list: it always leaves compiled code).
     fn step(&mut self, pc: usize, succs: &[usize]) {
@@ -501,7 +552,22 @@ impl<'a, 'b> Translator<'a, 'b> {
             }
             Op::GetTable { a, b, c } => self.get_table(pc, a as u16, b as u16, c),
             Op::SetTable { a, b, c } => self.set_table(pc, a as u16, b, c),
-            Op::Return { .. } => self.step(pc, &[]),
+            Op::Return { a, b } => {
+                let r = self.call_helper4(rt::jit_return as *const u8, pc, a as usize, b as usize, 0);
+                self.b.ins().jump(self.exit, &[BlockArg::Value(r)]);
+            }
+            Op::Call { a, b, c } => {
+                let r = self.call_helper4(rt::jit_call as *const u8, pc, a as usize, b as usize, c as usize);
+                self.check_status(r);
+                self.jump(next);
+            }
+            Op::GetField { a, b, k } => self.fast_helper(rt::jit_get_field as *const u8, pc, a as usize, b as usize, k as usize),
+            Op::SelfOp { a, b, k } => self.fast_helper(rt::jit_self as *const u8, pc, a as usize, b as usize, k as usize),
+            Op::SetField { a, k, c } => self.fast_helper(rt::jit_set_field as *const u8, pc, a as usize, k as usize, c as usize),
+            Op::GetGlobal { a, k } => self.fast_helper(rt::jit_get_global as *const u8, pc, a as usize, 0, k as usize),
+            Op::SetGlobal { a, k } => self.fast_helper(rt::jit_set_global as *const u8, pc, a as usize, 0, k as usize),
+            Op::GetUpval { a, b } => self.fast_helper(rt::jit_get_upval as *const u8, pc, a as usize, b as usize, 0),
+            Op::SetUpval { a, b } => self.fast_helper(rt::jit_set_upval as *const u8, pc, a as usize, b as usize, 0),
             _ => self.step(pc, &[next]),
         }
     }

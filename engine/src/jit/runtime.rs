@@ -184,3 +184,265 @@ mod tests {
         assert!(l.table_arr_ptr.is_some() && l.table_arr_len.is_some(), "{l:?}");
     }
 }
+
+// ----- fast helpers ----------------------------------------------------------------
+//
+// Each does the common case of one instruction directly and hands anything
+// else to `jit_step`, which redoes the whole instruction in the interpreter
+// (so a fast path must not have effects before it gives up, other than
+// feedback bits, which only accumulate). Operands come packed:
+// a = bits 0..8, b = bits 8..24, c/k = bits 24..56.
+
+#[inline(always)]
+fn unpack(ops: u64) -> (usize, usize, usize) {
+    ((ops & 0xff) as usize, ((ops >> 8) & 0xffff) as usize, (ops >> 24) as usize)
+}
+
+/// Pointers a fast helper works on.
+struct Frame {
+    regs: *mut Value,
+    consts: *const Value,
+}
+
+impl Frame {
+    /// # Safety
+    /// `i` is a register of the running frame (the verifier checked every
+    /// operand compiled code passes).
+    #[inline(always)]
+    unsafe fn r(&self, i: usize) -> &mut Value {
+        unsafe { &mut *self.regs.add(i) }
+    }
+    /// # Safety
+    /// `k` is a constant index of the running function.
+    #[inline(always)]
+    unsafe fn k(&self, k: usize) -> Value {
+        unsafe { *self.consts.add(k) }
+    }
+    /// # Safety
+    /// As for `r` and `k`.
+    #[inline(always)]
+    unsafe fn rk(&self, x: usize) -> Value {
+        if x < crate::bytecode::RK_CONST as usize { unsafe { *self.r(x) } } else { unsafe { self.k(x - crate::bytecode::RK_CONST as usize) } }
+    }
+}
+
+macro_rules! fast_helper {
+    ($name:ident, |$st:ident, $f:ident, $a:ident, $b:ident, $c:ident, $bits:ident| $body:block) => {
+        /// # Safety
+        /// Called by compiled code with its own state, registers, constants,
+        /// operands and (or null) the feedback bits of instruction `pc`.
+        pub(crate) unsafe extern "C" fn $name(st: *mut State, regs: *mut Value, consts: *const Value, ops: u64, bits: *const std::sync::atomic::AtomicU8, pc: u64) -> u64 {
+            let fast = {
+                // SAFETY: see the contract above.
+                let $st = unsafe { &mut *st };
+                let $f = Frame { regs, consts };
+                let ($a, $b, $c) = unpack(ops);
+                // SAFETY: `bits` is null or points into the prototype's
+                // feedback, which outlives the unit calling us.
+                let $bits = unsafe { bits.as_ref() };
+                #[allow(unused_unsafe)]
+                let done: bool = unsafe { $body };
+                done
+            };
+            if fast { status::NEXT } else { unsafe { jit_step(st, pc) } }
+        }
+    };
+}
+
+#[inline(always)]
+fn note(bits: Option<&std::sync::atomic::AtomicU8>, b: u8) {
+    if let Some(s) = bits {
+        let old = s.load(std::sync::atomic::Ordering::Relaxed);
+        if old | b != old {
+            s.store(old | b, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+}
+
+use crate::profile::access;
+
+fast_helper!(jit_get_field, |st, f, a, b, k, bits| {
+    let _ = st;
+    let key = f.k(k);
+    match *f.r(b) {
+        Value::Table(t) => {
+            let tr = t.get();
+            let v = tr.get_str(key);
+            note(bits, access::STR_KEY | if v.is_nil() { access::MISS } else { access::HASH });
+            if !v.is_nil() || tr.metatable.is_none() {
+                *f.r(a) = v;
+                true
+            } else {
+                false
+            }
+        }
+        _ => false,
+    }
+});
+
+fast_helper!(jit_self, |st, f, a, b, k, bits| {
+    let _ = st;
+    let key = f.k(k);
+    let obj = *f.r(b);
+    match obj {
+        Value::Table(t) => {
+            let tr = t.get();
+            let v = tr.get_str(key);
+            if !v.is_nil() {
+                note(bits, access::HASH | access::STR_KEY);
+                *f.r(a + 1) = obj;
+                *f.r(a) = v;
+                true
+            } else {
+                false
+            }
+        }
+        _ => false,
+    }
+});
+
+fast_helper!(jit_set_field, |st, f, a, k, c, bits| {
+    let key = f.k(k);
+    let v = f.rk(c);
+    match *f.r(a) {
+        Value::Table(t) if t.get().metatable.is_none() => {
+            note(bits, access::HASH | access::STR_KEY);
+            let d = t.get_mut().set_str(key, v);
+            st.heap.charge(d);
+            true
+        }
+        _ => false,
+    }
+});
+
+fast_helper!(jit_get_global, |st, f, a, _b, k, bits| {
+    let _ = bits;
+    let g = st.globals;
+    let v = g.get().get_str(f.k(k));
+    if !v.is_nil() || g.get().metatable.is_none() {
+        *f.r(a) = v;
+        true
+    } else {
+        false
+    }
+});
+
+fast_helper!(jit_set_global, |st, f, a, _b, k, bits| {
+    let _ = bits;
+    let g = st.globals;
+    if g.get().metatable.is_none() {
+        let d = g.get_mut().set_str(f.k(k), *f.r(a));
+        st.heap.charge(d);
+        true
+    } else {
+        false
+    }
+});
+
+fast_helper!(jit_get_upval, |st, f, a, b, _c, bits| {
+    let _ = bits;
+    let fr = st.frames.last().expect("compiled code runs in a frame");
+    let crate::function::Function::Lua(cl) = fr.closure.get() else { unreachable!("Lua frame") };
+    let u = cl.upvals[b];
+    *f.r(a) = st.upval_get(u);
+    true
+});
+
+fast_helper!(jit_set_upval, |st, f, a, b, _c, bits| {
+    let _ = bits;
+    let fr = st.frames.last().expect("compiled code runs in a frame");
+    let crate::function::Function::Lua(cl) = fr.closure.get() else { unreachable!("Lua frame") };
+    let u = cl.upvals[b];
+    let v = *f.r(a);
+    st.upval_set(u, v);
+    true
+});
+
+/// Deepest nesting of Lua calls made by compiled code on the Rust stack;
+/// deeper calls go back through the interpreter loop (`jit_step`).
+pub(crate) const MAX_JIT_DEPTH: u32 = 64;
+
+/// `Call` of a Lua function from compiled code: pushes the callee's frame
+/// and runs it to completion in a nested interpreter loop (which enters
+/// the callee's compiled code, if any), then lets the caller continue
+/// inline. Natives, `pcall`, `__call` objects and calls past
+/// [`MAX_JIT_DEPTH`] take the general path.
+///
+/// # Safety
+/// As for [`jit_step`]; `proto` is the running function's prototype.
+pub(crate) unsafe extern "C" fn jit_call(st: *mut State, ops: u64, proto: *const crate::bytecode::Proto, pc: u64) -> u64 {
+    // SAFETY: see the contract above.
+    let s = unsafe { &mut *st };
+    let (a, b, c) = unpack(ops);
+    let Some(fr) = s.frames.last() else { return unsafe { jit_step(st, pc) } };
+    let base = fr.base;
+    let func = base + a;
+    let callee = s.stack[func];
+    let Value::Func(fg) = callee else { return unsafe { jit_step(st, pc) } };
+    let crate::function::Function::Lua(cl) = fg.get() else { return unsafe { jit_step(st, pc) } };
+    if s.jit_depth >= MAX_JIT_DEPTH {
+        return unsafe { jit_step(st, pc) };
+    }
+    let nargs = if b == 0 { s.top - func - 1 } else { b - 1 };
+    if s.profiling {
+        // SAFETY: the unit calling us holds an Arc of its prototype.
+        let fb = unsafe { &(*proto).feedback };
+        fb.add_bits(pc as usize, crate::profile::calls::LUA);
+        fb.record_target(pc as usize, cl.key_lo);
+    }
+    if let Some(f) = s.frames.last_mut() {
+        f.pc = pc as usize + 1;
+    }
+    let r = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        s.tick()?;
+        s.push_lua_frame(func, nargs, c as i32 - 1, fg)?;
+        s.frames.last_mut().expect("pushed").entry = true;
+        s.jit_depth += 1;
+        let r = s.execute();
+        s.jit_depth -= 1;
+        r
+    }));
+    match r {
+        Ok(Ok(_)) => {
+            st_refresh(s);
+            status::NEXT
+        }
+        Ok(Err(e)) => {
+            s.jit_error = Some(e);
+            status::ERROR
+        }
+        Err(_) => {
+            s.jit_error = Some(Throw::msg("internal error in a runtime call"));
+            status::ERROR
+        }
+    }
+}
+
+fn st_refresh(s: &mut State) {
+    let base = s.frames.last().map_or(0, |f| f.base);
+    s.jit_regs = s.stack.as_mut_ptr().wrapping_add(base);
+}
+
+/// `Return` from compiled code.
+///
+/// # Safety
+/// As for [`jit_step`].
+pub(crate) unsafe extern "C" fn jit_return(st: *mut State, ops: u64, _proto: *const crate::bytecode::Proto, _pc: u64) -> u64 {
+    // SAFETY: see the contract above.
+    let s = unsafe { &mut *st };
+    let (a, b, _) = unpack(ops);
+    let fi = s.frames.len() - 1;
+    let base = s.frames[fi].base;
+    let first = base + a;
+    let n = if b == 0 { s.top - first } else { b - 1 };
+    if !s.open_upvals.is_empty() {
+        s.close_upvals(base);
+    }
+    match s.do_return(fi, first, n) {
+        Some(n) => {
+            s.jit_nret = n;
+            status::RETURNED
+        }
+        None => status::CONTINUE,
+    }
+}
