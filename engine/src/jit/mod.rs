@@ -389,9 +389,9 @@ impl Jit {
     /// Queues `proto` for tier 1 (its status is already QUEUED). Returns
     /// false when the queue is full.
     fn enqueue(&self, proto: &Arc<Proto>, priority: u64) -> bool {
-        let cap = self.config().queue_capacity;
+        let c = self.config();
         let mut q = self.shared.queue.lock().expect("queue lock");
-        if q.heap.len() >= cap || q.running_workers == 0 {
+        if q.heap.len() >= c.queue_capacity || c.workers == 0 || q.running_workers == 0 {
             return false;
         }
         q.seq += 1;
@@ -669,6 +669,12 @@ fn worker(shared: Arc<Shared>, id: usize) {
                 let want = shared.config.read().expect("config lock").workers;
                 if q.shutdown || id >= want {
                     q.running_workers -= 1;
+                    if q.running_workers == 0 {
+                        // Nobody will take these: let them be requested again.
+                        for r in q.heap.drain() {
+                            r.proto.jit.status.store(slot::COLD, Release);
+                        }
+                    }
                     return;
                 }
                 if let Some(r) = q.heap.pop() {

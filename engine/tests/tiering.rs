@@ -1,0 +1,278 @@
+//! The tiering machinery end to end: background compilation racing many
+//! invoking threads, code-cache eviction and freeing, run-time knob changes,
+//! limits and errors in compiled code, tier events and the latency
+//! controller.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Barrier};
+use std::time::Duration;
+
+use ember_engine::{Engine, EngineConfig, Error, LimitKind, Limits, LuaValue, TierEventKind, TierMode, TieringConfig};
+
+/// `N` distinct functions, each with a loop, so each is its own unit.
+fn many_functions(n: usize) -> String {
+    let mut s = String::new();
+    for i in 0..n {
+        s += &format!(
+            "function f{i}(x)\n  local acc = {i}\n  for j = 1, 20 do\n    if j % 3 == 0 then acc = acc + x * j else acc = acc - {i} end\n  end\n  local t = {{x, acc}}\n  return t[1] + t[2] // 1\nend\n"
+        );
+    }
+    s
+}
+
+/// What `f{i}(x)` returns, computed independently.
+fn expected(i: i64, x: i64) -> i64 {
+    let mut acc = i;
+    for j in 1..=20 {
+        if j % 3 == 0 {
+            acc += x * j
+        } else {
+            acc -= i
+        }
+    }
+    x + acc
+}
+
+fn config(f: impl FnOnce(&mut TieringConfig)) -> EngineConfig {
+    let mut t = TieringConfig::default();
+    f(&mut t);
+    EngineConfig { tiering: t, ..EngineConfig::default() }
+}
+
+#[test]
+fn many_threads_with_a_tiny_code_cache_stay_correct_and_under_the_limit() {
+    const FUNCS: usize = 24;
+    const THREADS: usize = 4;
+    let limit = 3 * 4096;
+    let engine = Engine::with_config(config(|t| {
+        t.tier1_threshold = 40;
+        t.workers = 2;
+        t.code_cache_bytes = limit;
+    }));
+    engine.load_module("m", many_functions(FUNCS).as_bytes()).unwrap();
+    let done = Arc::new(AtomicBool::new(false));
+    let max_seen = Arc::new(AtomicU64::new(0));
+    // An observer samples the cache size while everything runs.
+    let observer = {
+        let (engine, done, max_seen) = (engine.clone(), done.clone(), max_seen.clone());
+        std::thread::spawn(move || {
+            while !done.load(Ordering::Relaxed) {
+                max_seen.fetch_max(engine.jit_stats().code_cache_bytes, Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        })
+    };
+    let start = Arc::new(Barrier::new(THREADS));
+    let workers: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let (engine, start) = (engine.clone(), start.clone());
+            std::thread::spawn(move || {
+                let mut st = engine.new_state();
+                st.require("m").unwrap();
+                start.wait();
+                for round in 0..300 {
+                    // Threads sweep the functions in different orders, so
+                    // units are entered, evicted and recompiled concurrently.
+                    let i = (round * 7 + t * 5) % FUNCS;
+                    let x = (round as i64) - 50;
+                    let got = st.call(&format!("f{i}"), &[LuaValue::Int(x)]).unwrap();
+                    assert_eq!(got, vec![LuaValue::Int(expected(i as i64, x))], "f{i}({x}) on thread {t}");
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
+    done.store(true, Ordering::Relaxed);
+    observer.join().unwrap();
+    let s = engine.jit_stats();
+    assert!(max_seen.load(Ordering::Relaxed) <= limit as u64, "cache reached {} > {limit}", max_seen.load(Ordering::Relaxed));
+    assert!(s.code_cache_bytes <= limit as u64);
+    assert!(s.evicted > 0, "a 3-page cache with {FUNCS} hot functions must evict: {s:?}");
+    assert!(s.tier1_compiled > s.units, "evicted functions got hot again and were recompiled");
+    // No invocation is running now: every evicted unit can be freed.
+    assert_eq!(engine.reclaim_code(), 0);
+    let s = engine.jit_stats();
+    assert_eq!(s.freed, s.evicted);
+    assert_eq!(s.retired_bytes, 0);
+    let events = engine.tier_events(0);
+    assert!(events.iter().any(|e| e.kind == TierEventKind::Evicted));
+    assert!(events.iter().any(|e| e.kind == TierEventKind::Freed));
+}
+
+#[test]
+fn compiled_events_carry_cost_size_and_queue_wait() {
+    let engine = Engine::with_config(config(|t| t.tier1_threshold = 10));
+    let rx = engine.subscribe_tier_events();
+    engine.load_module("m", many_functions(2).as_bytes()).unwrap();
+    let mut st = engine.new_state();
+    st.require("m").unwrap();
+    let ev = loop {
+        st.call("f1", &[LuaValue::Int(3)]).unwrap();
+        if let Ok(e) = rx.recv_timeout(Duration::from_millis(5)) {
+            break e;
+        }
+    };
+    assert_eq!(ev.kind, TierEventKind::Compiled);
+    assert_eq!(ev.name, "f1");
+    assert_eq!(ev.tier, 1);
+    assert!(ev.code_bytes > 0 && ev.bytecodes > 0);
+    assert!(ev.compile_us > 0);
+    let s = engine.jit_stats();
+    let f1 = s.functions.iter().find(|f| f.name == "f1").unwrap();
+    assert_eq!(f1.tier, 1);
+    // Compiled code keeps giving the same answers.
+    for x in 0..50 {
+        assert_eq!(st.call("f1", &[LuaValue::Int(x)]).unwrap(), vec![LuaValue::Int(expected(1, x))]);
+    }
+    assert!(st.stats().tier1_calls > 0);
+}
+
+#[test]
+fn knobs_change_on_a_running_engine() {
+    let engine = Engine::with_config(config(|t| t.mode = TierMode::Interpreter));
+    engine.load_module("m", many_functions(1).as_bytes()).unwrap();
+    let mut st = engine.new_state();
+    st.require("m").unwrap();
+    for x in 0..100 {
+        st.call("f0", &[LuaValue::Int(x)]).unwrap();
+    }
+    assert_eq!(engine.jit_stats().tier1_compiled, 0, "the interpreter mode never compiles");
+    let mut t = engine.tiering();
+    t.set("mode", "auto").unwrap();
+    t.set("tier1_threshold", "5").unwrap();
+    t.set("workers", "0").unwrap();
+    engine.set_tiering(t).unwrap();
+    for x in 0..10 {
+        st.call("f0", &[LuaValue::Int(x)]).unwrap();
+    }
+    let s = engine.jit_stats();
+    assert_eq!(s.tier1_compiled, 1);
+    assert_eq!(s.compiled_on_invoking_thread, 1, "no workers: the invoking thread compiled");
+    // An invalid change is refused and changes nothing.
+    let mut bad = engine.tiering();
+    bad.compile_on_invoking_thread = false;
+    assert!(engine.set_tiering(bad).is_err());
+    assert!(engine.tiering().compile_on_invoking_thread);
+    // Shrinking the cache below what it holds evicts at once.
+    let mut small = engine.tiering();
+    small.code_cache_bytes = 4096;
+    engine.set_tiering(small).unwrap();
+    assert!(engine.jit_stats().code_cache_bytes <= 4096);
+}
+
+#[test]
+fn limits_stop_compiled_loops_with_the_interpreters_errors() {
+    let engine = Engine::with_config(config(|t| t.mode = TierMode::Baseline));
+    engine.load_module("m", b"function spin() local i = 0 while true do i = i + 1 end end\nfunction deep(n) return deep(n + 1) + 1 end").unwrap();
+    let mut st = engine.new_state();
+    st.require("m").unwrap();
+    st.set_limits(Limits { fuel: Some(100_000), ..Limits::default() });
+    match st.call("spin", &[]) {
+        Err(Error::Limit { kind: LimitKind::Fuel, message }) => assert_eq!(message, "fuel exhausted after 100000 steps"),
+        other => panic!("expected a fuel limit, got {other:?}"),
+    }
+    st.set_limits(Limits { deadline: Some(Duration::from_millis(50)), ..Limits::default() });
+    assert!(matches!(st.call("spin", &[]), Err(Error::Limit { kind: LimitKind::Deadline, .. })));
+    st.set_limits(Limits { max_depth: Some(500), ..Limits::default() });
+    assert!(matches!(st.call("deep", &[LuaValue::Int(0)]), Err(Error::Limit { kind: LimitKind::Depth, .. })));
+    // Without limits, runaway recursion is Lua's catchable stack overflow.
+    st.set_limits(Limits::default());
+    match st.call("deep", &[LuaValue::Int(0)]) {
+        Err(Error::Runtime { message, .. }) => assert!(message.contains("stack overflow"), "{message}"),
+        other => panic!("expected a stack overflow, got {other:?}"),
+    }
+    // The state is still usable, in compiled code.
+    st.set_limits(Limits { fuel: Some(1000), ..Limits::default() });
+    assert!(st.call("spin", &[]).is_err());
+    assert!(engine.jit_stats().functions.iter().filter(|f| f.name == "spin" || f.name == "deep").all(|f| f.tier == 1));
+}
+
+#[test]
+fn a_function_too_big_for_the_cache_is_rejected_with_a_reason_and_still_runs() {
+    let engine = Engine::with_config(config(|t| {
+        t.mode = TierMode::Baseline;
+        t.code_cache_bytes = 4096;
+    }));
+    let mut body = String::from("function big(x)\n local a = x\n");
+    for i in 0..400 {
+        body += &format!(" a = a + {i} * x\n");
+    }
+    body += " return a\nend\n";
+    engine.load_module("m", body.as_bytes()).unwrap();
+    let mut st = engine.new_state();
+    st.require("m").unwrap();
+    let want: i64 = 2 + (0..400).map(|i| i * 2).sum::<i64>();
+    assert_eq!(st.call("big", &[LuaValue::Int(2)]).unwrap(), vec![LuaValue::Int(want)]);
+    let s = engine.jit_stats();
+    let big = s.functions.iter().find(|f| f.name == "big").unwrap();
+    assert_eq!(big.tier, 0);
+    assert!(big.rejected.as_deref().unwrap_or("").contains("exceed the whole code cache"), "{big:?}");
+    assert_eq!(s.rejected, 1);
+    // Rejected once: later calls do not retry.
+    st.call("big", &[LuaValue::Int(2)]).unwrap();
+    assert_eq!(engine.jit_stats().rejected, 1);
+}
+
+#[test]
+fn the_latency_controller_pauses_workers_and_still_makes_progress() {
+    let engine = Engine::with_config(config(|t| {
+        *t = TieringConfig::preset(ember_engine::Policy::Latency);
+        // Any invocation is "slow": the controller must pause...
+        t.latency_target_us = 1;
+        t.latency_window = 16;
+        t.tier1_threshold = 10;
+        // ...but never for more than this at a time.
+        t.max_pause_ms = 30;
+    }));
+    let src = format!("{}\nfunction slow() local s = 0 for i = 1, 2000 do s = s + i end return s end", many_functions(3));
+    engine.load_module("m", src.as_bytes()).unwrap();
+    let mut st = engine.new_state();
+    st.require("m").unwrap();
+    // Fill the window with invocations over the target before anything is hot.
+    for _ in 0..16 {
+        st.call("slow", &[]).unwrap();
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while engine.jit_stats().tier1_compiled < 3 {
+        assert!(std::time::Instant::now() < deadline, "compiles never progressed: {:?}", engine.jit_stats());
+        for i in 0..3 {
+            st.call(&format!("f{i}"), &[LuaValue::Int(1)]).unwrap();
+        }
+    }
+    let s = engine.jit_stats();
+    assert!(s.controller_pauses >= 1, "{s:?}");
+    assert!(s.invocation_p99_us >= 1);
+    assert_eq!(s.compiled_on_invoking_thread, 0, "the latency policy never compiles on an invoking thread");
+}
+
+#[test]
+fn pcall_crosses_tiers_both_ways() {
+    let engine = Engine::with_config(config(|t| t.tier1_threshold = 30));
+    engine
+        .load_module(
+            "m",
+            b"function thrower(x) if x % 2 == 0 then error({code = x}) end return x end
+              function catcher(n)
+                local caught = 0
+                for i = 1, n do
+                  local ok, e = pcall(thrower, i)
+                  if not ok then caught = caught + e.code end
+                end
+                return caught
+              end",
+        )
+        .unwrap();
+    let mut st = engine.new_state();
+    st.require("m").unwrap();
+    for _ in 0..50 {
+        assert_eq!(st.call("catcher", &[LuaValue::Int(10)]).unwrap(), vec![LuaValue::Int(2 + 4 + 6 + 8 + 10)]);
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(st.call("catcher", &[LuaValue::Int(10)]).unwrap(), vec![LuaValue::Int(30)]);
+    let s = engine.jit_stats();
+    for name in ["thrower", "catcher"] {
+        assert_eq!(s.functions.iter().find(|f| f.name == name).unwrap().tier, 1, "{name} compiled");
+    }
+}
