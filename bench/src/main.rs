@@ -40,6 +40,19 @@ struct Args {
     /// Skip luajit.
     #[arg(long)]
     no_luajit: bool,
+    /// Instead of the program suite, measure invocation latency during
+    /// warm-up and at steady state per tiering policy (bench/workloads/handlers.lua).
+    #[arg(long)]
+    latency: bool,
+    /// Invoking threads for --latency.
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+    /// Seconds per policy for --latency.
+    #[arg(long, default_value_t = 6.0)]
+    seconds: f64,
+    /// Override the latency policy's p99 target (µs) for --latency.
+    #[arg(long)]
+    latency_target_us: Option<u64>,
     /// Also write the results as JSON.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -100,11 +113,13 @@ fn time_ember(mode: &str, file: &Path, runs: u32) -> Result<(f64, Vec<u8>, usize
     let mut hot_left = 0;
     for _ in 0..runs {
         let profiling = mode != "t0-noprof";
-        let mut tiering = TieringConfig::default();
-        tiering.mode = match mode {
-            "t1" => TierMode::Baseline,
-            "auto" => TierMode::Auto,
-            _ => TierMode::Interpreter,
+        let tiering = TieringConfig {
+            mode: match mode {
+                "t1" => TierMode::Baseline,
+                "auto" => TierMode::Auto,
+                _ => TierMode::Interpreter,
+            },
+            ..TieringConfig::default()
         };
         let threshold = if mode == "t1" { 1 } else { tiering.tier1_threshold };
         let start = Instant::now();
@@ -130,8 +145,25 @@ fn geomean(xs: &[f64]) -> f64 {
     (xs.iter().map(|x| x.ln()).sum::<f64>() / xs.len() as f64).exp()
 }
 
+mod latency;
+
 fn main() {
     let args = Args::parse();
+    if args.latency {
+        let rows = latency::run(&latency::Options {
+            threads: args.threads.max(1),
+            seconds: args.seconds.max(1.0),
+            latency_target_us: args.latency_target_us,
+        });
+        if let Some(path) = &args.json {
+            if let Err(e) = std::fs::write(path, serde_json::to_string_pretty(&rows).expect("serializable")) {
+                eprintln!("ember-bench: cannot write {}: {e}", path.display());
+                std::process::exit(1);
+            }
+            eprintln!("ember-bench: wrote {}", path.display());
+        }
+        return;
+    }
     for m in &args.modes {
         if !["t0", "t0-noprof", "t1", "auto"].contains(&m.as_str()) {
             eprintln!("ember-bench: unknown mode '{m}' (known: t0, t0-noprof, t1, auto)");

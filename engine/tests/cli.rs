@@ -21,15 +21,32 @@ fn stderr(o: &Output) -> String {
 }
 
 #[test]
-fn jit_tiers_are_rejected_with_a_clear_message() {
-    let dir = scratch("tiers", &[("x.lua", b"print(1)")]);
-    for t in ["1", "2"] {
+fn tiers_and_tiering_flags() {
+    let dir =
+        scratch("tiers", &[("x.lua", b"local function sq(x) return x * x end\nlocal s = 0\nfor i = 1, 10 do s = s + sq(i) end\nprint(s)")]);
+    let o = ember(&["run", "--tier", "2", "x.lua"], &dir);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--tier 2 is not available"), "{}", stderr(&o));
+    for t in ["0", "1", "auto"] {
         let o = ember(&["run", "--tier", t, "x.lua"], &dir);
-        assert_eq!(o.status.code(), Some(2));
-        assert!(stderr(&o).contains(&format!("--tier {t} is not available")), "{}", stderr(&o));
+        assert_eq!(String::from_utf8_lossy(&o.stdout), "385\n", "--tier {t}");
     }
-    let o = ember(&["run", "--tier", "0", "x.lua"], &dir);
-    assert_eq!(String::from_utf8_lossy(&o.stdout), "1\n");
+    // --tier 1 --stats: every function that ran is compiled, none rejected.
+    let o = ember(&["run", "--tier", "1", "--stats", "x.lua"], &dir);
+    let err = stderr(&o);
+    assert!(err.contains("jit: 2 compiled at tier 1"), "{err}");
+    assert!(err.contains("0 rejected"), "{err}");
+    assert!(!err.contains("not compiled"), "{err}");
+    // Knobs: bad keys and values are refused with the knob's name.
+    let o = ember(&["run", "--tiering", "wrokers=2", "x.lua"], &dir);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("unknown tiering knob 'wrokers'"), "{}", stderr(&o));
+    let o = ember(&["run", "--tiering", "workers=many", "x.lua"], &dir);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("workers"), "{}", stderr(&o));
+    let o = ember(&["run", "--policy", "latency", "--tiering", "tier1_threshold=1", "--stats", "x.lua"], &dir);
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "385\n");
+    assert!(stderr(&o).contains("policy Latency"), "{}", stderr(&o));
 }
 
 #[test]

@@ -356,7 +356,7 @@ fn profiles_record_calls_loops_types_branches_and_targets() {
 
 #[test]
 fn profiling_off_records_nothing() {
-    let e = Engine::with_config(EngineConfig { profiling: false });
+    let e = Engine::with_config(EngineConfig { profiling: false, ..EngineConfig::default() });
     e.load_module("p", b"function f(n) local s = 0 for i = 1, n do s = s + i end return s end").unwrap();
     let mut st = e.new_state();
     st.require("p").unwrap();

@@ -24,11 +24,7 @@ fn many_functions(n: usize) -> String {
 fn expected(i: i64, x: i64) -> i64 {
     let mut acc = i;
     for j in 1..=20 {
-        if j % 3 == 0 {
-            acc += x * j
-        } else {
-            acc -= i
-        }
+        if j % 3 == 0 { acc += x * j } else { acc -= i }
     }
     x + acc
 }
@@ -165,7 +161,9 @@ fn knobs_change_on_a_running_engine() {
 #[test]
 fn limits_stop_compiled_loops_with_the_interpreters_errors() {
     let engine = Engine::with_config(config(|t| t.mode = TierMode::Baseline));
-    engine.load_module("m", b"function spin() local i = 0 while true do i = i + 1 end end\nfunction deep(n) return deep(n + 1) + 1 end").unwrap();
+    engine
+        .load_module("m", b"function spin() local i = 0 while true do i = i + 1 end end\nfunction deep(n) return deep(n + 1) + 1 end")
+        .unwrap();
     let mut st = engine.new_state();
     st.require("m").unwrap();
     st.set_limits(Limits { fuel: Some(100_000), ..Limits::default() });

@@ -101,7 +101,8 @@ fn run(a: RunArgs) -> ExitCode {
         Tier::Auto | Tier::T2 => TierMode::Auto,
     };
     for kv in &a.tiering {
-        let r = kv.split_once('=').ok_or_else(|| format!("expected KEY=VALUE, got '{kv}'")).and_then(|(k, v)| tiering.set(k.trim(), v.trim()));
+        let r =
+            kv.split_once('=').ok_or_else(|| format!("expected KEY=VALUE, got '{kv}'")).and_then(|(k, v)| tiering.set(k.trim(), v.trim()));
         if let Err(e) = r {
             eprintln!("ember: --tiering: {e}");
             return ExitCode::from(2);
@@ -190,12 +191,20 @@ fn print_stats(engine: &Engine, state: &ember_engine::State) {
         j.evicted,
         j.compiled_on_invoking_thread
     );
-    let _ = writeln!(e, "code cache: {} units, {} KiB (limit {} KiB), {} KiB evicted awaiting free", j.units, j.code_cache_bytes / 1024, t.code_cache_bytes / 1024, j.retired_bytes / 1024);
+    let _ = writeln!(
+        e,
+        "code cache: {} units, {} KiB (limit {} KiB), {} KiB evicted awaiting free",
+        j.units,
+        j.code_cache_bytes / 1024,
+        t.code_cache_bytes / 1024,
+        j.retired_bytes / 1024
+    );
     let _ = writeln!(e, "gc: {} collections, heap {} KiB, {} objects", s.gc_collections, s.heap_bytes / 1024, s.heap_objects);
     let _ = writeln!(e, "hottest functions (hotness = calls x {} + interpreted back-edges):", t.call_weight);
     let _ = writeln!(e, "  {:>4} {:>12} {:>8}  {:<40} key", "tier", "hotness", "code B", "function");
     for f in j.functions.iter().take(12) {
-        let _ = writeln!(e, "  {:>4} {:>12} {:>8}  {:<40} {}", f.tier, f.hotness, f.code_bytes, format!("{} {}", f.location, f.name), f.key);
+        let _ =
+            writeln!(e, "  {:>4} {:>12} {:>8}  {:<40} {}", f.tier, f.hotness, f.code_bytes, format!("{} {}", f.location, f.name), f.key);
     }
     let rejected: Vec<_> = j.functions.iter().filter(|f| f.rejected.is_some()).collect();
     if !rejected.is_empty() {

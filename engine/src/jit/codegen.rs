@@ -34,8 +34,6 @@ pub(crate) struct CompiledCode {
     pub entry: JitFn,
     /// Machine code bytes (code + read-only data).
     pub code_bytes: usize,
-    /// Cranelift IR instructions emitted (a measure of work).
-    pub ir_insts: usize,
 }
 
 /// Reusable compiler state: one per compiling thread.
@@ -71,7 +69,6 @@ impl Compiler {
         let fid = module.declare_anonymous_function(&sig).map_err(|e| e.to_string())?;
         self.ctx.clear();
         self.ctx.func.signature = sig.clone();
-        let ir_insts;
         {
             let mut b = FunctionBuilder::new(&mut self.ctx.func, &mut self.fbc);
             let mut helper = sig.clone();
@@ -83,7 +80,6 @@ impl Compiler {
             let call = b.import_signature(sig.clone());
             let mut t = Translator::new(&mut b, proto, [helper, fast, call], profiling);
             t.translate();
-            ir_insts = b.func.dfg.num_insts();
             b.finalize(module.target_config());
         }
         module.define_function(fid, &mut self.ctx).map_err(|e| match e {
@@ -99,7 +95,7 @@ impl Compiler {
         // SAFETY: the function was declared with JitFn's signature (four
         // i64 parameters, one i64 result, host calling convention).
         let entry: JitFn = unsafe { std::mem::transmute::<*const u8, JitFn>(ptr) };
-        Ok(CompiledCode { module, entry, code_bytes, ir_insts })
+        Ok(CompiledCode { module, entry, code_bytes })
     }
 }
 

@@ -688,6 +688,23 @@ fn worker(shared: Arc<Shared>, id: usize) {
     }
 }
 
+/// Compiles `proto` at tier 1 on the calling thread and throws the code
+/// away; returns the machine code bytes. For measuring compile cost (the
+/// criterion benchmark `tier1_compile`); nothing is published.
+pub fn compile_for_measurement(proto: &Proto) -> Result<usize, String> {
+    LOCAL_COMPILER.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.is_none() {
+            *c = Some(Compiler::new()?);
+        }
+        let code = c.as_mut().expect("set above").compile(proto, true)?;
+        let bytes = code.code_bytes;
+        // SAFETY: the entry point was never published; nothing can run it.
+        unsafe { code.module.free_memory() };
+        Ok(bytes)
+    })
+}
+
 // ----- the interpreter's side -------------------------------------------------
 
 /// A state's copy of the knobs it reads on hot paths, refreshed per invocation.

@@ -209,6 +209,7 @@ impl Frame {
     /// `i` is a register of the running frame (the verifier checked every
     /// operand compiled code passes).
     #[inline(always)]
+    #[allow(clippy::mut_from_ref)] // the registers are not owned by `Frame`; see the contract
     unsafe fn r(&self, i: usize) -> &mut Value {
         unsafe { &mut *self.regs.add(i) }
     }
@@ -222,7 +223,11 @@ impl Frame {
     /// As for `r` and `k`.
     #[inline(always)]
     unsafe fn rk(&self, x: usize) -> Value {
-        if x < crate::bytecode::RK_CONST as usize { unsafe { *self.r(x) } } else { unsafe { self.k(x - crate::bytecode::RK_CONST as usize) } }
+        if x < crate::bytecode::RK_CONST as usize {
+            unsafe { *self.r(x) }
+        } else {
+            unsafe { self.k(x - crate::bytecode::RK_CONST as usize) }
+        }
     }
 }
 
@@ -231,7 +236,14 @@ macro_rules! fast_helper {
         /// # Safety
         /// Called by compiled code with its own state, registers, constants,
         /// operands and (or null) the feedback bits of instruction `pc`.
-        pub(crate) unsafe extern "C" fn $name(st: *mut State, regs: *mut Value, consts: *const Value, ops: u64, bits: *const std::sync::atomic::AtomicU8, pc: u64) -> u64 {
+        pub(crate) unsafe extern "C" fn $name(
+            st: *mut State,
+            regs: *mut Value,
+            consts: *const Value,
+            ops: u64,
+            bits: *const std::sync::atomic::AtomicU8,
+            pc: u64,
+        ) -> u64 {
             let fast = {
                 // SAFETY: see the contract above.
                 let $st = unsafe { &mut *st };

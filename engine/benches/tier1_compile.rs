@@ -1,0 +1,46 @@
+//! Tier-1 compile cost per bytecode instruction, over every function of
+//! every program in `bench/programs/` (criterion reports time per element,
+//! an element being one bytecode instruction).
+//!
+//! Run: `cargo bench -p ember-engine --bench tier1_compile`.
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use ember_engine::Engine;
+
+fn programs() -> Vec<(String, Vec<u8>)> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench/programs");
+    let mut v: Vec<_> = std::fs::read_dir(&dir)
+        .expect("bench/programs")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "lua"))
+        .map(|p| (p.file_stem().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap()))
+        .collect();
+    v.sort();
+    v
+}
+
+fn tier1_compile(c: &mut Criterion) {
+    let mut group = c.benchmark_group("tier1_compile");
+    let engine = Engine::new();
+    for (name, src) in programs() {
+        let module = engine.load_module(&name, &src).expect("benchmark programs compile");
+        let protos = module.functions().to_vec();
+        let bytecodes: usize = protos.iter().map(|p| p.code_len()).sum();
+        group.throughput(Throughput::Elements(bytecodes as u64));
+        group.bench_function(&name, |b| {
+            b.iter(|| {
+                for p in &protos {
+                    ember_engine::jit::compile_for_measurement(p).expect("compiles");
+                }
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(10).warm_up_time(std::time::Duration::from_millis(300)).measurement_time(std::time::Duration::from_secs(1));
+    targets = tier1_compile
+}
+criterion_main!(benches);
