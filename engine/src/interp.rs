@@ -24,7 +24,35 @@ impl State {
     /// Runs frames until the frame marked `entry` returns; returns the
     /// number of results, left at that frame's function slot.
     pub(crate) fn execute(&mut self) -> VmResult<usize> {
-        match self.run::<false>()? {
+        let level = self.frames.len() - 1;
+        match self.run::<false>(level)? {
+            Exit::Returned(n) => Ok(n),
+            Exit::Stepped | Exit::FrameChanged => unreachable!("only step mode stops early"),
+        }
+    }
+
+    /// Runs the entry frame just pushed by compiled code (`jit_call`): its
+    /// compiled code directly when it has some, else the interpreter loop.
+    pub(crate) fn run_callee(&mut self) -> VmResult<usize> {
+        let level = self.frames.len() - 1;
+        let f = &self.frames[level];
+        let (clg, base) = (f.closure, f.base);
+        let Function::Lua(cl) = clg.get() else { unreachable!("Lua frames hold Lua closures") };
+        let cl: &LuaClosure = detach(cl);
+        let proto = detach(cl.proto());
+        let regs = self.stack.as_mut_ptr().wrapping_add(base);
+        let consts = detach(&cl.inst.get().consts[..]);
+        match self.enter_compiled(proto, &cl.inst.get().proto, regs, consts, 0) {
+            Some(crate::jit::runtime::status::RETURNED) => return Ok(self.jit_nret),
+            Some(crate::jit::runtime::status::ERROR) => {
+                let e = self.jit_error.take().unwrap_or_else(|| Throw::msg("internal error: lost JIT error"));
+                // Resumes a protected frame at or above `level`, or fails.
+                self.unwind(e, level)?;
+            }
+            // CONTINUE, INTERPRET, or no compiled code: the loop takes over.
+            _ => {}
+        }
+        match self.run::<false>(level)? {
             Exit::Returned(n) => Ok(n),
             Exit::Stepped | Exit::FrameChanged => unreachable!("only step mode stops early"),
         }
@@ -35,8 +63,7 @@ impl State {
     /// how compiled code hands over everything it does not do inline (see
     /// `jit::runtime::jit_step`). Errors in step mode return at once; the
     /// outer loop that entered the compiled code unwinds them.
-    pub(crate) fn run<const STEP: bool>(&mut self) -> VmResult<Exit> {
-        let entry_level = self.frames.len() - 1;
+    pub(crate) fn run<const STEP: bool>(&mut self, entry_level: usize) -> VmResult<Exit> {
         let mut first = true;
         'frame: loop {
             let fi = self.frames.len() - 1;

@@ -130,7 +130,7 @@ pub(crate) unsafe extern "C" fn jit_step(st: *mut State, pc: u64) -> u64 {
         if let Some(f) = st.frames.last_mut() {
             f.pc = pc as usize;
         }
-        st.run::<true>()
+        st.run::<true>(0)
     }));
     match r {
         Ok(Ok(crate::interp::Exit::Stepped)) => {
@@ -274,7 +274,6 @@ fn note(bits: Option<&std::sync::atomic::AtomicU8>, b: u8) {
 use crate::profile::access;
 
 fast_helper!(jit_get_field, |st, f, a, b, k, bits| {
-    let _ = st;
     let key = f.k(k);
     match *f.r(b) {
         Value::Table(t) => {
@@ -282,6 +281,11 @@ fast_helper!(jit_get_field, |st, f, a, b, k, bits| {
             let v = tr.get_str(key);
             note(bits, access::STR_KEY | if v.is_nil() { access::MISS } else { access::HASH });
             if !v.is_nil() || tr.metatable.is_none() {
+                *f.r(a) = v;
+                true
+            } else if let Some(v) = tr.get_str_chain(key, st.names.index) {
+                // Inherited through `__index` tables (classes).
+                note(bits, access::META);
                 *f.r(a) = v;
                 true
             } else {
@@ -293,7 +297,6 @@ fast_helper!(jit_get_field, |st, f, a, b, k, bits| {
 });
 
 fast_helper!(jit_self, |st, f, a, b, k, bits| {
-    let _ = st;
     let key = f.k(k);
     let obj = *f.r(b);
     match obj {
@@ -302,6 +305,12 @@ fast_helper!(jit_self, |st, f, a, b, k, bits| {
             let v = tr.get_str(key);
             if !v.is_nil() {
                 note(bits, access::HASH | access::STR_KEY);
+                *f.r(a + 1) = obj;
+                *f.r(a) = v;
+                true
+            } else if let Some(v) = tr.get_str_chain(key, st.names.index) {
+                // Methods found through `__index` tables.
+                note(bits, access::META | access::STR_KEY);
                 *f.r(a + 1) = obj;
                 *f.r(a) = v;
                 true
@@ -410,7 +419,7 @@ pub(crate) unsafe extern "C" fn jit_call(st: *mut State, ops: u64, proto: *const
         s.push_lua_frame(func, nargs, c as i32 - 1, fg)?;
         s.frames.last_mut().expect("pushed").entry = true;
         s.jit_depth += 1;
-        let r = s.execute();
+        let r = s.run_callee();
         s.jit_depth -= 1;
         r
     }));
