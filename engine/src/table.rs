@@ -9,17 +9,19 @@
 use crate::number::float_to_int_exact;
 use crate::value::Value;
 
-#[derive(Clone, Copy)]
-struct Node {
-    key: Value,
-    val: Value,
+// repr(C): compiled code's inline caches read `key` at 0 and `val` at 16.
+#[derive(Clone, Copy, Default)]
+#[repr(C)]
+pub(crate) struct Node {
+    pub(crate) key: Value,
+    pub(crate) val: Value,
 }
 
 const EMPTY: Node = Node { key: Value::Nil, val: Value::Nil };
 
 pub(crate) struct Table {
     pub(crate) arr: Vec<Value>,
-    nodes: Vec<Node>,
+    pub(crate) nodes: Vec<Node>,
     /// Slots whose key is not nil (live or dead).
     used: usize,
     pub(crate) metatable: Option<crate::gc::Gc<Table>>,
@@ -127,6 +129,11 @@ impl Table {
                 _ => i = (i + 1) & mask,
             }
         }
+    }
+
+    /// The hash-part slot holding string key `k`, for inline caches.
+    pub(crate) fn str_slot(&self, k: Value) -> Option<usize> {
+        self.find_slot(k)
     }
 
     #[inline]

@@ -29,6 +29,12 @@ pub(crate) enum Value {
 
 const _: () = assert!(std::mem::size_of::<Value>() == 16);
 
+impl Default for Value {
+    fn default() -> Self {
+        Value::Nil
+    }
+}
+
 impl Value {
     #[inline(always)]
     pub(crate) fn truthy(self) -> bool {

@@ -59,14 +59,17 @@ fn many_threads_with_a_tiny_code_cache_stay_correct_and_under_the_limit() {
         })
     };
     let start = Arc::new(Barrier::new(THREADS));
+    let stop = Arc::new(AtomicBool::new(false));
     let workers: Vec<_> = (0..THREADS)
         .map(|t| {
-            let (engine, start) = (engine.clone(), start.clone());
+            let (engine, start, stop) = (engine.clone(), start.clone(), stop.clone());
             std::thread::spawn(move || {
                 let mut st = engine.new_state();
                 st.require("m").unwrap();
                 start.wait();
-                for round in 0..300 {
+                let mut round = 0;
+                while !stop.load(Ordering::Relaxed) || round < 300 {
+                    round += 1;
                     // Threads sweep the functions in different orders, so
                     // units are entered, evicted and recompiled concurrently.
                     let i = (round * 7 + t * 5) % FUNCS;
@@ -77,6 +80,12 @@ fn many_threads_with_a_tiny_code_cache_stay_correct_and_under_the_limit() {
             })
         })
         .collect();
+    // Keep every thread invoking until the cache has churned for a while.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while engine.jit_stats().evicted < 20 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    stop.store(true, Ordering::Relaxed);
     for w in workers {
         w.join().unwrap();
     }
@@ -224,7 +233,8 @@ fn the_latency_controller_pauses_workers_and_still_makes_progress() {
         // ...but never for more than this at a time.
         t.max_pause_ms = 30;
     }));
-    let src = format!("{}\nfunction slow() local s = 0 for i = 1, 2000 do s = s + i end return s end", many_functions(3));
+    // String work the JIT cannot speed up: always slower than the target.
+    let src = format!("{}\nfunction slow() local s = string.rep('a', 5000) return #s:gsub('a', 'bb') end", many_functions(3));
     engine.load_module("m", src.as_bytes()).unwrap();
     let mut st = engine.new_state();
     st.require("m").unwrap();
@@ -238,6 +248,7 @@ fn the_latency_controller_pauses_workers_and_still_makes_progress() {
         for i in 0..3 {
             st.call(&format!("f{i}"), &[LuaValue::Int(1)]).unwrap();
         }
+        st.call("slow", &[]).unwrap();
     }
     let s = engine.jit_stats();
     assert!(s.controller_pauses >= 1, "{s:?}");

@@ -14,6 +14,8 @@
 //! and returns hand control back to the interpreter loop and the frame is
 //! re-entered where it left off.
 
+use std::sync::atomic::AtomicU32;
+
 use cranelift_codegen::Context;
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::{self, AbiParam, Block, BlockArg, InstBuilder, JumpTableData, MemFlagsData, SigRef, types};
@@ -34,6 +36,8 @@ pub(crate) struct CompiledCode {
     pub entry: JitFn,
     /// Machine code bytes (code + read-only data).
     pub code_bytes: usize,
+    /// Inline-cache cells the code points into (one per instruction).
+    pub ic: Box<[AtomicU32]>,
 }
 
 /// Reusable compiler state: one per compiling thread.
@@ -69,16 +73,17 @@ impl Compiler {
         let fid = module.declare_anonymous_function(&sig).map_err(|e| e.to_string())?;
         self.ctx.clear();
         self.ctx.func.signature = sig.clone();
+        let ic: Box<[AtomicU32]> = (0..proto.code.len()).map(|_| AtomicU32::new(u32::MAX)).collect();
         {
             let mut b = FunctionBuilder::new(&mut self.ctx.func, &mut self.fbc);
             let mut helper = sig.clone();
             helper.params.truncate(2);
             let helper = b.import_signature(helper);
             let mut fast = sig.clone();
-            fast.params.extend([AbiParam::new(types::I64), AbiParam::new(types::I64)]);
+            fast.params.extend([AbiParam::new(types::I64), AbiParam::new(types::I64), AbiParam::new(types::I64)]);
             let fast = b.import_signature(fast);
             let call = b.import_signature(sig.clone());
-            let mut t = Translator::new(&mut b, proto, [helper, fast, call], profiling);
+            let mut t = Translator::new(&mut b, proto, [helper, fast, call], profiling, &ic);
             t.translate();
             b.finalize(module.target_config());
         }
@@ -95,7 +100,7 @@ impl Compiler {
         // SAFETY: the function was declared with JitFn's signature (four
         // i64 parameters, one i64 result, host calling convention).
         let entry: JitFn = unsafe { std::mem::transmute::<*const u8, JitFn>(ptr) };
-        Ok(CompiledCode { module, entry, code_bytes })
+        Ok(CompiledCode { module, entry, code_bytes, ic })
     }
 }
 
@@ -136,8 +141,9 @@ struct Translator<'a, 'b> {
     regs: Variable,
     /// (state, pc) -> status
     helper: SigRef,
-    /// (state, regs, consts, ops, feedback bits, pc) -> status
+    /// (state, regs, consts, ops, feedback bits, pc, ic cell) -> status
     fast: SigRef,
+    ic: &'a [AtomicU32],
     /// (state, ops, proto, pc) -> status
     call: SigRef,
     prof: bool,
@@ -145,7 +151,7 @@ struct Translator<'a, 'b> {
 }
 
 impl<'a, 'b> Translator<'a, 'b> {
-    fn new(b: &'a mut FunctionBuilder<'b>, p: &'a Proto, [helper, fast, call]: [SigRef; 3], prof: bool) -> Self {
+    fn new(b: &'a mut FunctionBuilder<'b>, p: &'a Proto, [helper, fast, call]: [SigRef; 3], prof: bool, ic: &'a [AtomicU32]) -> Self {
         let entry = b.create_block();
         b.append_block_params_for_function_params(entry);
         b.switch_to_block(entry);
@@ -168,6 +174,7 @@ impl<'a, 'b> Translator<'a, 'b> {
             regs,
             helper,
             fast,
+            ic,
             call,
             prof,
             mf: MemFlagsData::trusted(),
@@ -366,15 +373,131 @@ impl<'a, 'b> Translator<'a, 'b> {
 
     /// A fast helper (see runtime.rs) for instruction `pc`, then `pc + 1`.
     fn fast_helper(&mut self, f: *const u8, pc: usize, a: usize, b: usize, c: usize) {
+        self.fast_helper_call(f, pc, a, b, c);
+        self.jump(pc + 1);
+    }
+
+    fn fast_helper_call(&mut self, f: *const u8, pc: usize, a: usize, b: usize, c: usize) {
         let fp = self.iconst(f as i64);
         let regs = self.regs();
         let ops = self.iconst(Self::pack(a, b, c));
         let bits = if self.prof { self.p.feedback.sites[pc].bits.as_ptr() as i64 } else { 0 };
         let bits = self.iconst(bits);
         let pcv = self.iconst(pc as i64);
-        let call = self.b.ins().call_indirect(self.fast, fp, &[self.state, regs, self.consts, ops, bits, pcv]);
+        // The cells live as long as the unit (it owns them).
+        let ic = self.iconst(&self.ic[pc] as *const AtomicU32 as i64);
+        let call = self.b.ins().call_indirect(self.fast, fp, &[self.state, regs, self.consts, ops, bits, pcv, ic]);
         let r = self.b.inst_results(call)[0];
         self.check_status(r);
+    }
+
+    /// A cold block calling fast helper `f` for `pc`, then `pc + 1`.
+    fn cold_helper(&mut self, f: *const u8, pc: usize, a: usize, b: usize, c: usize) -> Block {
+        let here = self.b.current_block().expect("inside a block");
+        let slow = self.b.create_block();
+        self.b.set_cold_block(slow);
+        self.b.switch_to_block(slow);
+        self.fast_helper(f, pc, a, b, c);
+        self.b.switch_to_block(here);
+        slow
+    }
+
+    /// Inline cache for a short-string key in table `t`: the hash slot the
+    /// helper last found the key in, checked by comparing the interned key
+    /// pointer. Continues in the returned block with the node's address, or
+    /// jumps to `miss`.
+    fn cached_node(&mut self, pc: usize, t: ir::Value, k: u32, miss: Block) -> Option<ir::Value> {
+        let (Some(np), Some(nl)) = (self.lay.table_nodes_ptr, self.lay.table_nodes_len) else { return None };
+        let cell = self.iconst(&self.ic[pc] as *const AtomicU32 as i64);
+        let slot = self.b.ins().uload32(self.mf, cell, 0);
+        let len = self.b.ins().load(types::I64, self.mf, t, nl);
+        let inb = self.b.ins().icmp(IntCC::UnsignedLessThan, slot, len);
+        let c1 = self.b.create_block();
+        self.b.ins().brif(inb, c1, &[], miss, &[]);
+        self.b.switch_to_block(c1);
+        let nodes = self.b.ins().load(types::I64, self.mf, t, np);
+        let off = self.b.ins().ishl_imm_u(slot, 5);
+        let node = self.b.ins().iadd(nodes, off);
+        let kt = self.b.ins().load(types::I64, self.mf, node, 0);
+        let kp = self.b.ins().load(types::I64, self.mf, node, 8);
+        let want = self.b.ins().load(types::I64, self.mf, self.consts, 16 * k as i32 + 8);
+        let is_str = self.eq_imm(kt, tag::STR);
+        let same = self.b.ins().icmp(IntCC::Equal, kp, want);
+        let hit = self.b.ins().band(is_str, same);
+        let c2 = self.b.create_block();
+        self.b.ins().brif(hit, c2, &[], miss, &[]);
+        self.b.switch_to_block(c2);
+        Some(node)
+    }
+
+    fn short_str_const(&self, k: u32) -> bool {
+        matches!(&self.p.consts[k as usize], Constant::Str(s) if s.len() <= crate::value::SHORT_STRING_MAX)
+    }
+
+    /// GetField / GetGlobal: `R[a] = t[K[k]]` through the inline cache.
+    fn get_cached(&mut self, pc: usize, a: u16, obj: Option<u16>, k: u32, helper: *const u8, ops: (usize, usize, usize)) {
+        if !self.short_str_const(k) || self.lay.table_nodes_ptr.is_none() {
+            return self.fast_helper(helper, pc, ops.0, ops.1, ops.2);
+        }
+        let miss = self.cold_helper(helper, pc, ops.0, ops.1, ops.2);
+        let t = match obj {
+            Some(r) => {
+                let tt = self.tag(r);
+                let is_table = self.eq_imm(tt, tag::TABLE);
+                let ok = self.b.create_block();
+                self.b.ins().brif(is_table, ok, &[], miss, &[]);
+                self.b.switch_to_block(ok);
+                self.int(r)
+            }
+            None => self.b.ins().load(types::I64, self.mf, self.state, self.lay.state_globals),
+        };
+        let node = self.cached_node(pc, t, k, miss).expect("layout checked");
+        // A nil value consults the metatable (`__index`) unless there is none.
+        let vt = self.b.ins().load(types::I64, self.mf, node, 16);
+        let nil = self.iconst(tag::NIL);
+        let not_nil = self.b.ins().icmp(IntCC::NotEqual, vt, nil);
+        let mt = self.b.ins().load(types::I64, self.mf, t, self.lay.table_meta);
+        let no_mt = self.eq_imm(mt, 0);
+        let ok = self.b.ins().bor(not_nil, no_mt);
+        let hit = self.b.create_block();
+        self.b.ins().brif(ok, hit, &[], miss, &[]);
+        self.b.switch_to_block(hit);
+        if obj.is_some() {
+            self.note_bits(pc, access::HASH | access::STR_KEY);
+        }
+        let regs = self.regs();
+        self.copy(regs, 16 * a as i32, node, 16);
+        self.jump(pc + 1);
+    }
+
+    /// SetField / SetGlobal: update an existing key in place through the
+    /// inline cache (a new key, or any metatable, takes the helper).
+    fn set_cached(&mut self, pc: usize, obj: Option<u16>, k: u32, value: u16, helper: *const u8, ops: (usize, usize, usize)) {
+        if !self.short_str_const(k) || self.lay.table_nodes_ptr.is_none() {
+            return self.fast_helper(helper, pc, ops.0, ops.1, ops.2);
+        }
+        let miss = self.cold_helper(helper, pc, ops.0, ops.1, ops.2);
+        let t = match obj {
+            Some(r) => {
+                let tt = self.tag(r);
+                let is_table = self.eq_imm(tt, tag::TABLE);
+                let ok = self.b.create_block();
+                self.b.ins().brif(is_table, ok, &[], miss, &[]);
+                self.b.switch_to_block(ok);
+                self.int(r)
+            }
+            None => self.b.ins().load(types::I64, self.mf, self.state, self.lay.state_globals),
+        };
+        let mt = self.b.ins().load(types::I64, self.mf, t, self.lay.table_meta);
+        let no_mt = self.eq_imm(mt, 0);
+        let c = self.b.create_block();
+        self.b.ins().brif(no_mt, c, &[], miss, &[]);
+        self.b.switch_to_block(c);
+        let node = self.cached_node(pc, t, k, miss).expect("layout checked");
+        if obj.is_some() {
+            self.note_bits(pc, access::HASH | access::STR_KEY);
+        }
+        self.store_operand(node, 16, value);
         self.jump(pc + 1);
     }
 
@@ -557,11 +680,20 @@ impl<'a, 'b> Translator<'a, 'b> {
                 self.check_status(r);
                 self.jump(next);
             }
-            Op::GetField { a, b, k } => self.fast_helper(rt::jit_get_field as *const u8, pc, a as usize, b as usize, k as usize),
+            Op::GetField { a, b, k } => self.get_cached(
+                pc,
+                a as u16,
+                Some(b as u16),
+                k as u32,
+                rt::jit_get_field as *const u8,
+                (a as usize, b as usize, k as usize),
+            ),
             Op::SelfOp { a, b, k } => self.fast_helper(rt::jit_self as *const u8, pc, a as usize, b as usize, k as usize),
-            Op::SetField { a, k, c } => self.fast_helper(rt::jit_set_field as *const u8, pc, a as usize, k as usize, c as usize),
-            Op::GetGlobal { a, k } => self.fast_helper(rt::jit_get_global as *const u8, pc, a as usize, 0, k as usize),
-            Op::SetGlobal { a, k } => self.fast_helper(rt::jit_set_global as *const u8, pc, a as usize, 0, k as usize),
+            Op::SetField { a, k, c } => {
+                self.set_cached(pc, Some(a as u16), k as u32, c, rt::jit_set_field as *const u8, (a as usize, k as usize, c as usize))
+            }
+            Op::GetGlobal { a, k } => self.get_cached(pc, a as u16, None, k, rt::jit_get_global as *const u8, (a as usize, 0, k as usize)),
+            Op::SetGlobal { a, k } => self.set_cached(pc, None, k, a as u16, rt::jit_set_global as *const u8, (a as usize, 0, k as usize)),
             Op::GetUpval { a, b } => self.fast_helper(rt::jit_get_upval as *const u8, pc, a as usize, b as usize, 0),
             Op::SetUpval { a, b } => self.fast_helper(rt::jit_set_upval as *const u8, pc, a as usize, b as usize, 0),
             _ => self.step(pc, &[next]),

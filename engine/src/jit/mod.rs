@@ -162,6 +162,8 @@ const EVENT_LOG: usize = 10_000;
 /// One compilation unit: its own JITModule, so it can be freed alone.
 struct Unit {
     module: Option<cranelift_jit::JITModule>,
+    /// Inline-cache cells the code points into; freed with it.
+    _ic: Box<[AtomicU32]>,
     proto: Arc<Proto>,
     bytes: usize,
     code_bytes: usize,
@@ -496,11 +498,12 @@ impl Shared {
             Ok(c) => c,
             Err(e) => return self.reject(proto, e),
         };
-        let CompiledCode { module, entry, code_bytes, .. } = code;
+        let CompiledCode { module, entry, code_bytes, ic } = code;
         let bytes = code_bytes.div_ceil(PAGE).max(1) * PAGE;
         let limit = self.config.read().expect("config lock").code_cache_bytes;
         let id = Arc::as_ptr(proto) as usize;
-        let mut unit = Unit { module: Some(module), proto: proto.clone(), bytes, code_bytes, hot_mark: proto.jit.hot.load(Relaxed) };
+        let mut unit =
+            Unit { module: Some(module), _ic: ic, proto: proto.clone(), bytes, code_bytes, hot_mark: proto.jit.hot.load(Relaxed) };
         {
             let mut cache = self.cache.lock().expect("cache lock");
             if bytes > limit {

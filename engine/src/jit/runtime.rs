@@ -10,6 +10,7 @@
 
 use std::mem::offset_of;
 use std::panic::AssertUnwindSafe;
+use std::sync::atomic::AtomicU32;
 
 use crate::error::Throw;
 use crate::gc::GcBox;
@@ -58,6 +59,10 @@ pub(crate) struct Layout {
     pub table_arr_ptr: Option<i32>,
     pub table_arr_len: Option<i32>,
     pub table_meta: i32,
+    /// From a `Gc<Table>` pointer to the hash part's node pointer / count.
+    pub table_nodes_ptr: Option<i32>,
+    pub table_nodes_len: Option<i32>,
+    pub state_globals: i32,
 }
 
 pub(crate) fn layout() -> &'static Layout {
@@ -66,13 +71,19 @@ pub(crate) fn layout() -> &'static Layout {
         check_layout();
         let table = offset_of!(GcBox<Table>, value) as i32;
         let arr = table + offset_of!(Table, arr) as i32;
-        let (ptr_word, len_word) = vec_words().map_or((None, None), |(p, l)| (Some(p), Some(l)));
+        let (ptr_word, len_word) = vec_words::<Value>().map_or((None, None), |(p, l)| (Some(p), Some(l)));
+        let nodes = table + offset_of!(Table, nodes) as i32;
+        let (nptr, nlen) = vec_words::<crate::table::Node>().map_or((None, None), |(p, l)| (Some(p), Some(l)));
+        assert_eq!(offset_of!(crate::table::Node, val), 16);
         Layout {
             state_jit_regs: offset_of!(State, jit_regs) as i32,
             state_tick: offset_of!(State, budget.tick) as i32,
             table_arr_ptr: ptr_word.map(|w| arr + 8 * w as i32),
             table_arr_len: len_word.map(|w| arr + 8 * w as i32),
             table_meta: table + offset_of!(Table, metatable) as i32,
+            table_nodes_ptr: nptr.map(|w| nodes + 8 * w as i32),
+            table_nodes_len: nlen.map(|w| nodes + 8 * w as i32),
+            state_globals: offset_of!(State, globals) as i32,
         }
     })
 }
@@ -80,13 +91,13 @@ pub(crate) fn layout() -> &'static Layout {
 /// Which words of a `Vec<Value>` hold its pointer and its length. Rust does
 /// not promise a field order, so probe a vector whose three words are known
 /// to differ (pointer, length 2, capacity 5).
-fn vec_words() -> Option<(usize, usize)> {
-    if std::mem::size_of::<Vec<Value>>() != 24 {
+fn vec_words<T: Copy + Default>() -> Option<(usize, usize)> {
+    if std::mem::size_of::<Vec<T>>() != 24 || std::mem::size_of::<T>() == 0 {
         return None;
     }
-    let mut v: Vec<Value> = Vec::with_capacity(5);
-    v.push(Value::Nil);
-    v.push(Value::Nil);
+    let mut v: Vec<T> = Vec::with_capacity(5);
+    v.push(T::default());
+    v.push(T::default());
     if v.capacity() != 5 {
         return None;
     }
@@ -182,6 +193,7 @@ mod tests {
     fn layout_is_established() {
         let l = super::layout();
         assert!(l.table_arr_ptr.is_some() && l.table_arr_len.is_some(), "{l:?}");
+        assert!(l.table_nodes_ptr.is_some() && l.table_nodes_len.is_some(), "{l:?}");
     }
 }
 
@@ -199,12 +211,24 @@ fn unpack(ops: u64) -> (usize, usize, usize) {
 }
 
 /// Pointers a fast helper works on.
-struct Frame {
+struct Frame<'a> {
     regs: *mut Value,
     consts: *const Value,
+    /// The site's inline-cache cell (a hash-part slot index), if it has one.
+    ic: Option<&'a AtomicU32>,
 }
 
-impl Frame {
+impl Frame<'_> {
+    /// Remembers where `key` lives in `t` for the compiled fast path.
+    #[inline(always)]
+    fn cache(&self, t: &Table, key: Value) {
+        if let Some(ic) = self.ic
+            && let Some(slot) = t.str_slot(key)
+        {
+            ic.store(slot as u32, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
     /// # Safety
     /// `i` is a register of the running frame (the verifier checked every
     /// operand compiled code passes).
@@ -243,11 +267,14 @@ macro_rules! fast_helper {
             ops: u64,
             bits: *const std::sync::atomic::AtomicU8,
             pc: u64,
+            ic: *const AtomicU32,
         ) -> u64 {
             let fast = {
                 // SAFETY: see the contract above.
                 let $st = unsafe { &mut *st };
-                let $f = Frame { regs, consts };
+                // SAFETY: `ic` is null or this site's cache cell, owned by the
+                // unit calling us.
+                let $f = Frame { regs, consts, ic: unsafe { ic.as_ref() } };
                 let ($a, $b, $c) = unpack(ops);
                 // SAFETY: `bits` is null or points into the prototype's
                 // feedback, which outlives the unit calling us.
@@ -282,6 +309,7 @@ fast_helper!(jit_get_field, |st, f, a, b, k, bits| {
             note(bits, access::STR_KEY | if v.is_nil() { access::MISS } else { access::HASH });
             if !v.is_nil() || tr.metatable.is_none() {
                 *f.r(a) = v;
+                f.cache(tr, key);
                 true
             } else if let Some(v) = tr.get_str_chain(key, st.names.index) {
                 // Inherited through `__index` tables (classes).
@@ -330,6 +358,7 @@ fast_helper!(jit_set_field, |st, f, a, k, c, bits| {
             note(bits, access::HASH | access::STR_KEY);
             let d = t.get_mut().set_str(key, v);
             st.heap.charge(d);
+            f.cache(t.get(), key);
             true
         }
         _ => false,
@@ -342,6 +371,7 @@ fast_helper!(jit_get_global, |st, f, a, _b, k, bits| {
     let v = g.get().get_str(f.k(k));
     if !v.is_nil() || g.get().metatable.is_none() {
         *f.r(a) = v;
+        f.cache(g.get(), f.k(k));
         true
     } else {
         false
@@ -354,6 +384,7 @@ fast_helper!(jit_set_global, |st, f, a, _b, k, bits| {
     if g.get().metatable.is_none() {
         let d = g.get_mut().set_str(f.k(k), *f.r(a));
         st.heap.charge(d);
+        f.cache(g.get(), f.k(k));
         true
     } else {
         false
