@@ -114,17 +114,21 @@ enum Opd<'a> {
     Other(&'a Constant, u16),
 }
 
+/// Arithmetic operators, numbered as `runtime::jit_arith` expects.
 #[derive(Clone, Copy, PartialEq)]
 enum Arith {
-    Add,
-    Sub,
-    Mul,
-    Div,
-    Mod,
-    IDiv,
-    BAnd,
-    BOr,
-    BXor,
+    Add = 0,
+    Sub = 1,
+    Mul = 2,
+    Div = 3,
+    Mod = 4,
+    Pow = 5,
+    IDiv = 6,
+    BAnd = 7,
+    BOr = 8,
+    BXor = 9,
+    Shl = 10,
+    Shr = 11,
 }
 
 struct Translator<'a, 'b> {
@@ -615,6 +619,9 @@ impl<'a, 'b> Translator<'a, 'b> {
             Op::BAnd { a, b, c } => self.arith(pc, a, b, c, Arith::BAnd),
             Op::BOr { a, b, c } => self.arith(pc, a, b, c, Arith::BOr),
             Op::BXor { a, b, c } => self.arith(pc, a, b, c, Arith::BXor),
+            Op::Pow { a, b, c } => self.arith_call(pc, a, b, c, Arith::Pow),
+            Op::Shl { a, b, c } => self.arith_call(pc, a, b, c, Arith::Shl),
+            Op::Shr { a, b, c } => self.arith_call(pc, a, b, c, Arith::Shr),
             Op::Unm { a, b } => self.unary(pc, a, b, false),
             Op::BNot { a, b } => self.unary(pc, a, b, true),
             Op::Not { a, b } => {
@@ -768,13 +775,25 @@ impl<'a, 'b> Translator<'a, 'b> {
         }
     }
 
+    fn arith_ops(a: u8, b: u16, c: u16, op: Arith) -> (usize, usize, usize) {
+        (a as usize, b as usize, c as usize | ((op as usize) << 24))
+    }
+
+    /// Arithmetic done entirely by `jit_arith` (numbers) or the interpreter.
+    fn arith_call(&mut self, pc: usize, a: u8, b: u16, c: u16, op: Arith) {
+        let (a, b, c) = Self::arith_ops(a, b, c, op);
+        self.fast_helper(rt::jit_arith as *const u8, pc, a, b, c);
+    }
+
     fn arith(&mut self, pc: usize, a: u8, b: u16, c: u16, op: Arith) {
         let next = pc + 1;
         let (x, y) = (self.operand(b), self.operand(c));
         if matches!(x, Opd::Other(..)) || matches!(y, Opd::Other(..)) {
             return self.step(pc, &[next]);
         }
-        let slow = self.slow_block(pc, &[next]);
+        // Mixed int/float operands, errors and metamethods: `jit_arith`.
+        let (ha, hb, hc) = Self::arith_ops(a, b, c, op);
+        let slow = self.cold_helper(rt::jit_arith as *const u8, pc, ha, hb, hc);
         let a = a as u16;
         let is_float_k = |o: Opd| matches!(o, Opd::Float(_));
         let bits = |xi: bool, yi: bool| -> u8 { (if xi { 1 } else { 2 }) | ((if yi { 1 } else { 2 }) << 4) };
@@ -844,6 +863,7 @@ impl<'a, 'b> Translator<'a, 'b> {
                         self.set_int(a, v)
                     }
                 }
+                Arith::Pow | Arith::Shl | Arith::Shr => unreachable!("handled by arith_call"),
             }
             self.jump(next);
         } else {

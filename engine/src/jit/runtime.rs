@@ -498,3 +498,45 @@ pub(crate) unsafe extern "C" fn jit_return(st: *mut State, ops: u64, _proto: *co
         None => status::CONTINUE,
     }
 }
+
+/// Arithmetic on two numbers that compiled code did not finish inline
+/// (mixed integer/float operands, float `%`, `^`, shifts, ...). Strings and
+/// metamethods go to the interpreter. `ops`: a, b at bits 8..24, c at
+/// 24..40, the operator (`ARITH_OPS` index) at 48..56.
+///
+/// # Safety
+/// As for the fast helpers.
+pub(crate) unsafe extern "C" fn jit_arith(
+    st: *mut State,
+    regs: *mut Value,
+    consts: *const Value,
+    ops: u64,
+    bits: *const std::sync::atomic::AtomicU8,
+    pc: u64,
+    _ic: *const AtomicU32,
+) -> u64 {
+    use crate::meta::ArithOp::*;
+    const ARITH_OPS: [crate::meta::ArithOp; 12] = [Add, Sub, Mul, Div, Mod, Pow, IDiv, BAnd, BOr, BXor, Shl, Shr];
+    let f = Frame { regs, consts, ic: None };
+    let (a, b) = ((ops & 0xff) as usize, ((ops >> 8) & 0xffff) as usize);
+    let c = ((ops >> 24) & 0xffff) as usize;
+    let op = ARITH_OPS[((ops >> 48) & 0xff) as usize % ARITH_OPS.len()];
+    // SAFETY: operands are this frame's registers/constants (verified).
+    let (x, y) = unsafe { (f.rk(b), f.rk(c)) };
+    let num = |v: Value| match v {
+        Value::Int(i) => Some(crate::number::Num::Int(i)),
+        Value::Float(x) => Some(crate::number::Num::Float(x)),
+        _ => None,
+    };
+    if let (Some(p), Some(q)) = (num(x), num(y)) {
+        // SAFETY: `bits` is null or this site's feedback (see fast_helper!).
+        note(unsafe { bits.as_ref() }, crate::profile::type_bit(x) | (crate::profile::type_bit(y) << 4));
+        if let Ok(v) = crate::meta::arith_num(op, p, q) {
+            // SAFETY: `a` is a register of this frame.
+            unsafe { *f.r(a) = v };
+            return status::NEXT;
+        }
+    }
+    // Errors, strings and metamethods: the interpreter's own path.
+    unsafe { jit_step(st, pc) }
+}
