@@ -53,6 +53,7 @@ impl Compiler {
         let set = |fb: &mut settings::Builder, k: &str, v: &str| fb.set(k, v).map_err(|e| format!("cranelift setting {k}: {e}"));
         set(&mut fb, "opt_level", "none")?;
         set(&mut fb, "is_pic", "false")?;
+        set(&mut fb, "regalloc_algorithm", "single_pass")?;
         set(&mut fb, "use_colocated_libcalls", "false")?;
         set(&mut fb, "enable_verifier", if cfg!(debug_assertions) { "true" } else { "false" })?;
         let isa = cranelift_native::builder()
