@@ -1,11 +1,17 @@
 //! Tier-1 compile cost per bytecode instruction, over every function of
 //! every program in `bench/programs/` (criterion reports time per element,
-//! an element being one bytecode instruction).
+//! an element being one bytecode instruction). Two groups:
+//!
+//! - `tier1_compile_cold`: no profile, as `--tier 1` compiles (every fast
+//!   path emitted);
+//! - `tier1_compile_profiled`: after the program ran once in the
+//!   interpreter, as `auto` compiles (fast paths only where feedback saw
+//!   their types; never-run sites become plain runtime calls).
 //!
 //! Run: `cargo bench -p ember-engine --bench tier1_compile`.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use ember_engine::Engine;
+use ember_engine::{Engine, EngineConfig, OutputCapture, TierMode, TieringConfig};
 
 fn programs() -> Vec<(String, Vec<u8>)> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench/programs");
@@ -19,11 +25,17 @@ fn programs() -> Vec<(String, Vec<u8>)> {
     v
 }
 
-fn tier1_compile(c: &mut Criterion) {
-    let mut group = c.benchmark_group("tier1_compile");
-    let engine = Engine::new();
+fn measure(c: &mut Criterion, group: &str, profiled: bool) {
+    let mut group = c.benchmark_group(group);
     for (name, src) in programs() {
+        let tiering = TieringConfig { mode: TierMode::Interpreter, ..TieringConfig::default() };
+        let engine = Engine::with_config(EngineConfig { tiering, ..EngineConfig::default() });
         let module = engine.load_module(&name, &src).expect("benchmark programs compile");
+        if profiled {
+            let mut st = engine.new_state();
+            st.set_output(Box::new(OutputCapture::new()));
+            st.run_main(&name, &name, &[]).expect("benchmark programs run");
+        }
         let protos = module.functions().to_vec();
         let bytecodes: usize = protos.iter().map(|p| p.code_len()).sum();
         group.throughput(Throughput::Elements(bytecodes as u64));
@@ -36,6 +48,11 @@ fn tier1_compile(c: &mut Criterion) {
         });
     }
     group.finish();
+}
+
+fn tier1_compile(c: &mut Criterion) {
+    measure(c, "tier1_compile_cold", false);
+    measure(c, "tier1_compile_profiled", true);
 }
 
 criterion_group! {

@@ -309,6 +309,26 @@ impl<'a, 'b> Translator<'a, 'b> {
         }
     }
 
+    /// Whether the function has run in tier 0 with profiling, so that its
+    /// feedback says which fast paths are worth emitting. Without a profile
+    /// (`--tier 1`, a first call) every fast path is emitted.
+    fn profiled(&self) -> bool {
+        self.prof && (self.p.feedback.call_count() > 0 || self.p.jit.hot.load(std::sync::atomic::Ordering::Relaxed) > 0)
+    }
+
+    /// Fast paths worth emitting at an arithmetic/compare site: (integer,
+    /// float). Both when there is no profile.
+    fn observed_numbers(&self, pc: usize) -> (bool, bool) {
+        if !self.profiled() {
+            return (true, true);
+        }
+        let bits = self.p.feedback.sites[pc].bits.load(std::sync::atomic::Ordering::Relaxed);
+        let (lo, hi) = (bits & 0xf, bits >> 4);
+        let int = lo & 1 != 0 && hi & 1 != 0;
+        let float = (lo | hi) & 2 != 0 && (lo | hi) & !3 == 0;
+        (int, float)
+    }
+
     /// Records feedback bits at `pc` unless the site already has them (bits
     /// only ever accumulate, so then there is nothing to record).
     fn note_bits(&mut self, pc: usize, bits: u8) {
@@ -441,7 +461,7 @@ impl<'a, 'b> Translator<'a, 'b> {
 
     /// GetField / GetGlobal: `R[a] = t[K[k]]` through the inline cache.
     fn get_cached(&mut self, pc: usize, a: u16, obj: Option<u16>, k: u32, helper: *const u8, ops: (usize, usize, usize)) {
-        if !self.short_str_const(k) || self.lay.table_nodes_ptr.is_none() {
+        if !self.short_str_const(k) || self.lay.table_nodes_ptr.is_none() || (obj.is_some() && !self.observed_access(pc, access::HASH)) {
             return self.fast_helper(helper, pc, ops.0, ops.1, ops.2);
         }
         let miss = self.cold_helper(helper, pc, ops.0, ops.1, ops.2);
@@ -478,7 +498,7 @@ impl<'a, 'b> Translator<'a, 'b> {
     /// SetField / SetGlobal: update an existing key in place through the
     /// inline cache (a new key, or any metatable, takes the helper).
     fn set_cached(&mut self, pc: usize, obj: Option<u16>, k: u32, value: u16, helper: *const u8, ops: (usize, usize, usize)) {
-        if !self.short_str_const(k) || self.lay.table_nodes_ptr.is_none() {
+        if !self.short_str_const(k) || self.lay.table_nodes_ptr.is_none() || (obj.is_some() && !self.observed_access(pc, access::HASH)) {
             return self.fast_helper(helper, pc, ops.0, ops.1, ops.2);
         }
         let miss = self.cold_helper(helper, pc, ops.0, ops.1, ops.2);
@@ -792,6 +812,11 @@ impl<'a, 'b> Translator<'a, 'b> {
         if matches!(x, Opd::Other(..)) || matches!(y, Opd::Other(..)) {
             return self.step(pc, &[next]);
         }
+        let (want_int, want_float) = self.observed_numbers(pc);
+        if !want_int && !want_float {
+            // Profiled, and never saw numbers here: no inline code.
+            return self.arith_call(pc, a, b, c, op);
+        }
         // Mixed int/float operands, errors and metamethods: `jit_arith`.
         let (ha, hb, hc) = Self::arith_ops(a, b, c, op);
         let slow = self.cold_helper(rt::jit_arith as *const u8, pc, ha, hb, hc);
@@ -799,8 +824,8 @@ impl<'a, 'b> Translator<'a, 'b> {
         let is_float_k = |o: Opd| matches!(o, Opd::Float(_));
         let bits = |xi: bool, yi: bool| -> u8 { (if xi { 1 } else { 2 }) | ((if yi { 1 } else { 2 }) << 4) };
         // Integer path: both operands integers (no float constant).
-        let int_ok = !is_float_k(x) && !is_float_k(y);
-        let float_ops = matches!(op, Arith::Add | Arith::Sub | Arith::Mul | Arith::Div | Arith::IDiv);
+        let int_ok = want_int && !is_float_k(x) && !is_float_k(y);
+        let float_ops = want_float && matches!(op, Arith::Add | Arith::Sub | Arith::Mul | Arith::Div | Arith::IDiv);
         let float_path = self.b.create_block();
         if int_ok {
             let cx = self.has_tag(x, tag::INT);
@@ -947,13 +972,19 @@ impl<'a, 'b> Translator<'a, 'b> {
         {
             return done;
         }
-        if matches!(x, Opd::Other(..)) || matches!(y, Opd::Other(..)) {
+        let (want_int, want_float) = self.observed_numbers(pc);
+        if matches!(x, Opd::Other(..)) || matches!(y, Opd::Other(..)) || !(want_int || want_float) {
             return self.step(pc, &succs);
         }
         let slow = self.slow_block(pc, &succs);
         let (bt, bf) = (self.block_at(on_true), self.block_at(on_false));
         let float_blk = self.b.create_block();
-        if !matches!(x, Opd::Float(_)) && !matches!(y, Opd::Float(_)) {
+        if !want_float {
+            self.b.switch_to_block(float_blk);
+            self.b.ins().jump(slow, &[]);
+            self.b.switch_to_block(self.blocks[pc]);
+        }
+        if want_int && !matches!(x, Opd::Float(_)) && !matches!(y, Opd::Float(_)) {
             let cx = self.has_tag(x, tag::INT);
             let cy = self.has_tag(y, tag::INT);
             let cond = self.both(cx, cy);
@@ -966,6 +997,9 @@ impl<'a, 'b> Translator<'a, 'b> {
             self.b.ins().brif(r, bt, &[], bf, &[]);
         } else {
             self.b.ins().jump(float_blk, &[]);
+        }
+        if !want_float {
+            return;
         }
         self.b.switch_to_block(float_blk);
         if matches!(x, Opd::Int(_)) || matches!(y, Opd::Int(_)) {
@@ -1071,10 +1105,15 @@ impl<'a, 'b> Translator<'a, 'b> {
         Some((t, slot))
     }
 
+    /// Whether a table-access site is worth an inline path of `kind` bits.
+    fn observed_access(&self, pc: usize, kind: u8) -> bool {
+        !self.profiled() || self.p.feedback.sites[pc].bits.load(std::sync::atomic::Ordering::Relaxed) & kind != 0
+    }
+
     fn get_table(&mut self, pc: usize, a: u16, b: u16, c: u16) {
         let next = pc + 1;
         let key = self.operand(c);
-        if matches!(key, Opd::Float(_) | Opd::Other(..)) || self.lay.table_arr_ptr.is_none() {
+        if matches!(key, Opd::Float(_) | Opd::Other(..)) || self.lay.table_arr_ptr.is_none() || !self.observed_access(pc, access::ARRAY) {
             return self.step(pc, &[next]);
         }
         let slow = self.slow_block(pc, &[next]);
@@ -1098,7 +1137,7 @@ impl<'a, 'b> Translator<'a, 'b> {
     fn set_table(&mut self, pc: usize, a: u16, b: u16, c: u16) {
         let next = pc + 1;
         let key = self.operand(b);
-        if matches!(key, Opd::Float(_) | Opd::Other(..)) || self.lay.table_arr_ptr.is_none() {
+        if matches!(key, Opd::Float(_) | Opd::Other(..)) || self.lay.table_arr_ptr.is_none() || !self.observed_access(pc, access::ARRAY) {
             return self.step(pc, &[next]);
         }
         let slow = self.slow_block(pc, &[next]);
