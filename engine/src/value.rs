@@ -15,9 +15,10 @@ pub(crate) const SHORT_STRING_MAX: usize = 40;
 // A u64 tag keeps tag and payload in separate, aligned words, so copies are
 // two plain moves (a u8 tag made rustc copy odd byte ranges, which stalled
 // store forwarding in the interpreter loop).
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Default)]
 #[repr(u64)]
 pub(crate) enum Value {
+    #[default]
     Nil,
     Bool(bool),
     Int(i64),
@@ -29,11 +30,6 @@ pub(crate) enum Value {
 
 const _: () = assert!(std::mem::size_of::<Value>() == 16);
 
-impl Default for Value {
-    fn default() -> Self {
-        Value::Nil
-    }
-}
 
 impl Value {
     #[inline(always)]
