@@ -42,7 +42,7 @@ fn measure(c: &mut Criterion, group: &str, profiled: bool) {
         group.bench_function(&name, |b| {
             b.iter(|| {
                 for p in &protos {
-                    ember_engine::jit::compile_for_measurement(p).expect("compiles");
+                    ember_engine::jit::compile_for_measurement(p, profiled).expect("compiles");
                 }
             })
         });

@@ -30,7 +30,6 @@ pub(crate) enum Value {
 
 const _: () = assert!(std::mem::size_of::<Value>() == 16);
 
-
 impl Value {
     #[inline(always)]
     pub(crate) fn truthy(self) -> bool {

@@ -64,7 +64,9 @@ impl Compiler {
     }
 
     /// Compiles `proto` at tier 1. `profiling`: emit feedback recording.
-    pub(crate) fn compile(&mut self, proto: &Proto, profiling: bool) -> Result<CompiledCode, String> {
+    /// `use_profile`: the function ran in tier 0 long enough for its
+    /// feedback to say which fast paths to emit (else: all of them).
+    pub(crate) fn compile(&mut self, proto: &Proto, profiling: bool, use_profile: bool) -> Result<CompiledCode, String> {
         let mut module = JITModule::new(JITBuilder::with_isa(self.isa.clone(), default_libcall_names()));
         let mut sig = module.make_signature();
         for _ in 0..4 {
@@ -85,6 +87,7 @@ impl Compiler {
             let fast = b.import_signature(fast);
             let call = b.import_signature(sig.clone());
             let mut t = Translator::new(&mut b, proto, [helper, fast, call], profiling, &ic);
+            t.use_profile = profiling && use_profile;
             t.translate();
             b.finalize(module.target_config());
         }
@@ -152,6 +155,8 @@ struct Translator<'a, 'b> {
     /// (state, ops, proto, pc) -> status
     call: SigRef,
     prof: bool,
+    /// Emit fast paths only where feedback saw their types.
+    use_profile: bool,
     mf: MemFlagsData,
 }
 
@@ -182,6 +187,7 @@ impl<'a, 'b> Translator<'a, 'b> {
             ic,
             call,
             prof,
+            use_profile: false,
             mf: MemFlagsData::trusted(),
         };
         t.resume_dispatch(params[3]);
@@ -309,11 +315,11 @@ impl<'a, 'b> Translator<'a, 'b> {
         }
     }
 
-    /// Whether the function has run in tier 0 with profiling, so that its
-    /// feedback says which fast paths are worth emitting. Without a profile
-    /// (`--tier 1`, a first call) every fast path is emitted.
+    /// Whether the function's feedback says which fast paths are worth
+    /// emitting (it got hot in tier 0). Without a profile (`--tier 1`
+    /// compiles on the first call) every fast path is emitted.
     fn profiled(&self) -> bool {
-        self.prof && (self.p.feedback.call_count() > 0 || self.p.jit.hot.load(std::sync::atomic::Ordering::Relaxed) > 0)
+        self.use_profile
     }
 
     /// Fast paths worth emitting at an arithmetic/compare site: (integer,

@@ -405,7 +405,9 @@ impl Jit {
     }
 
     /// Compiles on the calling thread.
-    fn compile_here(&self, proto: &Arc<Proto>) {
+    /// `hot`: the function got hot in the interpreter (so its profile is
+    /// meaningful), as opposed to an eager first-call compile.
+    fn compile_here(&self, proto: &Arc<Proto>, hot: bool) {
         LOCAL_COMPILER.with(|c| {
             let mut c = c.borrow_mut();
             if c.is_none() {
@@ -419,7 +421,7 @@ impl Jit {
             }
             let compiler = c.as_mut().expect("set above");
             self.shared.stats.on_invoker.fetch_add(1, Relaxed);
-            self.shared.compile_and_publish(compiler, proto, None);
+            self.shared.compile_and_publish(compiler, proto, None, hot);
         });
     }
 
@@ -489,10 +491,10 @@ impl Jit {
 }
 
 impl Shared {
-    fn compile_and_publish(&self, compiler: &mut Compiler, proto: &Arc<Proto>, queued_at: Option<Instant>) {
+    fn compile_and_publish(&self, compiler: &mut Compiler, proto: &Arc<Proto>, queued_at: Option<Instant>, use_profile: bool) {
         let wait = queued_at.map_or(0, |t| t.elapsed().as_micros() as u64);
         let t0 = Instant::now();
-        let result = compiler.compile(proto, self.profiling);
+        let result = compiler.compile(proto, self.profiling, use_profile);
         let us = t0.elapsed().as_micros() as u64;
         let code = match result {
             Ok(c) => c,
@@ -687,20 +689,22 @@ fn worker(shared: Arc<Shared>, id: usize) {
             }
         };
         shared.throttle();
-        shared.compile_and_publish(&mut compiler, &req.proto, Some(req.queued_at));
+        shared.compile_and_publish(&mut compiler, &req.proto, Some(req.queued_at), true);
     }
 }
 
 /// Compiles `proto` at tier 1 on the calling thread and throws the code
 /// away; returns the machine code bytes. For measuring compile cost (the
 /// criterion benchmark `tier1_compile`); nothing is published.
-pub fn compile_for_measurement(proto: &Proto) -> Result<usize, String> {
+/// `use_profile`: emit fast paths only where the function's feedback saw
+/// their types, as a hotness-triggered compile does.
+pub fn compile_for_measurement(proto: &Proto, use_profile: bool) -> Result<usize, String> {
     LOCAL_COMPILER.with(|c| {
         let mut c = c.borrow_mut();
         if c.is_none() {
             *c = Some(Compiler::new()?);
         }
-        let code = c.as_mut().expect("set above").compile(proto, true)?;
+        let code = c.as_mut().expect("set above").compile(proto, true, use_profile)?;
         let bytes = code.code_bytes;
         // SAFETY: the entry point was never published; nothing can run it.
         unsafe { code.module.free_memory() };
@@ -760,7 +764,7 @@ impl State {
             if self.tier.mode != TierMode::Baseline || pc != 0 || proto.jit.status.load(Relaxed) == slot::FAILED {
                 return None;
             }
-            self.engine.jit().compile_here(arc);
+            self.engine.jit().compile_here(arc, false);
             entry = proto.jit.entry.load(Acquire);
             if entry.is_null() {
                 return None;
@@ -813,7 +817,7 @@ impl State {
         let jit = self.engine.jit();
         if !jit.enqueue(p, p.jit.hot.load(Relaxed)) {
             if jit.config().compile_on_invoking_thread {
-                jit.compile_here(p);
+                jit.compile_here(p, true);
             } else {
                 jit.shared.stats.drops.fetch_add(1, Relaxed);
                 p.jit.hot.store(0, Relaxed);
