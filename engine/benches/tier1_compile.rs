@@ -5,8 +5,8 @@
 //! - `tier1_compile_cold`: no profile, as `--tier 1` compiles (every fast
 //!   path emitted);
 //! - `tier1_compile_profiled`: after the program ran once in the
-//!   interpreter, as `auto` compiles (fast paths only where feedback saw
-//!   their types; never-run sites become plain runtime calls).
+//!   interpreter, as `auto` compiles (sites that ran get fast paths only
+//!   for the types they saw).
 //!
 //! Run: `cargo bench -p ember-engine --bench tier1_compile`.
 

@@ -20,6 +20,9 @@ pub(crate) struct ProtoInst {
     pub children: Box<[Gc<ProtoInst>]>,
 }
 
+// repr(u64): compiled code reads the tag (Open 0, Closed 1) at 0 and the
+// payload (stack index or value) at 8.
+#[repr(u64)]
 pub(crate) enum UpVal {
     /// Still a live register: index into the state's stack.
     Open(usize),

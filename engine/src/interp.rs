@@ -42,7 +42,7 @@ impl State {
         let proto = detach(cl.proto());
         let regs = self.stack.as_mut_ptr().wrapping_add(base);
         let consts = detach(&cl.inst.get().consts[..]);
-        match self.enter_compiled(proto, &cl.inst.get().proto, regs, consts, 0) {
+        match self.enter_compiled(proto, &cl.inst.get().proto, regs, consts, &cl.upvals, 0) {
             Some(crate::jit::runtime::status::RETURNED) => return Ok(self.jit_nret),
             Some(crate::jit::runtime::status::ERROR) => {
                 let e = self.jit_error.take().unwrap_or_else(|| Throw::msg("internal error: lost JIT error"));
@@ -215,7 +215,7 @@ impl State {
             }
 
             if !STEP && self.tier.mode != crate::jit::TierMode::Interpreter {
-                match self.enter_compiled(proto, &cl.inst.get().proto, regs, consts, pc) {
+                match self.enter_compiled(proto, &cl.inst.get().proto, regs, consts, &cl.upvals, pc) {
                     None => {}
                     Some(crate::jit::runtime::status::CONTINUE) => continue 'frame,
                     Some(crate::jit::runtime::status::RETURNED) => return Ok(Exit::Returned(self.jit_nret)),

@@ -140,6 +140,9 @@ pub struct State {
     /// The running frame's registers, as compiled code must reload them
     /// after a runtime call (the stack may have moved).
     pub(crate) jit_regs: *mut Value,
+    /// The register stack's base, for compiled code reading open upvalues;
+    /// refreshed with `jit_regs`.
+    pub(crate) jit_stack: *mut Value,
     /// An error raised under compiled code, waiting to be unwound.
     pub(crate) jit_error: Option<Throw>,
     /// Results of an entry frame that returned under compiled code.
@@ -221,6 +224,7 @@ impl State {
             gc_stepmul: 100,
             tier,
             jit_regs: std::ptr::null_mut(),
+            jit_stack: std::ptr::null_mut(),
             jit_error: None,
             jit_nret: 0,
             jit_depth: 0,

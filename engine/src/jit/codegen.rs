@@ -53,7 +53,7 @@ impl Compiler {
         let set = |fb: &mut settings::Builder, k: &str, v: &str| fb.set(k, v).map_err(|e| format!("cranelift setting {k}: {e}"));
         set(&mut fb, "opt_level", "none")?;
         set(&mut fb, "is_pic", "false")?;
-        set(&mut fb, "regalloc_algorithm", "single_pass")?;
+        set(&mut fb, "regalloc_algorithm", "backtracking")?;
         set(&mut fb, "use_colocated_libcalls", "false")?;
         set(&mut fb, "enable_verifier", if cfg!(debug_assertions) { "true" } else { "false" })?;
         let isa = cranelift_native::builder()
@@ -69,7 +69,7 @@ impl Compiler {
     pub(crate) fn compile(&mut self, proto: &Proto, profiling: bool, use_profile: bool) -> Result<CompiledCode, String> {
         let mut module = JITModule::new(JITBuilder::with_isa(self.isa.clone(), default_libcall_names()));
         let mut sig = module.make_signature();
-        for _ in 0..4 {
+        for _ in 0..5 {
             sig.params.push(AbiParam::new(types::I64));
         }
         sig.returns.push(AbiParam::new(types::I64));
@@ -83,9 +83,11 @@ impl Compiler {
             helper.params.truncate(2);
             let helper = b.import_signature(helper);
             let mut fast = sig.clone();
-            fast.params.extend([AbiParam::new(types::I64), AbiParam::new(types::I64), AbiParam::new(types::I64)]);
+            fast.params.extend([AbiParam::new(types::I64), AbiParam::new(types::I64)]);
             let fast = b.import_signature(fast);
-            let call = b.import_signature(sig.clone());
+            let mut call = sig.clone();
+            call.params.truncate(4);
+            let call = b.import_signature(call);
             let mut t = Translator::new(&mut b, proto, [helper, fast, call], profiling, &ic);
             t.use_profile = profiling && use_profile;
             t.translate();
@@ -146,6 +148,7 @@ struct Translator<'a, 'b> {
     bail: Block,
     state: ir::Value,
     consts: ir::Value,
+    upvals: ir::Value,
     regs: Variable,
     /// (state, pc) -> status
     helper: SigRef,
@@ -181,6 +184,7 @@ impl<'a, 'b> Translator<'a, 'b> {
             bail,
             state: params[0],
             consts: params[2],
+            upvals: params[4],
             regs,
             helper,
             fast,
@@ -317,7 +321,9 @@ impl<'a, 'b> Translator<'a, 'b> {
 
     /// Whether the function's feedback says which fast paths are worth
     /// emitting (it got hot in tier 0). Without a profile (`--tier 1`
-    /// compiles on the first call) every fast path is emitted.
+    /// compiles on the first call) every fast path is emitted; with one,
+    /// a site that ran gets the paths for the types it saw, and a site that
+    /// never ran gets them all.
     fn profiled(&self) -> bool {
         self.use_profile
     }
@@ -329,6 +335,11 @@ impl<'a, 'b> Translator<'a, 'b> {
             return (true, true);
         }
         let bits = self.p.feedback.sites[pc].bits.load(std::sync::atomic::Ordering::Relaxed);
+        if bits == 0 {
+            // Never ran (yet): a hot function is often compiled while its
+            // later loops have not started. Assume numbers.
+            return (true, true);
+        }
         let (lo, hi) = (bits & 0xf, bits >> 4);
         let int = lo & 1 != 0 && hi & 1 != 0;
         let float = (lo | hi) & 2 != 0 && (lo | hi) & !3 == 0;
@@ -728,9 +739,39 @@ impl<'a, 'b> Translator<'a, 'b> {
             }
             Op::GetGlobal { a, k } => self.get_cached(pc, a as u16, None, k, rt::jit_get_global as *const u8, (a as usize, 0, k as usize)),
             Op::SetGlobal { a, k } => self.set_cached(pc, None, k, a as u16, rt::jit_set_global as *const u8, (a as usize, 0, k as usize)),
-            Op::GetUpval { a, b } => self.fast_helper(rt::jit_get_upval as *const u8, pc, a as usize, b as usize, 0),
-            Op::SetUpval { a, b } => self.fast_helper(rt::jit_set_upval as *const u8, pc, a as usize, b as usize, 0),
+            Op::GetUpval { a, b } => self.upval(pc, a as u16, b as i32, false),
+            Op::SetUpval { a, b } => self.upval(pc, a as u16, b as i32, true),
             _ => self.step(pc, &[next]),
+        }
+    }
+
+    /// GetUpval / SetUpval inline: a closed upvalue holds its value, an open
+    /// one the stack index of the register it still lives in.
+    fn upval(&mut self, pc: usize, a: u16, b: i32, set: bool) {
+        let up = self.b.ins().load(types::I64, self.mf, self.upvals, 8 * b);
+        let off = self.lay.upval;
+        let t = self.b.ins().load(types::I64, self.mf, up, off);
+        let closed = self.b.create_block();
+        let open = self.b.create_block();
+        let is_open = self.eq_imm(t, 0);
+        self.b.ins().brif(is_open, open, &[], closed, &[]);
+        for (blk, is_open) in [(closed, false), (open, true)] {
+            self.b.switch_to_block(blk);
+            let slot = if is_open {
+                let idx = self.b.ins().load(types::I64, self.mf, up, off + 8);
+                let stack = self.b.ins().load(types::I64, self.mf, self.state, self.lay.state_jit_stack);
+                let byte = self.b.ins().ishl_imm_u(idx, 4);
+                (self.b.ins().iadd(stack, byte), 0)
+            } else {
+                (up, off + 8)
+            };
+            let regs = self.regs();
+            if set {
+                self.copy(slot.0, slot.1, regs, 16 * a as i32);
+            } else {
+                self.copy(regs, 16 * a as i32, slot.0, slot.1);
+            }
+            self.jump(pc + 1);
         }
     }
 
@@ -1113,7 +1154,8 @@ impl<'a, 'b> Translator<'a, 'b> {
 
     /// Whether a table-access site is worth an inline path of `kind` bits.
     fn observed_access(&self, pc: usize, kind: u8) -> bool {
-        !self.profiled() || self.p.feedback.sites[pc].bits.load(std::sync::atomic::Ordering::Relaxed) & kind != 0
+        let bits = self.p.feedback.sites[pc].bits.load(std::sync::atomic::Ordering::Relaxed);
+        !self.profiled() || bits == 0 || bits & kind != 0
     }
 
     fn get_table(&mut self, pc: usize, a: u16, b: u16, c: u16) {

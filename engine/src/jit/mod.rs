@@ -758,7 +758,15 @@ impl State {
     /// means "interpret". In baseline mode a function is compiled on its
     /// first call.
     #[inline(always)]
-    pub(crate) fn enter_compiled(&mut self, proto: &Proto, arc: &Arc<Proto>, regs: *mut Value, consts: &[Value], pc: usize) -> Option<u64> {
+    pub(crate) fn enter_compiled(
+        &mut self,
+        proto: &Proto,
+        arc: &Arc<Proto>,
+        regs: *mut Value,
+        consts: &[Value],
+        upvals: &[crate::gc::Gc<crate::function::UpVal>],
+        pc: usize,
+    ) -> Option<u64> {
         let mut entry = proto.jit.entry.load(Acquire);
         if entry.is_null() {
             if self.tier.mode != TierMode::Baseline || pc != 0 || proto.jit.status.load(Relaxed) == slot::FAILED {
@@ -772,11 +780,12 @@ impl State {
         }
         debug_assert_ne!(self.tier.epoch_slot.load(Relaxed), u64::MAX, "compiled code runs inside an invocation");
         self.jit_regs = regs;
+        self.jit_stack = self.stack.as_mut_ptr();
         // SAFETY: `entry` was published by `compile_and_publish` from a
         // function of JitFn's signature; its unit cannot be freed before
         // this invocation ends (epochs); regs/consts are this frame's.
         let f: JitFn = unsafe { std::mem::transmute::<*mut u8, JitFn>(entry) };
-        Some(unsafe { f(self as *mut State, regs, consts.as_ptr(), pc as u64) })
+        Some(unsafe { f(self as *mut State, regs, consts.as_ptr(), pc as u64, upvals.as_ptr()) })
     }
 
     /// Adds a back-edge's hotness; true when the function now has compiled

@@ -34,8 +34,10 @@ pub(crate) mod status {
     pub const INTERPRET: u64 = 4;
 }
 
-/// A compiled function: `(state, registers, constants, resume pc) -> status`.
-pub(crate) type JitFn = unsafe extern "C" fn(*mut State, *mut Value, *const Value, u64) -> u64;
+/// A compiled function: `(state, registers, constants, resume pc, upvalues)
+/// -> status`.
+pub(crate) type JitFn =
+    unsafe extern "C" fn(*mut State, *mut Value, *const Value, u64, *const crate::gc::Gc<crate::function::UpVal>) -> u64;
 
 /// Value tags as laid out by `#[repr(u64)] enum Value` (checked by
 /// [`check_layout`]).
@@ -63,6 +65,9 @@ pub(crate) struct Layout {
     pub table_nodes_ptr: Option<i32>,
     pub table_nodes_len: Option<i32>,
     pub state_globals: i32,
+    pub state_jit_stack: i32,
+    /// From a `Gc<UpVal>` pointer to the upvalue's tag word.
+    pub upval: i32,
 }
 
 pub(crate) fn layout() -> &'static Layout {
@@ -84,6 +89,8 @@ pub(crate) fn layout() -> &'static Layout {
             table_nodes_ptr: nptr.map(|w| nodes + 8 * w as i32),
             table_nodes_len: nlen.map(|w| nodes + 8 * w as i32),
             state_globals: offset_of!(State, globals) as i32,
+            state_jit_stack: offset_of!(State, jit_stack) as i32,
+            upval: offset_of!(GcBox<crate::function::UpVal>, value) as i32,
         }
     })
 }
@@ -124,6 +131,15 @@ fn check_layout() {
     assert_eq!(words(&Value::Bool(true)).0, tag::BOOL as u64);
     assert_eq!(words(&Value::Int(-7)), (tag::INT as u64, -7i64 as u64));
     assert_eq!(words(&Value::Float(1.5)), (tag::FLOAT as u64, 1.5f64.to_bits()));
+    let open = crate::function::UpVal::Open(7);
+    let closed = crate::function::UpVal::Closed(Value::Int(9));
+    // SAFETY: UpVal is repr(u64): tag word, then the payload.
+    unsafe {
+        let o = &open as *const _ as *const u64;
+        let c = &closed as *const _ as *const u64;
+        assert_eq!((*o, *o.add(1)), (0, 7));
+        assert_eq!((*c, *c.add(1), *c.add(2)), (1, tag::INT as u64, 9));
+    }
     let b = Value::Bool(true);
     // SAFETY: the bool payload byte sits right after the 8-byte tag.
     assert_eq!(unsafe { *(&b as *const Value as *const u8).add(8) }, 1);
@@ -147,6 +163,7 @@ pub(crate) unsafe extern "C" fn jit_step(st: *mut State, pc: u64) -> u64 {
         Ok(Ok(crate::interp::Exit::Stepped)) => {
             let f = st.frames.last().expect("stepped frame");
             st.jit_regs = st.stack.as_mut_ptr().wrapping_add(f.base);
+            st.jit_stack = st.stack.as_mut_ptr();
             ((f.pc as u64) << 8) | status::NEXT
         }
         Ok(Ok(crate::interp::Exit::FrameChanged)) => status::CONTINUE,
@@ -391,25 +408,6 @@ fast_helper!(jit_set_global, |st, f, a, _b, k, bits| {
     }
 });
 
-fast_helper!(jit_get_upval, |st, f, a, b, _c, bits| {
-    let _ = bits;
-    let fr = st.frames.last().expect("compiled code runs in a frame");
-    let crate::function::Function::Lua(cl) = fr.closure.get() else { unreachable!("Lua frame") };
-    let u = cl.upvals[b];
-    *f.r(a) = st.upval_get(u);
-    true
-});
-
-fast_helper!(jit_set_upval, |st, f, a, b, _c, bits| {
-    let _ = bits;
-    let fr = st.frames.last().expect("compiled code runs in a frame");
-    let crate::function::Function::Lua(cl) = fr.closure.get() else { unreachable!("Lua frame") };
-    let u = cl.upvals[b];
-    let v = *f.r(a);
-    st.upval_set(u, v);
-    true
-});
-
 /// Deepest nesting of Lua calls made by compiled code on the Rust stack;
 /// deeper calls go back through the interpreter loop (`jit_step`).
 pub(crate) const MAX_JIT_DEPTH: u32 = 64;
@@ -473,6 +471,7 @@ pub(crate) unsafe extern "C" fn jit_call(st: *mut State, ops: u64, proto: *const
 fn st_refresh(s: &mut State) {
     let base = s.frames.last().map_or(0, |f| f.base);
     s.jit_regs = s.stack.as_mut_ptr().wrapping_add(base);
+    s.jit_stack = s.stack.as_mut_ptr();
 }
 
 /// `Return` from compiled code.
