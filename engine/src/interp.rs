@@ -773,7 +773,10 @@ impl State {
                                             }
                                             Ok(None) => self.stack[ra + 3] = Value::Nil,
                                             Err(()) => {
-                                                throw!(Throw::msg("invalid key to 'next'"))
+                                                // Raised inside `next` (a C function in PUC Lua):
+                                                // the message carries no position.
+                                                let e = self.new_str(b"invalid key to 'next'");
+                                                throw!(Throw::Error(e))
                                             }
                                         }
                                         for i in 2..c as usize {

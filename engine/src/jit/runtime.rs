@@ -429,7 +429,13 @@ pub(crate) unsafe extern "C" fn jit_call(st: *mut State, ops: u64, proto: *const
     let func = base + a;
     let callee = s.stack[func];
     let Value::Func(fg) = callee else { return unsafe { jit_step(st, pc) } };
-    let crate::function::Function::Lua(cl) = fg.get() else { return unsafe { jit_step(st, pc) } };
+    let cl = match fg.get() {
+        crate::function::Function::Lua(cl) => cl,
+        crate::function::Function::Native(n) if n.kind != crate::function::NativeKind::Pcall => {
+            return unsafe { call_native(s, fg, n.f, func, base, a, b, c, proto, pc) };
+        }
+        crate::function::Function::Native(_) => return unsafe { jit_step(st, pc) },
+    };
     if s.jit_depth >= MAX_JIT_DEPTH {
         return unsafe { jit_step(st, pc) };
     }
@@ -454,6 +460,67 @@ pub(crate) unsafe extern "C" fn jit_call(st: *mut State, ops: u64, proto: *const
     }));
     match r {
         Ok(Ok(_)) => {
+            st_refresh(s);
+            status::NEXT
+        }
+        Ok(Err(e)) => {
+            s.jit_error = Some(e);
+            status::ERROR
+        }
+        Err(_) => {
+            s.jit_error = Some(Throw::msg("internal error in a runtime call"));
+            status::ERROR
+        }
+    }
+}
+
+/// The native arm of `jit_call`: what the interpreter's `call_value` does
+/// for a native, then its post-call collection check.
+///
+/// # Safety
+/// As for `jit_call`.
+#[allow(clippy::too_many_arguments)]
+unsafe fn call_native(
+    s: &mut State,
+    fg: crate::gc::Gc<crate::function::Function>,
+    f: crate::function::NativeFn,
+    func: usize,
+    base: usize,
+    a: usize,
+    b: usize,
+    c: usize,
+    proto: *const crate::bytecode::Proto,
+    pc: u64,
+) -> u64 {
+    let _ = (fg, a);
+    let nargs = if b == 0 { s.top - func - 1 } else { b - 1 };
+    // SAFETY: the unit calling us holds an Arc of its prototype.
+    let p = unsafe { &*proto };
+    if s.profiling {
+        p.feedback.add_bits(pc as usize, crate::profile::calls::NATIVE);
+    }
+    if let Some(fr) = s.frames.last_mut() {
+        fr.pc = pc as usize + 1;
+    }
+    let r = std::panic::catch_unwind(AssertUnwindSafe(|| -> crate::error::VmResult<()> {
+        s.tick()?;
+        let got = s.call_native(func, nargs, f, true)?;
+        let nresults = c as i32 - 1;
+        if nresults >= 0 {
+            for i in got..nresults as usize {
+                s.stack[func + i] = Value::Nil;
+            }
+        }
+        if s.heap.should_collect() {
+            let t = s.top;
+            s.top = t.max(base + p.maxstack as usize);
+            s.gc_step()?;
+            s.top = t;
+        }
+        Ok(())
+    }));
+    match r {
+        Ok(Ok(())) => {
             st_refresh(s);
             status::NEXT
         }
@@ -538,4 +605,53 @@ pub(crate) unsafe extern "C" fn jit_arith(
     }
     // Errors, strings and metamethods: the interpreter's own path.
     unsafe { jit_step(st, pc) }
+}
+
+/// `TForCall` when the iterator is `next` (pairs) or the ipairs iterator
+/// over a plain table: the interpreter's inline cases. Anything else (a Lua
+/// iterator, a metatable, an invalid key) takes the general path.
+pub(crate) unsafe extern "C" fn jit_tforcall(
+    st: *mut State,
+    regs: *mut Value,
+    consts: *const Value,
+    ops: u64,
+    bits: *const std::sync::atomic::AtomicU8,
+    pc: u64,
+    ic: *const AtomicU32,
+) -> u64 {
+    let _ = (consts, bits, ic);
+    let (a, _, c) = unpack(ops);
+    // SAFETY: the registers a..a+2+c are this frame's (verified operands).
+    let r = |i: usize| unsafe { &mut *regs.add(a + i) };
+    let Value::Func(fg) = *r(0) else { return unsafe { jit_step(st, pc) } };
+    let crate::function::Function::Native(n) = fg.get() else { return unsafe { jit_step(st, pc) } };
+    match (n.kind, *r(1), *r(2)) {
+        (crate::function::NativeKind::Next, Value::Table(t), key) => match t.get().next(key) {
+            Ok(Some((k, v))) => {
+                *r(3) = k;
+                if c >= 2 {
+                    *r(4) = v;
+                }
+            }
+            Ok(None) => *r(3) = Value::Nil,
+            Err(()) => return unsafe { jit_step(st, pc) },
+        },
+        (crate::function::NativeKind::IpairsIter, Value::Table(t), Value::Int(i)) if t.get().metatable.is_none() => {
+            let i = i.wrapping_add(1);
+            let v = t.get().get_int(i);
+            if v.is_nil() {
+                *r(3) = Value::Nil;
+            } else {
+                *r(3) = Value::Int(i);
+                if c >= 2 {
+                    *r(4) = v;
+                }
+            }
+        }
+        _ => return unsafe { jit_step(st, pc) },
+    }
+    for j in 2..c {
+        *r(3 + j) = Value::Nil;
+    }
+    status::NEXT
 }
