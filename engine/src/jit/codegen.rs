@@ -739,6 +739,10 @@ impl<'a, 'b> Translator<'a, 'b> {
             }
             Op::GetGlobal { a, k } => self.get_cached(pc, a as u16, None, k, rt::jit_get_global as *const u8, (a as usize, 0, k as usize)),
             Op::SetGlobal { a, k } => self.set_cached(pc, None, k, a as u16, rt::jit_set_global as *const u8, (a as usize, 0, k as usize)),
+            Op::Len { a, b } => self.fast_helper(rt::jit_len as *const u8, pc, a as usize, b as usize, 0),
+            Op::NewTable { a, narr, nhash } => {
+                self.fast_helper(rt::jit_new_table as *const u8, pc, a as usize, narr as usize, nhash as usize)
+            }
             Op::TForCall { a, c } => self.fast_helper(rt::jit_tforcall as *const u8, pc, a as usize, 0, c as usize),
             Op::GetUpval { a, b } => self.upval(pc, a as u16, b as i32, false),
             Op::SetUpval { a, b } => self.upval(pc, a as u16, b as i32, true),

@@ -655,3 +655,32 @@ pub(crate) unsafe extern "C" fn jit_tforcall(
     }
     status::NEXT
 }
+
+fast_helper!(jit_len, |st, f, a, b, _c, bits| {
+    let _ = (st, bits);
+    let v = match *f.r(b) {
+        Value::Str(s) => Some(Value::Int(s.get().len() as i64)),
+        Value::Table(t) if t.get().metatable.is_none() => Some(Value::Int(t.get().border())),
+        _ => None,
+    };
+    match v {
+        Some(v) => {
+            *f.r(a) = v;
+            true
+        }
+        None => false,
+    }
+});
+
+// `NewTable` when no collection is due (then the interpreter's path runs
+// the collector with the frame's registers marked live).
+fast_helper!(jit_new_table, |st, f, a, narr, nhash, bits| {
+    let _ = bits;
+    if st.heap.should_collect() {
+        false
+    } else {
+        let t = st.new_table(narr, nhash);
+        *f.r(a) = Value::Table(t);
+        true
+    }
+});
