@@ -12,6 +12,8 @@ use std::mem::offset_of;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::AtomicU32;
 
+use crate::error::Culprit;
+
 use crate::error::Throw;
 use crate::gc::GcBox;
 use crate::state::State;
@@ -222,6 +224,11 @@ mod tests {
 // feedback bits, which only accumulate). Operands come packed:
 // a = bits 0..8, b = bits 8..24, c/k = bits 24..56.
 
+/// A fast helper's body finished the instruction.
+const DONE: u64 = status::NEXT;
+/// A fast helper's body hands the instruction to `jit_step`.
+const STEP: u64 = u64::MAX;
+
 #[inline(always)]
 fn unpack(ops: u64) -> (usize, usize, usize) {
     ((ops & 0xff) as usize, ((ops >> 8) & 0xffff) as usize, (ops >> 24) as usize)
@@ -273,7 +280,7 @@ impl Frame<'_> {
 }
 
 macro_rules! fast_helper {
-    ($name:ident, |$st:ident, $f:ident, $a:ident, $b:ident, $c:ident, $bits:ident| $body:block) => {
+    ($name:ident, |$st:ident, $f:ident, $a:ident, $b:ident, $c:ident, $bits:ident, $pc:ident| $body:block) => {
         /// # Safety
         /// Called by compiled code with its own state, registers, constants,
         /// operands and (or null) the feedback bits of instruction `pc`.
@@ -296,11 +303,12 @@ macro_rules! fast_helper {
                 // SAFETY: `bits` is null or points into the prototype's
                 // feedback, which outlives the unit calling us.
                 let $bits = unsafe { bits.as_ref() };
+                let $pc = pc;
                 #[allow(unused_unsafe)]
-                let done: bool = unsafe { $body };
-                done
+                let outcome: u64 = unsafe { $body };
+                outcome
             };
-            if fast { status::NEXT } else { unsafe { jit_step(st, pc) } }
+            if fast == STEP { unsafe { jit_step(st, pc) } } else { fast }
         }
     };
 }
@@ -317,7 +325,7 @@ fn note(bits: Option<&std::sync::atomic::AtomicU8>, b: u8) {
 
 use crate::profile::access;
 
-fast_helper!(jit_get_field, |st, f, a, b, k, bits| {
+fast_helper!(jit_get_field, |st, f, a, b, k, bits, pc| {
     let key = f.k(k);
     match *f.r(b) {
         Value::Table(t) => {
@@ -327,21 +335,25 @@ fast_helper!(jit_get_field, |st, f, a, b, k, bits| {
             if !v.is_nil() || tr.metatable.is_none() {
                 *f.r(a) = v;
                 f.cache(tr, key);
-                true
+                DONE
             } else if let Some(v) = tr.get_str_chain(key, st.names.index) {
                 // Inherited through `__index` tables (classes).
                 note(bits, access::META);
                 *f.r(a) = v;
-                true
+                DONE
             } else {
-                false
+                let obj = *f.r(b);
+                slow_value(st, pc, a, |s| s.index(obj, key, Some(Culprit::Rk(b as u16))))
             }
         }
-        _ => false,
+        obj => {
+            note(bits, access::META | access::STR_KEY);
+            slow_value(st, pc, a, |s| s.index(obj, key, Some(Culprit::Rk(b as u16))))
+        }
     }
 });
 
-fast_helper!(jit_self, |st, f, a, b, k, bits| {
+fast_helper!(jit_self, |st, f, a, b, k, bits, pc| {
     let key = f.k(k);
     let obj = *f.r(b);
     match obj {
@@ -352,22 +364,28 @@ fast_helper!(jit_self, |st, f, a, b, k, bits| {
                 note(bits, access::HASH | access::STR_KEY);
                 *f.r(a + 1) = obj;
                 *f.r(a) = v;
-                true
+                DONE
             } else if let Some(v) = tr.get_str_chain(key, st.names.index) {
                 // Methods found through `__index` tables.
                 note(bits, access::META | access::STR_KEY);
                 *f.r(a + 1) = obj;
                 *f.r(a) = v;
-                true
+                DONE
             } else {
-                false
+                note(bits, access::META | access::STR_KEY);
+                *f.r(a + 1) = obj;
+                slow_value(st, pc, a, |s| s.index(obj, key, Some(Culprit::Rk(b as u16))))
             }
         }
-        _ => false,
+        _ => {
+            note(bits, access::META | access::STR_KEY);
+            *f.r(a + 1) = obj;
+            slow_value(st, pc, a, |s| s.index(obj, key, Some(Culprit::Rk(b as u16))))
+        }
     }
 });
 
-fast_helper!(jit_set_field, |st, f, a, k, c, bits| {
+fast_helper!(jit_set_field, |st, f, a, k, c, bits, pc| {
     let key = f.k(k);
     let v = f.rk(c);
     match *f.r(a) {
@@ -376,35 +394,38 @@ fast_helper!(jit_set_field, |st, f, a, k, c, bits| {
             let d = t.get_mut().set_str(key, v);
             st.heap.charge(d);
             f.cache(t.get(), key);
-            true
+            DONE
         }
-        _ => false,
+        obj => {
+            note(bits, access::META | access::STR_KEY);
+            slow_value(st, pc, usize::MAX, |s| s.set_index(obj, key, v, Some(Culprit::Rk(a as u16))).map(|()| Value::Nil))
+        }
     }
 });
 
-fast_helper!(jit_get_global, |st, f, a, _b, k, bits| {
+fast_helper!(jit_get_global, |st, f, a, _b, k, bits, _pc| {
     let _ = bits;
     let g = st.globals;
     let v = g.get().get_str(f.k(k));
     if !v.is_nil() || g.get().metatable.is_none() {
         *f.r(a) = v;
         f.cache(g.get(), f.k(k));
-        true
+        DONE
     } else {
-        false
+        STEP
     }
 });
 
-fast_helper!(jit_set_global, |st, f, a, _b, k, bits| {
+fast_helper!(jit_set_global, |st, f, a, _b, k, bits, _pc| {
     let _ = bits;
     let g = st.globals;
     if g.get().metatable.is_none() {
         let d = g.get_mut().set_str(f.k(k), *f.r(a));
         st.heap.charge(d);
         f.cache(g.get(), f.k(k));
-        true
+        DONE
     } else {
-        false
+        STEP
     }
 });
 
@@ -594,17 +615,60 @@ pub(crate) unsafe extern "C" fn jit_arith(
         Value::Float(x) => Some(crate::number::Num::Float(x)),
         _ => None,
     };
+    // SAFETY: `bits` is null or this site's feedback (see fast_helper!).
+    note(unsafe { bits.as_ref() }, crate::profile::type_bit(x) | (crate::profile::type_bit(y) << 4));
     if let (Some(p), Some(q)) = (num(x), num(y)) {
-        // SAFETY: `bits` is null or this site's feedback (see fast_helper!).
-        note(unsafe { bits.as_ref() }, crate::profile::type_bit(x) | (crate::profile::type_bit(y) << 4));
         if let Ok(v) = crate::meta::arith_num(op, p, q) {
             // SAFETY: `a` is a register of this frame.
             unsafe { *f.r(a) = v };
             return status::NEXT;
         }
     }
-    // Errors, strings and metamethods: the interpreter's own path.
-    unsafe { jit_step(st, pc) }
+    // Strings, metamethods and errors: the interpreter's slow path itself
+    // (`State::arith`, as the Add/Sub/... arms call it), without a step.
+    // SAFETY: see the contract above.
+    let s = unsafe { &mut *st };
+    if let Some(fr) = s.frames.last_mut() {
+        fr.pc = pc as usize + 1;
+    }
+    let culprits = (crate::error::Culprit::Rk(b as u16), crate::error::Culprit::Rk(c as u16));
+    let r = std::panic::catch_unwind(AssertUnwindSafe(|| s.arith(op, x, y, culprits.0, culprits.1)));
+    finish_value(s, a, r)
+}
+
+/// Runs the interpreter's slow path `op` for instruction `pc` (with the
+/// frame's pc saved as the interpreter saves it) and stores its value in
+/// register `a` (`usize::MAX`: no result).
+fn slow_value(s: &mut State, pc: u64, a: usize, op: impl FnOnce(&mut State) -> crate::error::VmResult<Value>) -> u64 {
+    if let Some(fr) = s.frames.last_mut() {
+        fr.pc = pc as usize + 1;
+    }
+    let r = std::panic::catch_unwind(AssertUnwindSafe(|| op(s)));
+    finish_value(s, a, r)
+}
+
+/// Stores a slow path's result in register `a` of the running frame, or
+/// turns its error into an `ERROR` status.
+fn finish_value(s: &mut State, a: usize, r: std::thread::Result<crate::error::VmResult<Value>>) -> u64 {
+    match r {
+        Ok(Ok(v)) => {
+            st_refresh(s);
+            if a != usize::MAX {
+                // SAFETY: `a` is a register of the running frame; jit_regs
+                // was just refreshed (the slow path may have grown the stack).
+                unsafe { *s.jit_regs.add(a) = v };
+            }
+            status::NEXT
+        }
+        Ok(Err(e)) => {
+            s.jit_error = Some(e);
+            status::ERROR
+        }
+        Err(_) => {
+            s.jit_error = Some(Throw::msg("internal error in a runtime call"));
+            status::ERROR
+        }
+    }
 }
 
 /// `TForCall` when the iterator is `next` (pairs) or the ipairs iterator
@@ -656,7 +720,7 @@ pub(crate) unsafe extern "C" fn jit_tforcall(
     status::NEXT
 }
 
-fast_helper!(jit_len, |st, f, a, b, _c, bits| {
+fast_helper!(jit_len, |st, f, a, b, _c, bits, _pc| {
     let _ = (st, bits);
     let v = match *f.r(b) {
         Value::Str(s) => Some(Value::Int(s.get().len() as i64)),
@@ -666,21 +730,21 @@ fast_helper!(jit_len, |st, f, a, b, _c, bits| {
     match v {
         Some(v) => {
             *f.r(a) = v;
-            true
+            DONE
         }
-        None => false,
+        None => STEP,
     }
 });
 
 // `NewTable` when no collection is due (then the interpreter's path runs
 // the collector with the frame's registers marked live).
-fast_helper!(jit_new_table, |st, f, a, narr, nhash, bits| {
+fast_helper!(jit_new_table, |st, f, a, narr, nhash, bits, _pc| {
     let _ = bits;
     if st.heap.should_collect() {
-        false
+        STEP
     } else {
         let t = st.new_table(narr, nhash);
         *f.r(a) = Value::Table(t);
-        true
+        DONE
     }
 });
