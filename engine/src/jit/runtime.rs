@@ -617,12 +617,12 @@ pub(crate) unsafe extern "C" fn jit_arith(
     };
     // SAFETY: `bits` is null or this site's feedback (see fast_helper!).
     note(unsafe { bits.as_ref() }, crate::profile::type_bit(x) | (crate::profile::type_bit(y) << 4));
-    if let (Some(p), Some(q)) = (num(x), num(y)) {
-        if let Ok(v) = crate::meta::arith_num(op, p, q) {
-            // SAFETY: `a` is a register of this frame.
-            unsafe { *f.r(a) = v };
-            return status::NEXT;
-        }
+    if let (Some(p), Some(q)) = (num(x), num(y))
+        && let Ok(v) = crate::meta::arith_num(op, p, q)
+    {
+        // SAFETY: `a` is a register of this frame.
+        unsafe { *f.r(a) = v };
+        return status::NEXT;
     }
     // Strings, metamethods and errors: the interpreter's slow path itself
     // (`State::arith`, as the Add/Sub/... arms call it), without a step.
