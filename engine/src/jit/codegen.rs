@@ -889,38 +889,25 @@ impl<'a, 'b> Translator<'a, 'b> {
             self.b.switch_to_block(int_blk);
             self.note_bits(pc, 0x11);
             let (i, j) = (self.int_of(x), self.int_of(y));
-            match op {
-                Arith::Add => {
-                    let v = self.b.ins().iadd(i, j);
-                    self.set_int(a, v)
-                }
-                Arith::Sub => {
-                    let v = self.b.ins().isub(i, j);
-                    self.set_int(a, v)
-                }
-                Arith::Mul => {
-                    let v = self.b.ins().imul(i, j);
-                    self.set_int(a, v)
-                }
-                Arith::BAnd => {
-                    let v = self.b.ins().band(i, j);
-                    self.set_int(a, v)
-                }
-                Arith::BOr => {
-                    let v = self.b.ins().bor(i, j);
-                    self.set_int(a, v)
-                }
-                Arith::BXor => {
-                    let v = self.b.ins().bxor(i, j);
-                    self.set_int(a, v)
-                }
-                Arith::Div => {
+            let ins = self.b.ins();
+            let wrapping = match op {
+                Arith::Add => Some(ins.iadd(i, j)),
+                Arith::Sub => Some(ins.isub(i, j)),
+                Arith::Mul => Some(ins.imul(i, j)),
+                Arith::BAnd => Some(ins.band(i, j)),
+                Arith::BOr => Some(ins.bor(i, j)),
+                Arith::BXor => Some(ins.bxor(i, j)),
+                _ => None,
+            };
+            match (op, wrapping) {
+                (_, Some(v)) => self.set_int(a, v),
+                (Arith::Div, None) => {
                     let p = self.b.ins().fcvt_from_sint(types::F64, i);
                     let q = self.b.ins().fcvt_from_sint(types::F64, j);
                     let v = self.b.ins().fdiv(p, q);
                     self.set_float(a, v)
                 }
-                Arith::Mod | Arith::IDiv => {
+                (Arith::Mod | Arith::IDiv, None) => {
                     // Only a positive divisor inline: no trap (0, or MIN / -1)
                     // and floor semantics need one fix-up.
                     let zero = self.iconst(0);
@@ -941,7 +928,7 @@ impl<'a, 'b> Translator<'a, 'b> {
                         self.set_int(a, v)
                     }
                 }
-                Arith::Pow | Arith::Shl | Arith::Shr => unreachable!("handled by arith_call"),
+                _ => unreachable!("wrapping ops handled above; Pow and shifts by arith_call"),
             }
             self.jump(next);
         } else {
