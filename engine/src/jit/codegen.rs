@@ -476,10 +476,21 @@ impl<'a, 'b> Translator<'a, 'b> {
         matches!(&self.p.consts[k as usize], Constant::Str(s) if s.len() <= crate::value::SHORT_STRING_MAX)
     }
 
-    /// GetField / GetGlobal: `R[a] = t[K[k]]` through the inline cache.
-    fn get_cached(&mut self, pc: usize, a: u16, obj: Option<u16>, k: u32, helper: *const u8, ops: (usize, usize, usize)) {
+    /// The table an inline-cached access at `pc` works on (register `obj`
+    /// if it holds a table, else the globals), and the cold block calling
+    /// `helper` on a miss. `None`: the site gets only the helper call
+    /// (already emitted).
+    fn cached_table(
+        &mut self,
+        pc: usize,
+        obj: Option<u16>,
+        k: u32,
+        helper: *const u8,
+        ops: (usize, usize, usize),
+    ) -> Option<(ir::Value, Block)> {
         if !self.short_str_const(k) || self.lay.table_nodes_ptr.is_none() || (obj.is_some() && !self.observed_access(pc, access::HASH)) {
-            return self.fast_helper(helper, pc, ops.0, ops.1, ops.2);
+            self.fast_helper(helper, pc, ops.0, ops.1, ops.2);
+            return None;
         }
         let miss = self.cold_helper(helper, pc, ops.0, ops.1, ops.2);
         let t = match obj {
@@ -493,6 +504,12 @@ impl<'a, 'b> Translator<'a, 'b> {
             }
             None => self.b.ins().load(types::I64, self.mf, self.state, self.lay.state_globals),
         };
+        Some((t, miss))
+    }
+
+    /// GetField / GetGlobal: `R[a] = t[K[k]]` through the inline cache.
+    fn get_cached(&mut self, pc: usize, a: u16, obj: Option<u16>, k: u32, helper: *const u8, ops: (usize, usize, usize)) {
+        let Some((t, miss)) = self.cached_table(pc, obj, k, helper, ops) else { return };
         let node = self.cached_node(pc, t, k, miss).expect("layout checked");
         // A nil value consults the metatable (`__index`) unless there is none.
         let vt = self.b.ins().load(types::I64, self.mf, node, 16);
@@ -515,21 +532,7 @@ impl<'a, 'b> Translator<'a, 'b> {
     /// SetField / SetGlobal: update an existing key in place through the
     /// inline cache (a new key, or any metatable, takes the helper).
     fn set_cached(&mut self, pc: usize, obj: Option<u16>, k: u32, value: u16, helper: *const u8, ops: (usize, usize, usize)) {
-        if !self.short_str_const(k) || self.lay.table_nodes_ptr.is_none() || (obj.is_some() && !self.observed_access(pc, access::HASH)) {
-            return self.fast_helper(helper, pc, ops.0, ops.1, ops.2);
-        }
-        let miss = self.cold_helper(helper, pc, ops.0, ops.1, ops.2);
-        let t = match obj {
-            Some(r) => {
-                let tt = self.tag(r);
-                let is_table = self.eq_imm(tt, tag::TABLE);
-                let ok = self.b.create_block();
-                self.b.ins().brif(is_table, ok, &[], miss, &[]);
-                self.b.switch_to_block(ok);
-                self.int(r)
-            }
-            None => self.b.ins().load(types::I64, self.mf, self.state, self.lay.state_globals),
-        };
+        let Some((t, miss)) = self.cached_table(pc, obj, k, helper, ops) else { return };
         let mt = self.b.ins().load(types::I64, self.mf, t, self.lay.table_meta);
         let no_mt = self.eq_imm(mt, 0);
         let c = self.b.create_block();
