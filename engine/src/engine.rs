@@ -12,7 +12,7 @@ use std::sync::{Arc, RwLock};
 use crate::bytecode::Proto;
 use crate::error::{Error, Throw};
 use crate::key::FunctionKey;
-use crate::profile::{FunctionProfile, snapshot};
+use crate::profile::{CompactProfile, FunctionProfile, SeedError, compact, seed, snapshot};
 use crate::state::State;
 
 /// Finds module source the engine does not already hold: given a module
@@ -187,6 +187,83 @@ impl Engine {
         let mut v: Vec<FunctionProfile> = self.modules().iter().flat_map(|m| m.functions.iter().map(|p| snapshot(p))).collect();
         v.sort_by_key(|p| std::cmp::Reverse(p.calls + p.back_edges));
         v
+    }
+
+    /// Every loaded prototype with `key` (the same function may be loaded
+    /// in several modules).
+    fn protos_with_key(&self, key: FunctionKey) -> Vec<Arc<Proto>> {
+        let modules = self.inner.modules.read().expect("modules lock");
+        modules.values().flat_map(|m| m.functions.iter().filter(|p| p.key == key).cloned()).collect()
+    }
+
+    /// The compact profile of one function (what a node gossips), merged
+    /// over every module that holds it. `None` if no loaded function has
+    /// that key.
+    pub fn compact_profile(&self, key: FunctionKey) -> Option<CompactProfile> {
+        let protos = self.protos_with_key(key);
+        let mut it = protos.iter().map(|p| compact(p));
+        let mut first = it.next()?;
+        for other in it {
+            first.calls += other.calls;
+            first.back_edges += other.back_edges;
+            first.tier = first.tier.max(other.tier);
+        }
+        Some(first)
+    }
+
+    /// Compact profiles of functions that ran at all, hottest (calls +
+    /// back-edges) first, at most `limit`.
+    pub fn compact_profiles(&self, limit: usize) -> Vec<CompactProfile> {
+        let mut v: Vec<CompactProfile> = self
+            .modules()
+            .iter()
+            .flat_map(|m| m.functions.iter().map(|p| compact(p)).collect::<Vec<_>>())
+            .filter(|c| c.calls + c.back_edges > 0)
+            .collect();
+        v.sort_by_key(|c| std::cmp::Reverse(c.calls + c.back_edges));
+        v.truncate(limit);
+        v
+    }
+
+    /// Merges a profile learned elsewhere into the feedback of every loaded
+    /// function with its key (see [`CompactProfile`] for what is merged).
+    /// A profile is a hint: whatever it says, results stay the same, since
+    /// compiled code guards every assumption. A profile that does not fit
+    /// the function (sites out of range or of the wrong kind) is rejected
+    /// whole.
+    pub fn seed_profile(&self, profile: &CompactProfile) -> Result<(), SeedError> {
+        let protos = self.protos_with_key(profile.key);
+        if protos.is_empty() {
+            return Err(SeedError::UnknownFunction(profile.key));
+        }
+        for p in &protos {
+            seed(p, profile)?;
+        }
+        Ok(())
+    }
+
+    /// Queues every loaded function with `key` for compilation now, ahead of
+    /// functions that got hot by themselves, from whatever feedback it has
+    /// (seed it first). Never compiles on the calling thread. Errors: no
+    /// such function, tiering is off, the queue is full, or the function
+    /// could not be compiled before.
+    pub fn compile_now(&self, key: FunctionKey) -> Result<crate::jit::CompileRequest, String> {
+        let protos = self.protos_with_key(key);
+        if protos.is_empty() {
+            return Err(format!("no loaded function has key {key}"));
+        }
+        let mut last = crate::jit::CompileRequest::AlreadyCompiled;
+        for p in &protos {
+            last = self.jit().request(p)?;
+        }
+        Ok(last)
+    }
+
+    /// Where one function stands in the tiers (first module holding it).
+    pub fn function_tier(&self, key: FunctionKey) -> Option<crate::jit::FunctionTier> {
+        let protos = self.protos_with_key(key);
+        let p = protos.first()?;
+        Some(self.jit().function_tier(p))
     }
 
     /// `require` support: the module's main prototype and loader data.

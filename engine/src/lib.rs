@@ -51,9 +51,11 @@ pub use api::{Limits, LuaValue, OutputCapture, StateStats};
 pub use bytecode::Proto;
 pub use engine::{Engine, EngineConfig, Module, ModuleLoader, chunk_id};
 pub use error::{Error, LimitKind};
-pub use jit::{FunctionTier, JitStats, Policy, TierEvent, TierEventKind, TierMode, TieringConfig};
+pub use jit::{CompileRequest, CompileTrigger, FunctionTier, JitStats, Policy, TierEvent, TierEventKind, TierMode, TieringConfig};
 pub use key::FunctionKey;
-pub use profile::{FunctionProfile, PROFILE_SCHEMA_VERSION, SiteKind, SiteProfile};
+pub use profile::{
+    CompactProfile, FunctionProfile, GuardKind, PROFILE_SCHEMA_VERSION, SeedError, SiteKind, SiteProfile, SpeculationOutcome,
+};
 pub use state::State;
 
 /// Checks that `source` parses and compiles; returns the lua5.4-style

@@ -7,6 +7,7 @@
 //! load-then-store updates: a lost increment under a race costs nothing, and
 //! no locked instruction sits on the interpreter's hot path.
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering::Relaxed};
 
 use crate::key::FunctionKey;
@@ -88,6 +89,9 @@ pub struct Feedback {
     /// Call-target feedback: low 64 bits of the callee's key, 0 = none yet,
     /// [`MEGAMORPHIC`] = several. Indexed by pc like `sites`.
     pub(crate) targets: Box<[AtomicU64]>,
+    /// Speculation outcomes: learned here by tier 2, or imported with a
+    /// seeded profile. Rarely touched, so a lock is fine.
+    pub(crate) outcomes: Mutex<Vec<SpeculationOutcome>>,
 }
 
 impl Feedback {
@@ -96,6 +100,7 @@ impl Feedback {
             calls: AtomicU64::new(0),
             sites: (0..ncode).map(|_| Site::default()).collect(),
             targets: (0..ncode).map(|_| AtomicU64::new(0)).collect(),
+            outcomes: Mutex::new(Vec::new()),
         }
     }
 
@@ -272,5 +277,235 @@ pub(crate) fn snapshot(p: &crate::bytecode::Proto) -> FunctionProfile {
         calls: fb.call_count(),
         back_edges: fb.back_edges(&p.code),
         sites,
+    }
+}
+
+// ----- compact profiles: what a node gossips and seeds ----------------------
+
+/// What a speculation assumed; the kinds of guard the optimizing tier emits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GuardKind {
+    /// An operand had the type the feedback showed (int, float, ...).
+    OperandType,
+    /// A table index fell inside the array part.
+    ArrayBounds,
+    /// A field lived in the cached hash slot or shape.
+    FieldSlot,
+    /// A call went to the one callee the feedback showed.
+    CallTarget,
+    /// A branch never taken stayed untaken.
+    ColdBranch,
+    /// A global still held the function the code was compiled against.
+    GlobalBinding,
+    /// A table still had no metatable.
+    Metatable,
+}
+
+/// "Speculating `kind` at site `site` failed `failures` times": the record
+/// that stops the same deopt from happening again here or on another node.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SpeculationOutcome {
+    /// Site ordinal (see [`CompactProfile`]).
+    pub site: u32,
+    /// What was speculated.
+    pub kind: GuardKind,
+    /// How many times the guard failed.
+    pub failures: u32,
+}
+
+/// A function's feedback in the compact form nodes exchange: sites are
+/// numbered by *ordinal* (the n-th instruction that records feedback, in
+/// code order), which the function key pins down, so a profile from one
+/// node applies to the same function on another.
+///
+/// It carries only what later compiles use: type / access / call-kind bits
+/// per site, branch bias, call targets and speculation outcomes, plus raw
+/// hotness. Branch bias is quantized: 0 = the branch never ran, 1..=255 =
+/// share of runs that took it (1 = never, 255 = always).
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CompactProfile {
+    /// The function's key.
+    pub key: FunctionKey,
+    /// Calls seen.
+    pub calls: u64,
+    /// Loop back-edges taken.
+    pub back_edges: u64,
+    /// Bits per site ordinal; trailing empty sites are left off.
+    pub site_bits: Vec<u8>,
+    /// Bias per branch ordinal (the n-th test or comparison site; today
+    /// only tests count their outcomes); trailing zeros left off.
+    pub branch_bias: Vec<u8>,
+    /// (site ordinal, low 64 bits of the callee's key or [`MEGAMORPHIC`]).
+    pub call_targets: Vec<(u32, u64)>,
+    /// Speculations that failed.
+    pub outcomes: Vec<SpeculationOutcome>,
+    /// Highest tier whose code is published for it.
+    pub tier: u8,
+    /// Wall time of its last compile, µs (0: not compiled).
+    pub compile_us: u32,
+}
+
+/// Why a profile could not be applied ([`crate::Engine::seed_profile`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SeedError {
+    /// No loaded module has a function with that key.
+    UnknownFunction(FunctionKey),
+    /// A site ordinal, branch ordinal or call site is out of range or names
+    /// a site of the wrong kind.
+    BadSite(String),
+}
+
+impl std::fmt::Display for SeedError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SeedError::UnknownFunction(k) => write!(f, "no loaded function has key {k}"),
+            SeedError::BadSite(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for SeedError {}
+
+/// Site ordinals: (pc, kind) of every instruction that records feedback.
+pub(crate) fn site_table(p: &crate::bytecode::Proto) -> Vec<(usize, SiteKind)> {
+    p.code.iter().enumerate().filter_map(|(pc, op)| site_kind(op).map(|k| (pc, k))).collect()
+}
+
+/// Sites that decide a jump and so have a branch ordinal.
+fn is_branch(k: SiteKind) -> bool {
+    matches!(k, SiteKind::Branch | SiteKind::Compare)
+}
+
+/// Quantized share of taken runs; 0 when the branch never ran.
+pub fn quantize_bias(taken: u64, not_taken: u64) -> u8 {
+    let total = taken + not_taken;
+    if total == 0 {
+        return 0;
+    }
+    (1 + (taken as u128 * 254 + total as u128 / 2) / total as u128) as u8
+}
+
+pub(crate) fn compact(p: &crate::bytecode::Proto) -> CompactProfile {
+    let fb = &p.feedback;
+    let mut out = CompactProfile {
+        key: p.key,
+        calls: fb.call_count(),
+        back_edges: fb.back_edges(&p.code),
+        tier: if p.jit.entry.load(Relaxed).is_null() { 0 } else { 1 },
+        compile_us: p.jit.compile_us.load(Relaxed),
+        ..CompactProfile::default()
+    };
+    let mut branch = 0usize;
+    for (ord, (pc, kind)) in site_table(p).into_iter().enumerate() {
+        let s = &fb.sites[pc];
+        let bits = s.bits.load(Relaxed);
+        if bits != 0 {
+            out.site_bits.resize(ord, 0);
+            out.site_bits.push(bits);
+        }
+        match kind {
+            SiteKind::Branch | SiteKind::Compare => {
+                let b = quantize_bias(s.taken.load(Relaxed) as u64, s.not_taken.load(Relaxed) as u64);
+                if b != 0 {
+                    out.branch_bias.resize(branch, 0);
+                    out.branch_bias.push(b);
+                }
+                branch += 1;
+            }
+            SiteKind::Call => {
+                let t = fb.targets[pc].load(Relaxed);
+                if t != 0 {
+                    out.call_targets.push((ord as u32, t));
+                }
+            }
+            _ => {}
+        }
+    }
+    out.outcomes = fb.outcomes.lock().expect("outcomes lock").clone();
+    out
+}
+
+/// Merges an imported profile into `p`'s feedback. Only what is safe to
+/// learn from a peer goes in: type bits and call targets are unioned, a
+/// branch with no local runs takes the imported bias, outcomes keep the
+/// larger failure count. Hotness is never imported, so a node re-publishes
+/// only what its own traffic did and gossip cannot echo a function hot.
+/// Validation comes first; a bad profile changes nothing.
+pub(crate) fn seed(p: &crate::bytecode::Proto, c: &CompactProfile) -> Result<(), SeedError> {
+    let table = site_table(p);
+    let branches: Vec<usize> = table.iter().filter(|(_, k)| is_branch(*k)).map(|(pc, _)| *pc).collect();
+    if c.site_bits.len() > table.len() {
+        return Err(SeedError::BadSite(format!("{} site entries for a function with {} sites", c.site_bits.len(), table.len())));
+    }
+    if c.branch_bias.len() > branches.len() {
+        return Err(SeedError::BadSite(format!(
+            "{} branch entries for a function with {} branch sites",
+            c.branch_bias.len(),
+            branches.len()
+        )));
+    }
+    for &(ord, _) in &c.call_targets {
+        match table.get(ord as usize) {
+            Some((_, SiteKind::Call)) => {}
+            Some((_, k)) => return Err(SeedError::BadSite(format!("call target for site {ord}, which is a {k:?} site"))),
+            None => return Err(SeedError::BadSite(format!("call target for site {ord}, past the function's {} sites", table.len()))),
+        }
+    }
+    for o in &c.outcomes {
+        if o.site as usize >= table.len() {
+            return Err(SeedError::BadSite(format!("outcome for site {}, past the function's {} sites", o.site, table.len())));
+        }
+    }
+    let fb = &p.feedback;
+    for (ord, &bits) in c.site_bits.iter().enumerate() {
+        if bits != 0 {
+            fb.add_bits(table[ord].0, bits);
+        }
+    }
+    for (i, &bias) in c.branch_bias.iter().enumerate() {
+        let s = &fb.sites[branches[i]];
+        if bias != 0 && s.taken.load(Relaxed) == 0 && s.not_taken.load(Relaxed) == 0 {
+            // 254 samples with exactly the imported share (it quantizes
+            // back to the same byte); local runs soon outweigh them.
+            let taken = bias as u32 - 1;
+            s.taken.store(taken, Relaxed);
+            s.not_taken.store(254 - taken, Relaxed);
+        }
+    }
+    for &(ord, target) in &c.call_targets {
+        let pc = table[ord as usize].0;
+        if target == MEGAMORPHIC {
+            fb.targets[pc].store(MEGAMORPHIC, Relaxed);
+        } else {
+            fb.record_target(pc, target);
+        }
+    }
+    if !c.outcomes.is_empty() {
+        let mut mine = fb.outcomes.lock().expect("outcomes lock");
+        for o in &c.outcomes {
+            match mine.iter_mut().find(|m| m.site == o.site && m.kind == o.kind) {
+                Some(m) => m.failures = m.failures.max(o.failures),
+                None => mine.push(o.clone()),
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::quantize_bias;
+
+    #[test]
+    fn bias_quantizes_to_the_ends_and_round_trips_through_a_seeded_sample() {
+        assert_eq!(quantize_bias(0, 0), 0, "never ran");
+        assert_eq!(quantize_bias(0, 1_000_000), 1, "never taken");
+        assert_eq!(quantize_bias(u32::MAX as u64, 0), 255, "always taken");
+        assert_eq!(quantize_bias(1, 1), 128);
+        for bias in 1..=255u8 {
+            let taken = bias as u64 - 1;
+            assert_eq!(quantize_bias(taken, 254 - taken), bias);
+        }
     }
 }

@@ -46,6 +46,8 @@ pub(crate) struct JitSlot {
     pub status: AtomicU8,
     /// Calls × call_weight + back-edges run in the interpreter.
     pub hot: AtomicU64,
+    /// Wall time of the last successful compile, µs (for profiles).
+    pub compile_us: AtomicU32,
 }
 
 mod slot {
@@ -67,6 +69,38 @@ pub enum TierEventKind {
     Evicted,
     /// Evicted code whose memory was returned (no frame could reach it).
     Freed,
+}
+
+/// Why a function was compiled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CompileTrigger {
+    /// It got hot in the interpreter (calls and back-edges past the threshold).
+    Hotness,
+    /// `--tier 1`: compiled on its first call, before any feedback.
+    Eager,
+    /// The embedder asked for it ([`crate::Engine::compile_now`]), e.g. a
+    /// node warming up from profiles gossiped by its peers.
+    Request,
+}
+
+impl CompileTrigger {
+    /// Whether the function's feedback is worth emitting from: true unless
+    /// it was compiled before it ever ran.
+    fn use_profile(self) -> bool {
+        self != CompileTrigger::Eager
+    }
+}
+
+/// What [`crate::Engine::compile_now`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CompileRequest {
+    /// Queued ahead of hotness-triggered requests.
+    Queued,
+    /// Already waiting for a worker.
+    AlreadyQueued,
+    /// Its code is already published.
+    AlreadyCompiled,
 }
 
 /// One entry of the tier-event log ([`crate::Engine::tier_events`]).
@@ -96,6 +130,8 @@ pub struct TierEvent {
     pub bytecodes: u32,
     /// Why it was rejected (Rejected).
     pub reason: Option<String>,
+    /// What asked for the compile (Compiled, Rejected).
+    pub trigger: Option<CompileTrigger>,
 }
 
 /// A function as the tiering machinery sees it (part of [`JitStats`]).
@@ -188,6 +224,7 @@ struct Request {
     seq: u64,
     proto: Arc<Proto>,
     queued_at: Instant,
+    trigger: CompileTrigger,
 }
 impl PartialEq for Request {
     fn eq(&self, o: &Self) -> bool {
@@ -390,7 +427,7 @@ impl Jit {
 
     /// Queues `proto` for tier 1 (its status is already QUEUED). Returns
     /// false when the queue is full.
-    fn enqueue(&self, proto: &Arc<Proto>, priority: u64) -> bool {
+    fn enqueue(&self, proto: &Arc<Proto>, priority: u64, trigger: CompileTrigger) -> bool {
         let c = self.config();
         let mut q = self.shared.queue.lock().expect("queue lock");
         if q.heap.len() >= c.queue_capacity || c.workers == 0 || q.running_workers == 0 {
@@ -398,30 +435,58 @@ impl Jit {
         }
         q.seq += 1;
         let seq = q.seq;
-        q.heap.push(Request { priority, seq, proto: proto.clone(), queued_at: Instant::now() });
+        q.heap.push(Request { priority, seq, proto: proto.clone(), queued_at: Instant::now(), trigger });
         drop(q);
         self.shared.wake.notify_one();
         true
     }
 
+    /// The embedder asks for `p` to be compiled now, ahead of its hotness
+    /// (warm start). It goes to the front of the queue; it is never compiled
+    /// on the calling thread, which may be an async runtime's.
+    pub(crate) fn request(&self, p: &Arc<Proto>) -> Result<CompileRequest, String> {
+        if self.config().mode == TierMode::Interpreter {
+            return Err("tiering mode is interpreter-only: nothing is compiled".into());
+        }
+        if !p.jit.entry.load(Acquire).is_null() {
+            return Ok(CompileRequest::AlreadyCompiled);
+        }
+        match p.jit.status.compare_exchange(slot::COLD, slot::QUEUED, AcqRel, Relaxed) {
+            Ok(_) => {
+                if self.enqueue(p, u64::MAX, CompileTrigger::Request) {
+                    Ok(CompileRequest::Queued)
+                } else {
+                    p.jit.status.store(slot::COLD, Release);
+                    self.shared.stats.drops.fetch_add(1, Relaxed);
+                    Err("the compile queue is full or has no workers".into())
+                }
+            }
+            Err(slot::QUEUED) => Ok(CompileRequest::AlreadyQueued),
+            Err(slot::FAILED) => {
+                let cache = self.shared.cache.lock().expect("cache lock");
+                let why = cache.rejected.get(&(Arc::as_ptr(p) as usize)).map_or("compile failed", |r| r.1.as_str());
+                Err(format!("it could not be compiled: {why}"))
+            }
+            Err(_) => Ok(CompileRequest::AlreadyCompiled),
+        }
+    }
+
     /// Compiles on the calling thread.
-    /// `hot`: the function got hot in the interpreter (so its profile is
-    /// meaningful), as opposed to an eager first-call compile.
-    fn compile_here(&self, proto: &Arc<Proto>, hot: bool) {
+    fn compile_here(&self, proto: &Arc<Proto>, trigger: CompileTrigger) {
         LOCAL_COMPILER.with(|c| {
             let mut c = c.borrow_mut();
             if c.is_none() {
                 match Compiler::new() {
                     Ok(new) => *c = Some(new),
                     Err(e) => {
-                        self.shared.reject(proto, e);
+                        self.shared.reject(proto, e, trigger);
                         return;
                     }
                 }
             }
             let compiler = c.as_mut().expect("set above");
             self.shared.stats.on_invoker.fetch_add(1, Relaxed);
-            self.shared.compile_and_publish(compiler, proto, None, hot);
+            self.shared.compile_and_publish(compiler, proto, None, trigger);
         });
     }
 
@@ -434,6 +499,20 @@ impl Jit {
         let (tx, rx) = mpsc::channel();
         self.shared.events.lock().expect("events lock").2.push(tx);
         rx
+    }
+
+    pub(crate) fn function_tier(&self, p: &Arc<Proto>) -> FunctionTier {
+        let cache = self.shared.cache.lock().expect("cache lock");
+        let id = Arc::as_ptr(p) as usize;
+        FunctionTier {
+            key: p.key,
+            name: p.name.clone(),
+            location: format!("{}:{}", p.source, p.line_defined),
+            tier: if p.jit.entry.load(Acquire).is_null() { 0 } else { 1 },
+            hotness: p.jit.hot.load(Relaxed),
+            code_bytes: cache.units.get(&id).map_or(0, |u| u.code_bytes as u64),
+            rejected: cache.rejected.get(&id).map(|r| r.1.clone()),
+        }
     }
 
     pub(crate) fn stats(&self, protos: &[Arc<Proto>]) -> JitStats {
@@ -491,14 +570,14 @@ impl Jit {
 }
 
 impl Shared {
-    fn compile_and_publish(&self, compiler: &mut Compiler, proto: &Arc<Proto>, queued_at: Option<Instant>, use_profile: bool) {
+    fn compile_and_publish(&self, compiler: &mut Compiler, proto: &Arc<Proto>, queued_at: Option<Instant>, trigger: CompileTrigger) {
         let wait = queued_at.map_or(0, |t| t.elapsed().as_micros() as u64);
         let t0 = Instant::now();
-        let result = compiler.compile(proto, self.profiling, use_profile);
+        let result = compiler.compile(proto, self.profiling, trigger.use_profile());
         let us = t0.elapsed().as_micros() as u64;
         let code = match result {
             Ok(c) => c,
-            Err(e) => return self.reject(proto, e),
+            Err(e) => return self.reject(proto, e, trigger),
         };
         let CompiledCode { module, entry, code_bytes, ic } = code;
         let bytes = code_bytes.div_ceil(PAGE).max(1) * PAGE;
@@ -512,7 +591,7 @@ impl Shared {
                 drop(cache);
                 // Never published, so it can go at once.
                 drop(unit);
-                return self.reject(proto, format!("{bytes} bytes of code exceed the whole code cache ({limit} bytes)"));
+                return self.reject(proto, format!("{bytes} bytes of code exceed the whole code cache ({limit} bytes)"), trigger);
             }
             self.evict_to(&mut cache, limit - bytes, Some(id));
             unit.hot_mark = proto.jit.hot.load(Relaxed);
@@ -524,6 +603,7 @@ impl Shared {
                 cache.retired.push((e, old));
             }
             cache.bytes += bytes;
+            proto.jit.compile_us.store(us.min(u32::MAX as u64) as u32, Relaxed);
             proto.jit.entry.store(entry as *mut u8, Release);
             proto.jit.status.store(slot::COMPILED, Release);
             self.reclaim(&mut cache);
@@ -531,14 +611,14 @@ impl Shared {
         self.stats.compiled.fetch_add(1, Relaxed);
         self.stats.compile_us.fetch_add(us, Relaxed);
         self.stats.bytecodes.fetch_add(proto.code.len() as u64, Relaxed);
-        self.event(TierEventKind::Compiled, proto, us, code_bytes as u64, wait, None);
+        self.event(TierEventKind::Compiled, proto, us, code_bytes as u64, wait, None, Some(trigger));
     }
 
-    fn reject(&self, proto: &Arc<Proto>, reason: String) {
+    fn reject(&self, proto: &Arc<Proto>, reason: String, trigger: CompileTrigger) {
         proto.jit.status.store(slot::FAILED, Release);
         self.stats.rejected.fetch_add(1, Relaxed);
         self.cache.lock().expect("cache lock").rejected.insert(Arc::as_ptr(proto) as usize, (proto.clone(), reason.clone()));
-        self.event(TierEventKind::Rejected, proto, 0, 0, 0, Some(reason));
+        self.event(TierEventKind::Rejected, proto, 0, 0, 0, Some(reason), Some(trigger));
     }
 
     /// Evicts the units least used since the last look until the cache
@@ -568,7 +648,7 @@ impl Shared {
             cache.bytes -= unit.bytes;
             cache.retired_bytes += unit.bytes;
             self.stats.evicted.fetch_add(1, Relaxed);
-            self.event(TierEventKind::Evicted, &unit.proto, 0, unit.code_bytes as u64, 0, None);
+            self.event(TierEventKind::Evicted, &unit.proto, 0, unit.code_bytes as u64, 0, None, None);
             cache.retired.push((e, unit));
         }
         for u in cache.units.values_mut() {
@@ -592,7 +672,7 @@ impl Shared {
                 let (_, unit) = cache.retired.swap_remove(i);
                 cache.retired_bytes -= unit.bytes;
                 self.stats.freed.fetch_add(1, Relaxed);
-                self.event(TierEventKind::Freed, &unit.proto, 0, unit.code_bytes as u64, 0, None);
+                self.event(TierEventKind::Freed, &unit.proto, 0, unit.code_bytes as u64, 0, None, None);
                 drop(unit);
             } else {
                 i += 1;
@@ -600,7 +680,17 @@ impl Shared {
         }
     }
 
-    fn event(&self, kind: TierEventKind, p: &Proto, compile_us: u64, code_bytes: u64, queue_wait_us: u64, reason: Option<String>) {
+    #[allow(clippy::too_many_arguments)]
+    fn event(
+        &self,
+        kind: TierEventKind,
+        p: &Proto,
+        compile_us: u64,
+        code_bytes: u64,
+        queue_wait_us: u64,
+        reason: Option<String>,
+        trigger: Option<CompileTrigger>,
+    ) {
         let mut ev = self.events.lock().expect("events lock");
         ev.0 += 1;
         let e = TierEvent {
@@ -616,6 +706,7 @@ impl Shared {
             queue_wait_us,
             bytecodes: p.code.len() as u32,
             reason,
+            trigger,
         };
         if ev.1.len() == EVENT_LOG {
             ev.1.pop_front();
@@ -689,7 +780,7 @@ fn worker(shared: Arc<Shared>, id: usize) {
             }
         };
         shared.throttle();
-        shared.compile_and_publish(&mut compiler, &req.proto, Some(req.queued_at), true);
+        shared.compile_and_publish(&mut compiler, &req.proto, Some(req.queued_at), req.trigger);
     }
 }
 
@@ -772,7 +863,7 @@ impl State {
             if self.tier.mode != TierMode::Baseline || pc != 0 || proto.jit.status.load(Relaxed) == slot::FAILED {
                 return None;
             }
-            self.engine.jit().compile_here(arc, false);
+            self.engine.jit().compile_here(arc, CompileTrigger::Eager);
             entry = proto.jit.entry.load(Acquire);
             if entry.is_null() {
                 return None;
@@ -824,9 +915,9 @@ impl State {
             return false;
         }
         let jit = self.engine.jit();
-        if !jit.enqueue(p, p.jit.hot.load(Relaxed)) {
+        if !jit.enqueue(p, p.jit.hot.load(Relaxed), CompileTrigger::Hotness) {
             if jit.config().compile_on_invoking_thread {
-                jit.compile_here(p, true);
+                jit.compile_here(p, CompileTrigger::Hotness);
             } else {
                 jit.shared.stats.drops.fetch_add(1, Relaxed);
                 p.jit.hot.store(0, Relaxed);
