@@ -246,6 +246,50 @@ impl State {
         })
     }
 
+    /// Calls `function` of module `module`, requiring the module first if
+    /// this state has not yet (its main chunk runs once per state). The
+    /// function is looked up (dotted path, raw gets) in the table the module
+    /// returned, if it returned one, and otherwise among the globals, which
+    /// is where a module that defines global functions puts them.
+    pub fn call_in_module(&mut self, module: &str, function: &str, args: &[LuaValue]) -> Result<Vec<LuaValue>, Error> {
+        let key = self.new_str(module.as_bytes());
+        let mut exports = self.loaded.get().get(key);
+        if exports.is_nil() || matches!(exports, Value::Bool(false)) {
+            if self.engine.module(module).is_none() {
+                return Err(Error::Api(format!("no module named '{module}'")));
+            }
+            self.require(module)?;
+            let key = self.new_str(module.as_bytes());
+            exports = self.loaded.get().get(key);
+        }
+        if let Value::Table(t) = exports {
+            let mut f = Value::Table(t);
+            for part in function.split('.') {
+                let k = self.new_str(part.as_bytes());
+                f = match f {
+                    Value::Table(t) => t.get().get(k),
+                    _ => Value::Nil,
+                };
+            }
+            if matches!(f, Value::Func(_)) {
+                return self.invoke(|st| {
+                    let func = st.top;
+                    st.push(f)?;
+                    for a in args {
+                        let v = st.lua_value(a)?;
+                        st.push(v)?;
+                    }
+                    let n = st.call_at(func, args.len())?;
+                    Ok((0..n).map(|i| st.host_value(st.stack[func + i], 0)).collect())
+                });
+            }
+        }
+        self.call(function, args).map_err(|e| match e {
+            Error::Api(_) => Error::Api(format!("module '{module}' has no function '{function}'")),
+            e => e,
+        })
+    }
+
     /// Reads a global variable.
     pub fn get_global(&mut self, name: &str) -> LuaValue {
         let k = self.new_str(name.as_bytes());

@@ -457,3 +457,22 @@ fn converting_a_self_referencing_table_to_host_values_is_bounded() {
     let r = st.call("cyc", &[]).unwrap();
     assert!(matches!(&r[0], LuaValue::Table(p) if p.len() == 2));
 }
+
+#[test]
+fn call_in_module_finds_exported_and_global_functions() {
+    let engine = Engine::new();
+    engine
+        .load_module("lib", b"local M = {} function M.twice(x) return 2 * x end M.sub = {f = function() return 'deep' end} return M")
+        .unwrap();
+    engine.load_module("glob", b"counter = 0 function bump() counter = counter + 1 return counter end").unwrap();
+    let mut s = engine.new_state();
+    assert_eq!(s.call_in_module("lib", "twice", &[LuaValue::Int(21)]).unwrap(), vec![LuaValue::Int(42)]);
+    assert_eq!(s.call_in_module("lib", "sub.f", &[]).unwrap(), vec![LuaValue::str("deep")]);
+    // The main chunk runs once per state.
+    assert_eq!(s.call_in_module("glob", "bump", &[]).unwrap(), vec![LuaValue::Int(1)]);
+    assert_eq!(s.call_in_module("glob", "bump", &[]).unwrap(), vec![LuaValue::Int(2)]);
+    let e = s.call_in_module("nope", "f", &[]).unwrap_err().to_string();
+    assert!(e.contains("no module named 'nope'"), "{e}");
+    let e = s.call_in_module("lib", "missing", &[]).unwrap_err().to_string();
+    assert!(e.contains("module 'lib' has no function 'missing'"), "{e}");
+}
