@@ -8,14 +8,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         unsafe { std::env::set_var("PROTOC", protoc_bin_vendored::protoc_bin_path()?) };
     }
     let out = std::path::PathBuf::from(std::env::var("OUT_DIR")?);
-    let protos = ["proto/profile.proto"];
+    let protos = ["proto/profile.proto", "proto/node.proto"];
     for p in &protos {
         println!("cargo:rerun-if-changed={p}");
     }
-    tonic_prost_build::configure()
-        .file_descriptor_set_path(out.join("ember_descriptor.bin"))
-        .build_client(false)
-        .build_server(false)
-        .compile_protos(&protos, &["proto"])?;
+    tonic_prost_build::configure().file_descriptor_set_path(out.join("ember_descriptor.bin")).compile_protos(&protos, &["proto"])?;
     Ok(())
 }

@@ -311,6 +311,11 @@ impl ClusterNode {
         Ok(())
     }
 
+    /// Current warm-start knobs.
+    pub fn warm_start(&self) -> WarmStartConfig {
+        self.shared.inner.lock().expect("node lock").warm.config().clone()
+    }
+
     /// Counters and state of the gossip side.
     pub fn stats(&self) -> GossipStats {
         let inner = self.shared.inner.lock().expect("node lock");

@@ -22,8 +22,11 @@
 pub mod cluster;
 pub mod codec;
 pub mod config;
+pub mod pool;
 pub mod publish;
 pub mod receive;
+pub mod service;
+pub mod settings;
 pub mod signing;
 pub mod snapshot;
 pub mod view;

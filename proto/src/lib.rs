@@ -18,6 +18,11 @@ pub mod profile {
     pub use check::{Limits, Reject, check, log_count, unlog_count};
 }
 
+/// `ember.node.v1`: the gRPC API of one node (`NodeService`).
+pub mod node {
+    include!(concat!(env!("OUT_DIR"), "/ember.node.v1.rs"));
+}
+
 /// The encoded `FileDescriptorSet` of every Ember .proto file (for gRPC
 /// reflection).
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/ember_descriptor.bin"));

@@ -1,0 +1,249 @@
+//! Real `ember-node` processes on loopback, driven over gRPC and through
+//! `emberctl`: warm start across processes (a fresh node compiles what
+//! another node found hot before its own first invocation), the operator
+//! flows, and refusals (no token, oversized request).
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ember_proto::node as pb;
+use ember_proto::node::node_service_client::NodeServiceClient;
+use serde_json::Value as Json;
+
+const MODULE: &str = r#"
+local M = {}
+local Point = {}
+Point.__index = Point
+function Point.new(x, y) return setmetatable({x = x, y = y}, Point) end
+function Point:len2() return self.x * self.x + self.y * self.y end
+
+function M.work(n, scale)
+  local acc, hits = 0, 0
+  for i = 1, n do
+    local p = Point.new(i, i * scale)
+    local d = p:len2()
+    if d % 3 == 0 then hits = hits + 1 else acc = acc + d end
+  end
+  return acc, hits
+end
+
+function M.echo(...) return ... end
+return M
+"#;
+
+/// A node process, killed when dropped (also when a test fails).
+struct Node {
+    child: Child,
+    grpc: String,
+    gossip: String,
+    _stderr: std::thread::JoinHandle<String>,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("ember-mp-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn spawn_node(id: &str, seeds: &[&Node], extra: &[&str]) -> Node {
+    let gossip = format!("127.0.0.1:{}", free_udp_port());
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ember-node"));
+    cmd.args(["--node-id", id, "--listen", "127.0.0.1:0", "--gossip-listen", &gossip, "--gossip-interval-ms", "100"])
+        .args(["--admin-token", "admin-secret", "--workers", "1"])
+        .env("EMBER_CLUSTER_SECRET", "mp-test-secret")
+        .env("RUST_LOG", "warn")
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if !seeds.is_empty() {
+        cmd.arg("--seeds").arg(seeds.iter().map(|s| s.gossip.clone()).collect::<Vec<_>>().join(","));
+    }
+    let mut child = cmd.spawn().expect("spawn ember-node");
+    let stderr = child.stderr.take().unwrap();
+    let stderr = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            eprintln!("[node] {line}");
+            all.push_str(&line);
+        }
+        all
+    });
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).expect("ready line");
+    assert!(line.contains(" ready: "), "unexpected first line: {line:?}");
+    let grpc = line.split_whitespace().find_map(|w| w.strip_prefix("grpc=")).expect("grpc= in ready line").to_string();
+    Node { child, grpc, gossip, _stderr: stderr }
+}
+
+fn ctl(node: &Node, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_emberctl")).args(["--node", &node.grpc]).args(args).output().expect("run emberctl");
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+fn ctl_json(node: &Node, args: &[&str]) -> Json {
+    let mut a = vec!["--json"];
+    a.extend_from_slice(args);
+    let (ok, out, err) = ctl(node, &a);
+    assert!(ok, "emberctl {args:?} failed: {err}");
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("emberctl {args:?}: not JSON ({e}): {out}"))
+}
+
+fn wait_for(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
+    let t0 = Instant::now();
+    while !cond() {
+        assert!(t0.elapsed() < limit, "timed out waiting for: {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+async fn client(node: &Node) -> NodeServiceClient<tonic::transport::Channel> {
+    NodeServiceClient::connect(format!("http://{}", node.grpc)).await.unwrap()
+}
+
+fn int(i: i64) -> pb::Value {
+    pb::Value { kind: Some(pb::value::Kind::Int(i)) }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fresh_node_compiles_what_the_cluster_found_hot_before_its_first_call() {
+    let dir = temp_dir("warm");
+    std::fs::write(dir.join("shop.lua"), MODULE).unwrap();
+    let a = spawn_node("a", &[], &["--modules", dir.to_str().unwrap()]);
+
+    // Drive node A until `M.work` and `Point:len2` are hot and compiled.
+    let mut ca = client(&a).await;
+    let mut expected = None;
+    for _ in 0..20 {
+        let r = ca
+            .invoke(pb::InvokeRequest { module: "shop".into(), function: "work".into(), args: vec![int(500), int(3)] })
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(r.error.is_none(), "{:?}", r.error);
+        expected = Some(r.values);
+    }
+    let f = ctl_json(&a, &["function", "work"]);
+    assert_eq!(f["tier"], 1, "A compiled work: {f}");
+
+    // B joins and loads the same module, but is never invoked.
+    let b = spawn_node("b", &[&a], &[]);
+    wait_for("B's cluster view has A's hot functions", Duration::from_secs(30), || {
+        let v = ctl_json(&b, &["profiles", "--cluster"]);
+        v.as_array().unwrap().iter().filter(|p| p["nodes"].as_array().unwrap().iter().any(|n| n["node"] == "a")).count() >= 2
+    });
+    let loaded = ctl_json(&b, &["--token", "admin-secret", "load", dir.join("shop.lua").to_str().unwrap()]);
+    assert!(loaded["warm_compiles"].as_u64().unwrap() >= 2, "{loaded}");
+    for name in ["M.work", "Point:len2"] {
+        wait_for(&format!("{name} compiled on B"), Duration::from_secs(30), || ctl_json(&b, &["function", name])["tier"] == 1);
+        let f = ctl_json(&b, &["function", name]);
+        assert_eq!(f["calls"], 0, "{name} compiled on B before any call: {f}");
+        let compiled = f["history"].as_array().unwrap().iter().find(|e| e["kind"] == "compiled").expect("a compile event");
+        assert_eq!(compiled["trigger"], "request", "warm start asked for it: {f}");
+    }
+    // And it computes the same thing.
+    let mut cb = client(&b).await;
+    let r = cb
+        .invoke(pb::InvokeRequest { module: "shop".into(), function: "work".into(), args: vec![int(500), int(3)] })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(Some(r.values), expected);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_flows_and_refusals() {
+    let dir = temp_dir("ops");
+    let file = dir.join("shop.lua");
+    std::fs::write(&file, MODULE).unwrap();
+    let n = spawn_node("solo", &[], &["--max-request-bytes", "65536"]);
+
+    // Admin calls need the token.
+    let (ok, _, err) = ctl(&n, &["load", file.to_str().unwrap()]);
+    assert!(!ok && err.contains("Unauthenticated") && err.contains("Bearer"), "{err}");
+    let (ok, _, err) = ctl(&n, &["--token", "wrong", "load", file.to_str().unwrap()]);
+    assert!(!ok && err.contains("wrong token"), "{err}");
+    let (ok, out, err) = ctl(&n, &["--token", "admin-secret", "load", file.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert!(out.contains("loaded shop@") && out.contains("M.work"), "{out}");
+    let (ok, _, err) = ctl(&n, &["--token", "admin-secret", "load", file.to_str().unwrap()]);
+    assert!(!ok && err.contains("already loaded"), "{err}");
+
+    // Invoke: values of every kind round-trip; errors are reported.
+    let (ok, out, err) = ctl(&n, &["invoke", "shop", "echo", "1", "2.5", "true", "nil", "'7'", "hi"]);
+    assert!(ok, "{err}");
+    assert_eq!(out.trim_end(), "1\t2.5\ttrue\tnil\t7\thi");
+    let v = ctl_json(&n, &["invoke", "shop", "echo", "[1,2,3]", "{\"k\":\"v\"}"]);
+    assert_eq!(v["values"][0], serde_json::json!([1, 2, 3]));
+    assert_eq!(v["values"][1], serde_json::json!([["k", "v"]]));
+    let (ok, _, err) = ctl(&n, &["invoke", "shop", "work", "10", "'x'"]);
+    assert!(!ok && err.contains("runtime error") && err.contains("attempt to mul"), "{err}");
+    let (ok, _, err) = ctl(&n, &["invoke", "nope", "f"]);
+    assert!(!ok && err.contains("no module named 'nope'"), "{err}");
+
+    // Tables and listings.
+    let (ok, out, _) = ctl(&n, &["modules"]);
+    assert!(ok && out.lines().next().unwrap().starts_with("MODULE") && out.contains("shop"), "{out}");
+    let m = ctl_json(&n, &["members"]);
+    assert_eq!(m[0]["node_id"], "solo");
+    assert_eq!(m[0]["ready"], true);
+    for _ in 0..3 {
+        ctl(&n, &["invoke", "shop", "work", "3000", "2"]);
+    }
+    let p = ctl_json(&n, &["profiles", "--module", "shop"]);
+    let work = p.as_array().unwrap().iter().find(|e| e["name"] == "M.work").expect("work profiled");
+    assert_eq!(work["calls"], 4, "three runs and the one that raised");
+    assert!(work["back_edges"].as_u64().unwrap() >= 8997);
+
+    // Policy: read, change with the token, refuse bad knobs and no token.
+    let pol = ctl_json(&n, &["policy", "get"]);
+    assert_eq!(pol["policy"], "balanced");
+    let (ok, _, err) = ctl(&n, &["policy", "set", "tier1_threshold=10"]);
+    assert!(!ok && err.contains("Unauthenticated"), "{err}");
+    let pol = ctl_json(&n, &["--token", "admin-secret", "policy", "set", "tier1_threshold=10", "warm_start.min_hotness=5"]);
+    assert_eq!(pol["tier1_threshold"], "10");
+    assert_eq!(pol["warm_start.min_hotness"], "5.0");
+    let (ok, _, err) = ctl(&n, &["--token", "admin-secret", "policy", "set", "tier1_threshold=ten"]);
+    assert!(!ok && err.contains("InvalidArgument") && err.contains("tier1_threshold"), "{err}");
+    let (ok, _, err) = ctl(&n, &["--token", "admin-secret", "policy", "set", "warm_start.budget_share=7"]);
+    assert!(!ok && err.contains("budget_share"), "{err}");
+    assert_eq!(ctl_json(&n, &["policy", "get"])["tier1_threshold"], "10", "a refused change changed nothing");
+    let b = ctl_json(&n, &["budget"]);
+    assert_eq!(b["source"], "local");
+
+    // An oversized request is refused with a clear status; the node lives on.
+    let big = dir.join("big.lua");
+    std::fs::write(&big, format!("return {{ {} }}", "1, ".repeat(40_000))).unwrap();
+    let (ok, _, err) = ctl(&n, &["--token", "admin-secret", "load", big.to_str().unwrap()]);
+    assert!(!ok && err.to_lowercase().contains("message length too large"), "{err}");
+    let (ok, out, _) = ctl(&n, &["invoke", "shop", "echo", "42"]);
+    assert!(ok && out.trim() == "42");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_node_without_a_secret_refuses_to_start() {
+    let out = Command::new(env!("CARGO_BIN_EXE_ember-node"))
+        .args(["--listen", "127.0.0.1:0", "--gossip-listen", &format!("127.0.0.1:{}", free_udp_port())])
+        .env_remove("EMBER_CLUSTER_SECRET")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no cluster secret") && err.contains("--insecure-gossip"), "{err}");
+}
