@@ -290,6 +290,22 @@ impl ClusterNode {
         Ok(m)
     }
 
+    /// Waits until the early compiles queued so far are done, at most
+    /// `limit`; returns how many are still pending. A node calls this
+    /// before it reports ready, so its first invocations already run
+    /// compiled code (the compiles happen on background workers; this
+    /// only waits).
+    pub async fn wait_warm(&self, limit: std::time::Duration) -> usize {
+        let t0 = Instant::now();
+        loop {
+            let left = self.shared.inner.lock().expect("node lock").warm.pending(&self.shared.engine);
+            if left == 0 || t0.elapsed() >= limit {
+                return left;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+    }
+
     /// Publishes now instead of at the next tick.
     pub async fn publish_now(&self) {
         if let Some(h) = &self.handle {

@@ -19,6 +19,9 @@ use tonic::{Request, Response, Status};
 use crate::ClusterNode;
 use crate::pool::{Job, Pool, SubmitError};
 
+/// How long `LoadModule` waits for the early compiles it queued.
+const WARM_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Who may do what.
 #[derive(Clone, Debug, Default)]
 pub struct AuthConfig {
@@ -273,6 +276,12 @@ impl NodeService for NodeApi {
         let before = self.node.stats().warm.compiles_queued;
         let m = self.node.load_module(&r.name, &r.source).map_err(|e| Status::invalid_argument(e.to_string()))?;
         let warm = self.node.stats().warm.compiles_queued - before;
+        // Answer once the early compiles are done (bounded), so the first
+        // invocation after a load already runs compiled code.
+        let left = self.node.wait_warm(WARM_WAIT).await;
+        if left > 0 {
+            tracing::warn!(module = %r.name, left, "early compiles still queued after {WARM_WAIT:?}");
+        }
         tracing::info!(module = %r.name, functions = m.functions().len(), warm_compiles = warm, "module loaded");
         Ok(Response::new(pb::LoadModuleResponse {
             module_id: module_id(&m),

@@ -77,6 +77,12 @@ impl WarmStart {
         self.config = config;
     }
 
+    /// Early compiles queued and not yet done (or rejected).
+    pub fn pending(&mut self, engine: &Engine) -> usize {
+        self.pending.retain(|k| engine.function_tier(*k).is_some_and(|t| t.tier == 0 && t.rejected.is_none()));
+        self.pending.len()
+    }
+
     /// One round against `view`.
     pub fn apply(&mut self, engine: &Engine, view: &ClusterView) -> WarmRound {
         let mut round = WarmRound::default();

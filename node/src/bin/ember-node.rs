@@ -218,6 +218,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let node = Arc::new(ClusterNode::start(engine.clone(), s.node_options(), &transport).await?);
     if let Some(dir) = &s.modules {
         load_modules(&node, dir)?;
+        // Serve only once the early compiles are done (bounded).
+        let left = node.wait_warm(std::time::Duration::from_secs(5)).await;
+        let w = node.stats().warm;
+        tracing::info!(queued = w.compiles_queued, still_pending = left, "warm start before serving");
     }
     let pool = Arc::new(Pool::start(&engine, s.worker_count(), s.invoke_queue, s.limits.limits()));
     let api = NodeApi::new(
