@@ -206,7 +206,14 @@ async fn main() {
 async fn run(args: Args) -> anyhow::Result<()> {
     let mut s = settings(&args)?;
     if args.print_config {
-        print!("{}", s.to_toml());
+        // Never echo credentials.
+        let mut shown = s.clone();
+        for secret in [&mut shown.secret, &mut shown.admin_token] {
+            if secret.is_some() {
+                *secret = Some("<redacted>".into());
+            }
+        }
+        print!("{}", shown.to_toml());
         return Ok(());
     }
     let listener = tokio::net::TcpListener::bind(s.listen).await.with_context(|| format!("binding gRPC on {}", s.listen))?;
