@@ -54,6 +54,10 @@ enum Command {
         function: String,
         /// Arguments.
         args: Vec<String>,
+        /// Call N times over one connection and report round-trip
+        /// percentiles (the last call's result is printed).
+        #[arg(long, default_value_t = 1)]
+        repeat: u32,
     },
     /// Profiles: this node's, or with --cluster the merged cluster view.
     Profiles {
@@ -345,20 +349,44 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 );
             }
         }
-        Command::Invoke { module, function, args } => {
+        Command::Invoke { module, function, args, repeat } => {
             let args = args.iter().map(|a| parse_arg(a)).collect::<anyhow::Result<Vec<_>>>()?;
-            let r = c.inner.invoke(c.req(pb::InvokeRequest { module, function, args })?).await.map_err(status_error)?.into_inner();
-            if j {
-                let v = json!({"values": r.values.iter().map(to_json).collect::<Vec<_>>(), "error": r.error.as_ref().map(|e| json!({"kind": e.kind, "message": e.message})), "duration_us": r.duration_us});
-                println!("{}", serde_json::to_string_pretty(&v)?);
-            } else if let Some(e) = &r.error {
-                anyhow::bail!("{} error: {}", e.kind, e.message);
-            } else {
-                println!("{}", r.values.iter().map(show).collect::<Vec<_>>().join("\t"));
+            let mut rtt_us = Vec::with_capacity(repeat as usize);
+            let mut last = None;
+            for _ in 0..repeat.max(1) {
+                let req = c.req(pb::InvokeRequest { module: module.clone(), function: function.clone(), args: args.clone() })?;
+                let t0 = std::time::Instant::now();
+                let r = c.inner.invoke(req).await.map_err(status_error)?.into_inner();
+                rtt_us.push(t0.elapsed().as_micros() as u64);
+                let failed = r.error.is_some();
+                last = Some(r);
+                if failed {
+                    break;
+                }
             }
-            if let Some(e) = r.error
-                && j
-            {
+            let r = last.expect("at least one call");
+            rtt_us.sort_unstable();
+            let pct = |p: f64| rtt_us[((rtt_us.len() as f64 * p).ceil() as usize).clamp(1, rtt_us.len()) - 1];
+            if j {
+                let mut v = json!({"values": r.values.iter().map(to_json).collect::<Vec<_>>(), "error": r.error.as_ref().map(|e| json!({"kind": e.kind, "message": e.message})), "duration_us": r.duration_us});
+                if repeat > 1 {
+                    v["calls"] = json!(rtt_us.len());
+                    v["round_trip_us"] = json!({"p50": pct(0.5), "p99": pct(0.99), "max": rtt_us.last()});
+                }
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else if r.error.is_none() {
+                println!("{}", r.values.iter().map(show).collect::<Vec<_>>().join("\t"));
+                if repeat > 1 {
+                    eprintln!(
+                        "{} calls: round trip p50 {} µs, p99 {} µs, max {} µs",
+                        rtt_us.len(),
+                        pct(0.5),
+                        pct(0.99),
+                        rtt_us.last().unwrap_or(&0)
+                    );
+                }
+            }
+            if let Some(e) = r.error {
                 anyhow::bail!("{} error: {}", e.kind, e.message);
             }
         }
