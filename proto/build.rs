@@ -8,7 +8,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         unsafe { std::env::set_var("PROTOC", protoc_bin_vendored::protoc_bin_path()?) };
     }
     let out = std::path::PathBuf::from(std::env::var("OUT_DIR")?);
-    let protos = ["proto/profile.proto", "proto/node.proto"];
+    let protos = ["proto/profile.proto", "proto/node.proto", "proto/coordinator.proto"];
     for p in &protos {
         println!("cargo:rerun-if-changed={p}");
     }

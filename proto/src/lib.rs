@@ -23,6 +23,11 @@ pub mod node {
     include!(concat!(env!("OUT_DIR"), "/ember.node.v1.rs"));
 }
 
+/// `ember.coordinator.v1`: the compile-budget service.
+pub mod coordinator {
+    include!(concat!(env!("OUT_DIR"), "/ember.coordinator.v1.rs"));
+}
+
 /// The encoded `FileDescriptorSet` of every Ember .proto file (for gRPC
 /// reflection).
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/ember_descriptor.bin"));
