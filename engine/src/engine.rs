@@ -259,6 +259,13 @@ impl Engine {
         Ok(last)
     }
 
+    /// Installs (or removes) the gate every background compile asks first
+    /// (see [`crate::jit::CompileGate`]); a node uses it to take leases
+    /// from the cluster's compile-budget coordinator.
+    pub fn set_compile_gate(&self, gate: Option<Arc<dyn crate::jit::CompileGate>>) {
+        self.jit().set_gate(gate);
+    }
+
     /// Where one function stands in the tiers (first module holding it).
     pub fn function_tier(&self, key: FunctionKey) -> Option<crate::jit::FunctionTier> {
         let protos = self.protos_with_key(key);

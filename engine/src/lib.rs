@@ -51,7 +51,10 @@ pub use api::{Limits, LuaValue, OutputCapture, StateStats};
 pub use bytecode::Proto;
 pub use engine::{Engine, EngineConfig, Module, ModuleLoader, chunk_id};
 pub use error::{Error, LimitKind};
-pub use jit::{CompileRequest, CompileTrigger, FunctionTier, JitStats, Policy, TierEvent, TierEventKind, TierMode, TieringConfig};
+pub use jit::{
+    CompileGate, CompileRequest, CompileTrigger, FunctionTier, GateDecision, GateOutcome, GatePermit, GateRequest, JitStats, Policy,
+    TierEvent, TierEventKind, TierMode, TieringConfig,
+};
 pub use key::FunctionKey;
 pub use profile::{
     CompactProfile, FunctionProfile, GuardKind, PROFILE_SCHEMA_VERSION, SeedError, SiteKind, SiteProfile, SpeculationOutcome,

@@ -293,3 +293,76 @@ fn pcall_crosses_tiers_both_ways() {
         assert_eq!(st.call("catcher", &[LuaValue::Int(10)]).unwrap(), vec![LuaValue::Int(30)]);
     }
 }
+
+#[test]
+fn a_compile_gate_is_asked_before_every_background_compile() {
+    use ember_engine::{CompileGate, GateDecision, GateOutcome, GatePermit, GateRequest};
+    use std::sync::Mutex;
+
+    #[derive(Default)]
+    struct Gate {
+        asked: AtomicU64,
+        said_later: AtomicU64,
+        outstanding: Mutex<Vec<u64>>,
+        released: AtomicU64,
+        compiled: AtomicU64,
+    }
+    impl CompileGate for Gate {
+        fn acquire(&self, r: &GateRequest) -> GateDecision {
+            assert_eq!(r.tier, 1);
+            assert!(r.estimated_us > 0);
+            let n = self.asked.fetch_add(1, Ordering::SeqCst);
+            // Every other ask is refused for now.
+            if n % 2 == 0 {
+                self.said_later.fetch_add(1, Ordering::SeqCst);
+                return GateDecision::Later(Duration::from_millis(1));
+            }
+            self.outstanding.lock().unwrap().push(n);
+            GateDecision::Go(GatePermit(n))
+        }
+        fn release(&self, p: GatePermit, o: GateOutcome) {
+            let mut out = self.outstanding.lock().unwrap();
+            let i = out.iter().position(|&x| x == p.0).expect("a permit we issued, returned once");
+            out.swap_remove(i);
+            self.released.fetch_add(1, Ordering::SeqCst);
+            if o.compiled {
+                self.compiled.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    }
+
+    let engine = Engine::with_config(config(|t| {
+        t.tier1_threshold = 40;
+        t.workers = 1;
+        t.compile_on_invoking_thread = false;
+    }));
+    let gate = Arc::new(Gate::default());
+    engine.set_compile_gate(Some(gate.clone()));
+    engine.load_module("m", many_functions(6).as_bytes()).unwrap();
+    let mut s = engine.new_state();
+    s.require("m").unwrap();
+    for round in 0..200 {
+        for i in 0..6 {
+            let r = s.call(&format!("f{i}"), &[LuaValue::Int(round)]).unwrap();
+            assert_eq!(r, vec![LuaValue::Int(expected(i, round))]);
+        }
+        if engine.jit_stats().tier1_compiled == 6 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while engine.jit_stats().tier1_compiled < 6 && std::time::Instant::now() < deadline {
+        for i in 0..6 {
+            s.call(&format!("f{i}"), &[LuaValue::Int(1)]).unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let stats = engine.jit_stats();
+    assert_eq!(stats.tier1_compiled, 6, "every function compiled in the end");
+    assert_eq!(gate.compiled.load(Ordering::SeqCst), 6, "each compile held a permit");
+    assert_eq!(gate.released.load(Ordering::SeqCst), gate.asked.load(Ordering::SeqCst) - gate.said_later.load(Ordering::SeqCst));
+    assert!(gate.outstanding.lock().unwrap().is_empty(), "every permit came back");
+    assert_eq!(stats.gate_waits, gate.said_later.load(Ordering::SeqCst));
+    assert!(stats.gate_waits >= 6);
+}

@@ -184,6 +184,8 @@ pub struct JitStats {
     pub controller_pauses: u64,
     /// Whether the workers are paused right now.
     pub controller_paused: bool,
+    /// Times a [`CompileGate`] said "not now".
+    pub gate_waits: u64,
     /// Invocation p99 over the controller window, µs (0: no data or no controller).
     pub invocation_p99_us: u64,
     /// Functions that have hotness or compiled code, hottest first.
@@ -302,6 +304,7 @@ pub(crate) struct Shared {
     started: Instant,
     events: Mutex<(u64, VecDeque<TierEvent>, Vec<mpsc::Sender<TierEvent>>)>,
     stats: Counters,
+    gate: RwLock<Option<Arc<dyn CompileGate>>>,
 }
 
 #[derive(Default)]
@@ -315,6 +318,7 @@ struct Counters {
     drops: AtomicU64,
     on_invoker: AtomicU64,
     pauses: AtomicU64,
+    gate_waits: AtomicU64,
 }
 
 /// The engine's JIT service. Dropping it stops the workers.
@@ -351,6 +355,7 @@ impl Jit {
             started: Instant::now(),
             events: Mutex::new((0, VecDeque::new(), Vec::new())),
             stats: Counters::default(),
+            gate: RwLock::new(None),
         });
         let jit = Jit { shared };
         jit.spawn_workers();
@@ -490,6 +495,10 @@ impl Jit {
         });
     }
 
+    pub(crate) fn set_gate(&self, gate: Option<Arc<dyn CompileGate>>) {
+        *self.shared.gate.write().expect("gate lock") = gate;
+    }
+
     pub(crate) fn events_since(&self, seq: u64) -> Vec<TierEvent> {
         let ev = self.shared.events.lock().expect("events lock");
         ev.1.iter().filter(|e| e.seq > seq).cloned().collect()
@@ -563,6 +572,7 @@ impl Jit {
             compiled_on_invoking_thread: s.on_invoker.load(Relaxed),
             controller_pauses: s.pauses.load(Relaxed),
             controller_paused: sh.paused.load(Relaxed),
+            gate_waits: s.gate_waits.load(Relaxed),
             invocation_p99_us: if controller { sh.latency.read().expect("latency lock").p99() } else { 0 },
             functions,
         }
@@ -780,8 +790,94 @@ fn worker(shared: Arc<Shared>, id: usize) {
             }
         };
         shared.throttle();
+        let gate = shared.gate.read().expect("gate lock").clone();
+        let permit = match &gate {
+            None => None,
+            Some(g) => {
+                let ask = GateRequest {
+                    key: req.proto.key,
+                    name: req.proto.name.clone(),
+                    tier: 1,
+                    estimated_us: estimate_compile_us(&req.proto),
+                    trigger: req.trigger,
+                };
+                match g.acquire(&ask) {
+                    GateDecision::Go(p) => Some(p),
+                    GateDecision::Later(wait) => {
+                        // Not now: back into the queue (same priority, same
+                        // place among equals), and give the budget time.
+                        shared.stats.gate_waits.fetch_add(1, Relaxed);
+                        shared.queue.lock().expect("queue lock").heap.push(req);
+                        std::thread::sleep(wait.clamp(Duration::from_millis(1), Duration::from_millis(200)));
+                        continue;
+                    }
+                }
+            }
+        };
+        let before = shared.stats.compiled.load(Relaxed);
+        let t0 = Instant::now();
         shared.compile_and_publish(&mut compiler, &req.proto, Some(req.queued_at), req.trigger);
+        if let (Some(g), Some(p)) = (gate, permit) {
+            let compiled = shared.stats.compiled.load(Relaxed) > before;
+            g.release(p, GateOutcome { compiled, compile_us: t0.elapsed().as_micros() as u64 });
+        }
     }
+}
+
+/// A guess at a compile's CPU time from its size (tier 1 measures about
+/// 20 µs per bytecode); what a budget is asked for before compiling.
+fn estimate_compile_us(p: &Proto) -> u64 {
+    300 + 20 * p.code.len() as u64
+}
+
+/// What a [`CompileGate`] is asked.
+#[derive(Clone, Debug)]
+pub struct GateRequest {
+    /// The function.
+    pub key: FunctionKey,
+    /// Its human name.
+    pub name: String,
+    /// The tier it would be compiled at.
+    pub tier: u8,
+    /// Estimated compile CPU, µs.
+    pub estimated_us: u64,
+    /// Why it is being compiled.
+    pub trigger: CompileTrigger,
+}
+
+/// A gate's answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GateDecision {
+    /// Compile now; hand the permit back through [`CompileGate::release`].
+    Go(GatePermit),
+    /// Not now: the request goes back into the queue and the worker waits
+    /// this long (clamped to 1–200 ms) before it takes the next one.
+    Later(Duration),
+}
+
+/// An opaque token from a gate, returned when the compile is done.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GatePermit(pub u64);
+
+/// How a gated compile went.
+#[derive(Clone, Copy, Debug)]
+pub struct GateOutcome {
+    /// Whether code was published.
+    pub compiled: bool,
+    /// Wall time of the compile, µs.
+    pub compile_us: u64,
+}
+
+/// Asked by the background compile workers before every compile: how an
+/// embedder (a node asking a cluster-wide coordinator for leases) governs
+/// compilation. Compiles on an invoking thread never consult it — they
+/// must not wait on anything. Implementations run on worker threads and
+/// may block briefly (a network round trip with a short timeout).
+pub trait CompileGate: Send + Sync {
+    /// May this compile start now?
+    fn acquire(&self, request: &GateRequest) -> GateDecision;
+    /// The compile behind `permit` is done.
+    fn release(&self, permit: GatePermit, outcome: GateOutcome);
 }
 
 /// Compiles `proto` at tier 1 on the calling thread and throws the code
