@@ -313,7 +313,7 @@ fn a_compile_gate_is_asked_before_every_background_compile() {
             assert!(r.estimated_us > 0);
             let n = self.asked.fetch_add(1, Ordering::SeqCst);
             // Every other ask is refused for now.
-            if n % 2 == 0 {
+            if n.is_multiple_of(2) {
                 self.said_later.fetch_add(1, Ordering::SeqCst);
                 return GateDecision::Later(Duration::from_millis(1));
             }
