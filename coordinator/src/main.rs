@@ -10,9 +10,8 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use ember_coordinator::loadgen::{BenchConfig, run as run_bench};
-use ember_coordinator::service::{CoordinatorApi, CoordinatorService};
+use ember_coordinator::service::serve;
 use ember_coordinator::settings::CoordinatorSettings;
-use ember_proto::coordinator::coordinator_server::CoordinatorServer;
 
 #[derive(Parser)]
 #[command(name = "ember-coordinator", version, about = "Ember's compile-budget coordinator")]
@@ -112,40 +111,6 @@ fn settings(cli: &Cli) -> anyhow::Result<CoordinatorSettings> {
     Ok(s)
 }
 
-/// Starts the gRPC server on `listener`; returns when `shutdown` resolves.
-async fn serve(
-    s: &CoordinatorSettings,
-    listener: tokio::net::TcpListener,
-    shutdown: impl std::future::Future<Output = ()>,
-) -> anyhow::Result<()> {
-    let service = CoordinatorService::new(s.budget.clone(), s.admin_token.clone());
-    service.spawn_expiry(std::time::Duration::from_millis(100));
-    let (reporter, health) = tonic_health::server::health_reporter();
-    reporter.set_serving::<CoordinatorServer<CoordinatorApi>>().await;
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(ember_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()?;
-    tonic::transport::Server::builder()
-        .add_service(health)
-        .add_service(reflection)
-        .add_service(CoordinatorServer::new(CoordinatorApi(service)).max_decoding_message_size(64 * 1024))
-        .serve_with_incoming_shutdown(incoming(listener), shutdown)
-        .await
-        .context("gRPC server")
-}
-
-/// Accepted connections with Nagle's algorithm off: decisions are tiny
-/// messages, and delaying them for coalescing only adds latency.
-fn incoming(listener: tokio::net::TcpListener) -> impl tokio_stream::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
-    use tokio_stream::StreamExt;
-    tokio_stream::wrappers::TcpListenerStream::new(listener).map(|s| {
-        let s = s?;
-        s.set_nodelay(true)?;
-        Ok(s)
-    })
-}
-
 async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
@@ -201,7 +166,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 s.budget.pioneer
             );
             tracing::info!(grpc = %bound, "serving");
-            serve(&s, listener, shutdown_signal()).await?;
+            serve(s.budget.clone(), s.admin_token.clone(), listener, shutdown_signal()).await?;
             tracing::info!("stopped");
             Ok(())
         }
@@ -215,7 +180,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
                     let s = s.clone();
                     let h = tokio::spawn(async move {
-                        serve(&s, listener, async {
+                        serve(s.budget.clone(), s.admin_token.clone(), listener, async {
                             let _ = rx.await;
                         })
                         .await

@@ -216,3 +216,40 @@ impl Coordinator for CoordinatorApi {
         Ok(Response::new(to_pb(b.config())))
     }
 }
+
+/// Serves the coordinator (with health and reflection) on `listener` until
+/// `shutdown` resolves.
+pub async fn serve(
+    budget: BudgetConfig,
+    admin_token: Option<String>,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
+    use ember_proto::coordinator::coordinator_server::CoordinatorServer;
+    let service = CoordinatorService::new(budget, admin_token);
+    service.spawn_expiry(Duration::from_millis(100));
+    let (reporter, health) = tonic_health::server::health_reporter();
+    reporter.set_serving::<CoordinatorServer<CoordinatorApi>>().await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(ember_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    tonic::transport::Server::builder()
+        .add_service(health)
+        .add_service(reflection)
+        .add_service(CoordinatorServer::new(CoordinatorApi(service)).max_decoding_message_size(64 * 1024))
+        .serve_with_incoming_shutdown(incoming(listener), shutdown)
+        .await
+        .map_err(|e| anyhow::anyhow!("gRPC server: {e}"))
+}
+
+/// Accepted connections with Nagle's algorithm off: decisions are tiny
+/// messages, and delaying them for coalescing only adds latency.
+fn incoming(listener: tokio::net::TcpListener) -> impl tokio_stream::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
+    use tokio_stream::StreamExt;
+    tokio_stream::wrappers::TcpListenerStream::new(listener).map(|s| {
+        let s = s?;
+        s.set_nodelay(true)?;
+        Ok(s)
+    })
+}

@@ -12,16 +12,20 @@
 //! - [`warm`] — warm start: seed and compile what is hot elsewhere before
 //!   local traffic arrives;
 //! - [`snapshot`] — profiles on local disk, so a restarted node warms alone;
-//! - [`cluster`] — [`ClusterNode`], which runs all of the above over chitchat.
+//! - [`cluster`] — [`ClusterNode`], which runs all of the above over chitchat;
+//! - [`lease`] — the compile-budget client: leases from the coordinator,
+//!   a local fallback budget when it is unreachable;
+//! - [`pool`], [`service`], [`settings`] — the worker pool, the gRPC
+//!   `NodeService` and the configuration of the `ember-node` binary.
 //!
-//! What it is not (yet): the gRPC service, the coordinator client and the
-//! `ember-node` binary build on this crate in later steps. Nothing here can
+//! Nothing here can
 //! change a Lua result: a profile only decides what gets compiled early and
 //! from which feedback, and compiled code guards everything it assumes.
 
 pub mod cluster;
 pub mod codec;
 pub mod config;
+pub mod lease;
 pub mod pool;
 pub mod publish;
 pub mod receive;

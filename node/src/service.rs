@@ -36,12 +36,14 @@ pub struct NodeApi {
     node: Arc<ClusterNode>,
     pool: Arc<Pool>,
     auth: AuthConfig,
+    lease: Option<Arc<crate::lease::LeaseGate>>,
 }
 
 impl NodeApi {
-    /// A service over `node` and `pool`.
-    pub fn new(node: Arc<ClusterNode>, pool: Arc<Pool>, auth: AuthConfig) -> NodeApi {
-        NodeApi { node, pool, auth }
+    /// A service over `node` and `pool`; `lease` is the compile-budget gate
+    /// installed in the engine, if any.
+    pub fn new(node: Arc<ClusterNode>, pool: Arc<Pool>, auth: AuthConfig, lease: Option<Arc<crate::lease::LeaseGate>>) -> NodeApi {
+        NodeApi { node, pool, auth, lease }
     }
 
     fn check_token<T>(&self, req: &Request<T>, what: &str) -> Result<(), Status> {
@@ -455,13 +457,27 @@ impl NodeService for NodeApi {
         let engine = self.node.engine();
         let s = engine.jit_stats();
         let c = engine.tiering();
+        let l = self.lease.as_ref().map(|g| g.stats());
+        let source = match l.as_ref().map(|l| &l.source) {
+            None | Some(crate::lease::BudgetSource::Local) => "local",
+            Some(crate::lease::BudgetSource::Coordinator) => "coordinator",
+            Some(crate::lease::BudgetSource::Fallback) => "fallback",
+        };
         Ok(Response::new(pb::Budget {
-            source: "local".into(),
+            source: source.into(),
             queue_len: s.queue_len,
             queue_capacity: c.queue_capacity as u64,
             workers: c.workers as u64,
             compiled: s.tier1_compiled,
             queue_drops: s.queue_drops,
+            coordinator: l.as_ref().map(|l| l.coordinator.clone()).unwrap_or_default(),
+            leases_granted: l.as_ref().map_or(0, |l| l.granted),
+            leases_denied: l.as_ref().map_or(0, |l| l.denied),
+            local_compiles: l.as_ref().map_or(0, |l| l.local),
+            fallbacks: l.as_ref().map_or(0, |l| l.fallbacks),
+            last_error: l.as_ref().and_then(|l| l.last_error.clone()).unwrap_or_default(),
+            fallback_for_ms: l.as_ref().map_or(0, |l| l.fallback_for_ms),
+            budget_waits: s.gate_waits,
         }))
     }
 }

@@ -86,6 +86,8 @@ pub struct NodeSettings {
     pub gossip: GossipConfig,
     /// Warm start (`docs/gossip.md`).
     pub warm_start: WarmStartConfig,
+    /// Compile leases from the coordinator (`docs/coordinator.md`).
+    pub lease: crate::lease::LeaseConfig,
 }
 
 impl Default for NodeSettings {
@@ -107,6 +109,7 @@ impl Default for NodeSettings {
             tiering: TieringConfig::default(),
             gossip: GossipConfig::default(),
             warm_start: WarmStartConfig::default(),
+            lease: crate::lease::LeaseConfig::default(),
         }
     }
 }

@@ -83,6 +83,9 @@ struct Args {
     /// Largest gRPC request accepted, bytes.
     #[arg(long, env = "EMBER_MAX_REQUEST_BYTES")]
     max_request_bytes: Option<usize>,
+    /// Compile-budget coordinator (http://host:port); none: local budget.
+    #[arg(long, env = "EMBER_COORDINATOR")]
+    coordinator: Option<String>,
     /// Turn warm start off (compile only what gets hot locally).
     #[arg(long, env = "EMBER_NO_WARM_START")]
     no_warm_start: bool,
@@ -144,6 +147,9 @@ fn settings(args: &Args) -> anyhow::Result<NodeSettings> {
     }
     s.invoke_requires_token |= args.invoke_requires_token;
     set!(s.max_request_bytes, args.max_request_bytes);
+    if let Some(c) = &args.coordinator {
+        s.lease.coordinator = c.clone();
+    }
     if args.no_warm_start {
         s.warm_start.enabled = false;
     }
@@ -221,6 +227,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
     s.gossip.grpc_address = s.advertise.clone().unwrap_or_else(|| bound.to_string());
 
     let engine = Engine::with_config(EngineConfig { tiering: s.tiering.clone(), ..EngineConfig::default() });
+    // Every background compile asks the gate first: leases from the
+    // coordinator, or the local budget.
+    let gate = Arc::new(ember_node::lease::LeaseGate::new(&s.gossip.node_id, s.lease.clone())?);
+    engine.set_compile_gate(Some(gate.clone()));
     let transport = chitchat::transport::UdpTransport;
     let node = Arc::new(ClusterNode::start(engine.clone(), s.node_options(), &transport).await?);
     if let Some(dir) = &s.modules {
@@ -235,6 +245,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         node.clone(),
         pool.clone(),
         AuthConfig { admin_token: s.admin_token.clone(), invoke_requires_token: s.invoke_requires_token },
+        Some(gate.clone()),
     );
     let (health_reporter, health) = tonic_health::server::health_reporter();
     health_reporter.set_serving::<NodeServiceServer<NodeApi>>().await;

@@ -484,22 +484,31 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             if j {
                 println!(
                     "{}",
-                    serde_json::to_string_pretty(
-                        &json!({"source": r.source, "queue_len": r.queue_len, "queue_capacity": r.queue_capacity, "workers": r.workers, "compiled": r.compiled, "queue_drops": r.queue_drops})
-                    )?
+                    serde_json::to_string_pretty(&json!({
+                        "source": r.source, "coordinator": r.coordinator, "queue_len": r.queue_len, "queue_capacity": r.queue_capacity,
+                        "workers": r.workers, "compiled": r.compiled, "queue_drops": r.queue_drops, "leases_granted": r.leases_granted,
+                        "leases_denied": r.leases_denied, "local_compiles": r.local_compiles, "fallbacks": r.fallbacks,
+                        "last_error": r.last_error, "fallback_for_ms": r.fallback_for_ms, "budget_waits": r.budget_waits,
+                    }))?
                 );
             } else {
                 table(
-                    &["SOURCE", "QUEUED", "CAPACITY", "WORKERS", "COMPILED", "DROPS"],
+                    &["SOURCE", "COORDINATOR", "GRANTED", "DENIED", "LOCAL", "FALLBACKS", "WAITS", "QUEUED", "COMPILED"],
                     vec![vec![
-                        r.source,
-                        r.queue_len.to_string(),
-                        r.queue_capacity.to_string(),
-                        r.workers.to_string(),
+                        r.source.clone(),
+                        if r.coordinator.is_empty() { "-".into() } else { r.coordinator.clone() },
+                        r.leases_granted.to_string(),
+                        r.leases_denied.to_string(),
+                        r.local_compiles.to_string(),
+                        r.fallbacks.to_string(),
+                        r.budget_waits.to_string(),
+                        format!("{}/{}", r.queue_len, r.queue_capacity),
                         r.compiled.to_string(),
-                        r.queue_drops.to_string(),
                     ]],
                 );
+                if r.source == "fallback" {
+                    println!("coordinator unreachable for {} ms: {}", r.fallback_for_ms, r.last_error);
+                }
             }
         }
     }
