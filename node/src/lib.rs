@@ -26,6 +26,7 @@ pub mod cluster;
 pub mod codec;
 pub mod config;
 pub mod lease;
+pub mod metrics;
 pub mod pool;
 pub mod publish;
 pub mod receive;

@@ -46,6 +46,9 @@ pub struct PoolCounters {
     pub rejected: AtomicU64,
 }
 
+/// Per-worker heap size, updated after each call.
+type HeapGauges = Arc<Vec<AtomicU64>>;
+
 /// Why a job was not queued.
 #[derive(Debug, PartialEq, Eq)]
 pub enum SubmitError {
@@ -61,6 +64,7 @@ pub struct Pool {
     workers: Mutex<Vec<JoinHandle<()>>>,
     /// Counters since start.
     pub counters: Arc<PoolCounters>,
+    heap: HeapGauges,
     size: usize,
 }
 
@@ -72,16 +76,22 @@ impl Pool {
         let (tx, rx) = sync_channel::<Job>(queue.max(1));
         let rx = Arc::new(Mutex::new(rx));
         let counters = Arc::new(PoolCounters::default());
+        let heap: HeapGauges = Arc::new((0..workers).map(|_| AtomicU64::new(0)).collect());
         let handles = (0..workers)
             .map(|i| {
-                let (engine, rx, counters, limits) = (engine.clone(), rx.clone(), counters.clone(), limits.clone());
+                let (engine, rx, counters, limits, heap) = (engine.clone(), rx.clone(), counters.clone(), limits.clone(), heap.clone());
                 std::thread::Builder::new()
                     .name(format!("ember-worker-{i}"))
-                    .spawn(move || worker(engine, rx, counters, limits))
+                    .spawn(move || worker(engine, rx, counters, limits, heap, i))
                     .expect("spawn worker thread")
             })
             .collect();
-        Pool { tx: Mutex::new(Some(tx)), workers: Mutex::new(handles), counters, size: workers }
+        Pool { tx: Mutex::new(Some(tx)), workers: Mutex::new(handles), counters, heap, size: workers }
+    }
+
+    /// Bytes on the workers' Lua heaps (as of each one's last call).
+    pub fn heap_bytes(&self) -> u64 {
+        self.heap.iter().map(|h| h.load(Ordering::Relaxed)).sum()
     }
 
     /// Number of workers.
@@ -112,7 +122,7 @@ impl Pool {
     }
 }
 
-fn worker(engine: Engine, rx: Arc<Mutex<Receiver<Job>>>, counters: Arc<PoolCounters>, limits: Limits) {
+fn worker(engine: Engine, rx: Arc<Mutex<Receiver<Job>>>, counters: Arc<PoolCounters>, limits: Limits, heap: HeapGauges, me: usize) {
     let mut state = engine.new_state();
     state.set_limits(limits);
     // print/io.write from handlers go nowhere rather than into the node's log.
@@ -125,13 +135,22 @@ fn worker(engine: Engine, rx: Arc<Mutex<Receiver<Job>>>, counters: Arc<PoolCount
                 Err(_) => return,
             }
         };
+        let compiled_before = state.stats().tier1_calls;
         let t0 = Instant::now();
         let result = state.call_in_module(&job.module, &job.function, &job.args);
-        let duration_us = t0.elapsed().as_micros() as u64;
+        let elapsed = t0.elapsed();
+        let duration_us = elapsed.as_micros() as u64;
         counters.invocations.fetch_add(1, Ordering::Relaxed);
         if result.is_err() {
             counters.errors.fetch_add(1, Ordering::Relaxed);
         }
+        let after = state.stats();
+        heap[me].store(after.heap_bytes as u64, Ordering::Relaxed);
+        // Labelled by the highest tier that ran in the call.
+        let tier = if after.tier1_calls > compiled_before { "1" } else { "0" };
+        let outcome = if result.is_ok() { "ok" } else { "error" };
+        metrics::counter!("ember_invocations_total", "tier" => tier, "outcome" => outcome).increment(1);
+        metrics::histogram!("ember_invoke_seconds", "tier" => tier).record(elapsed.as_secs_f64());
         let _ = job.reply.send(Outcome { result, duration_us });
     }
 }

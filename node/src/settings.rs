@@ -55,6 +55,8 @@ pub struct NodeSettings {
     pub listen: SocketAddr,
     /// gRPC address clients and peers should use (default: the bound one).
     pub advertise: Option<String>,
+    /// Prometheus `/metrics` address (none: no metrics endpoint).
+    pub metrics_listen: Option<SocketAddr>,
     /// Where profile snapshots live (none: no snapshots).
     pub data_dir: Option<PathBuf>,
     /// Every `*.lua` file here is loaded at start as a module named after
@@ -95,6 +97,7 @@ impl Default for NodeSettings {
         NodeSettings {
             listen: ([127, 0, 0, 1], 7070).into(),
             advertise: None,
+            metrics_listen: None,
             data_dir: None,
             modules: None,
             workers: 0,

@@ -247,3 +247,59 @@ fn a_node_without_a_secret_refuses_to_start() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("no cluster secret") && err.contains("--insecure-gossip"), "{err}");
 }
+
+fn scrape(port: u16) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    let mut body = String::new();
+    s.read_to_string(&mut body).unwrap();
+    body
+}
+
+/// The value of the first sample line starting with `series`.
+fn sample(body: &str, series: &str) -> Option<f64> {
+    body.lines().find(|l| l.starts_with(series)).and_then(|l| l.rsplit(' ').next()).and_then(|v| v.parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_metrics_scrape_has_every_series_with_sane_values() {
+    let dir = temp_dir("metrics");
+    std::fs::write(dir.join("shop.lua"), MODULE).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let metrics = format!("127.0.0.1:{port}");
+    let a = spawn_node("a", &[], &["--modules", dir.to_str().unwrap(), "--metrics-listen", &metrics]);
+    let _b = spawn_node("b", &[&a], &[]);
+    let mut ca = client(&a).await;
+    for _ in 0..20 {
+        ca.invoke(pb::InvokeRequest { module: "shop".into(), function: "work".into(), args: vec![int(500), int(3)] }).await.unwrap();
+    }
+    ca.invoke(pb::InvokeRequest { module: "shop".into(), function: "nope".into(), args: vec![] }).await.unwrap();
+    wait_for("gossip traffic both ways and a sample", Duration::from_secs(30), || {
+        let body = scrape(port);
+        sample(&body, "ember_gossip_bytes_total{direction=\"in\"}").is_some_and(|v| v > 0.0)
+            && sample(&body, "ember_compilations_total").is_some_and(|v| v >= 1.0)
+            && sample(&body, "ember_cluster_members").is_some_and(|v| v == 2.0)
+    });
+    let body = scrape(port);
+    let at_least = |series: &str, min: f64| {
+        let v = sample(&body, series).unwrap_or_else(|| panic!("no {series} in:\n{body}"));
+        assert!(v >= min, "{series} = {v}, want >= {min}");
+    };
+    at_least("ember_invocations_total{tier=\"1\",outcome=\"ok\"}", 1.0);
+    at_least("ember_invocations_total{tier=\"0\",outcome=\"error\"}", 1.0);
+    at_least("ember_invoke_seconds_count{tier=\"1\"}", 1.0);
+    at_least("ember_invoke_seconds_bucket{tier=\"1\",le=\"+Inf\"}", 1.0);
+    at_least("ember_compilations_total{tier=\"1\"}", 2.0);
+    at_least("ember_compile_microseconds_total{tier=\"1\"}", 1.0);
+    at_least("ember_code_cache_bytes", 4096.0);
+    at_least("ember_code_evictions_total", 0.0);
+    at_least("ember_gossip_bytes_total{direction=\"out\"}", 1.0);
+    at_least("ember_profiles_published_total", 1.0);
+    at_least("ember_profiles_applied_total", 0.0);
+    at_least("ember_warm_start_compiles_total", 0.0);
+    at_least("ember_leases_total{result=\"local\"}", 2.0);
+    at_least("ember_budget_source{source=\"local\"}", 1.0);
+    at_least("ember_heap_bytes", 1024.0);
+    let _ = std::fs::remove_dir_all(&dir);
+}

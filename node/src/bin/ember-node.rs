@@ -35,6 +35,9 @@ struct Args {
     /// gRPC address to publish to peers (default: the bound address).
     #[arg(long, env = "EMBER_ADVERTISE")]
     advertise: Option<String>,
+    /// Prometheus /metrics listen address.
+    #[arg(long, env = "EMBER_METRICS_LISTEN")]
+    metrics_listen: Option<SocketAddr>,
     /// Node id, unique in the cluster.
     #[arg(long, env = "EMBER_NODE_ID")]
     node_id: Option<String>,
@@ -115,6 +118,9 @@ fn settings(args: &Args) -> anyhow::Result<NodeSettings> {
     set!(s.listen, args.listen);
     if args.advertise.is_some() {
         s.advertise = args.advertise.clone();
+    }
+    if args.metrics_listen.is_some() {
+        s.metrics_listen = args.metrics_listen;
     }
     set!(s.gossip.node_id, args.node_id);
     set!(s.gossip.cluster_id, args.cluster_id);
@@ -231,7 +237,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
     // coordinator, or the local budget.
     let gate = Arc::new(ember_node::lease::LeaseGate::new(&s.gossip.node_id, s.lease.clone())?);
     engine.set_compile_gate(Some(gate.clone()));
-    let transport = chitchat::transport::UdpTransport;
+    if let Some(addr) = s.metrics_listen {
+        ember_node::metrics::install(addr)?;
+    }
+    let gossip_bytes = Arc::new(ember_node::metrics::GossipBytes::default());
+    let transport = ember_node::metrics::CountingTransport::new(chitchat::transport::UdpTransport, gossip_bytes.clone());
     let node = Arc::new(ClusterNode::start(engine.clone(), s.node_options(), &transport).await?);
     if let Some(dir) = &s.modules {
         load_modules(&node, dir)?;
@@ -241,6 +251,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
         tracing::info!(queued = w.compiles_queued, still_pending = left, "warm start before serving");
     }
     let pool = Arc::new(Pool::start(&engine, s.worker_count(), s.invoke_queue, s.limits.limits()));
+    if s.metrics_listen.is_some() {
+        ember_node::metrics::spawn_sampler(node.clone(), pool.clone(), Some(gate.clone()), gossip_bytes, std::time::Duration::from_secs(1));
+    }
     let api = NodeApi::new(
         node.clone(),
         pool.clone(),
@@ -258,9 +271,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
     node.set_ready(true).await;
     // One line for scripts and tests to wait on.
     println!(
-        "ember-node {} ready: grpc={} gossip={} workers={} policy={:?}",
+        "ember-node {} ready: grpc={} gossip={} metrics={} workers={} policy={:?}",
         s.gossip.node_id,
         bound,
+        s.metrics_listen.map_or("off".to_string(), |a| a.to_string()),
         s.gossip.listen,
         pool.size(),
         s.tiering.policy
