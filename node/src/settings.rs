@@ -57,6 +57,10 @@ pub struct NodeSettings {
     pub advertise: Option<String>,
     /// Prometheus `/metrics` address (none: no metrics endpoint).
     pub metrics_listen: Option<SocketAddr>,
+    /// Serve gRPC over TLS with this certificate chain (PEM); needs `tls_key`.
+    pub tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    pub tls_key: Option<PathBuf>,
     /// Where profile snapshots live (none: no snapshots).
     pub data_dir: Option<PathBuf>,
     /// Every `*.lua` file here is loaded at start as a module named after
@@ -98,6 +102,8 @@ impl Default for NodeSettings {
             listen: ([127, 0, 0, 1], 7070).into(),
             advertise: None,
             metrics_listen: None,
+            tls_cert: None,
+            tls_key: None,
             data_dir: None,
             modules: None,
             workers: 0,
@@ -144,6 +150,9 @@ impl NodeSettings {
         }
         if self.admin_token.as_deref() == Some("") {
             return Err("admin_token is empty".into());
+        }
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            return Err("tls_cert and tls_key go together".into());
         }
         if self.invoke_requires_token && self.admin_token.is_none() {
             return Err("invoke_requires_token needs admin_token".into());

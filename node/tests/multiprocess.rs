@@ -303,3 +303,54 @@ async fn a_metrics_scrape_has_every_series_with_sane_values() {
     at_least("ember_heap_bytes", 1024.0);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A CA and a server certificate for localhost / 127.0.0.1, as PEM files
+/// in `dir`: (ca.pem, cert.pem, key.pem).
+fn make_certs(dir: &std::path::Path) -> (PathBuf, PathBuf, PathBuf) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca_params, ca_key);
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap().signed_by(&key, &issuer).unwrap();
+    let paths = (dir.join("ca.pem"), dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&paths.0, ca_cert.pem()).unwrap();
+    std::fs::write(&paths.1, cert.pem()).unwrap();
+    std::fs::write(&paths.2, key.serialize_pem()).unwrap();
+    paths
+}
+
+#[test]
+fn grpc_over_tls_round_trips_and_plaintext_is_refused() {
+    let dir = temp_dir("tls");
+    std::fs::write(dir.join("shop.lua"), MODULE).unwrap();
+    let (ca, cert, key) = make_certs(&dir);
+    let n = spawn_node(
+        "tls",
+        &[],
+        &["--modules", dir.to_str().unwrap(), "--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()],
+    );
+    let ca = ca.to_str().unwrap();
+    let (ok, out, err) = ctl(&n, &["--ca-cert", ca, "invoke", "shop", "echo", "secure", "1"]);
+    assert!(ok, "TLS round trip failed: {err}");
+    assert_eq!(out.trim_end(), "secure\t1");
+    let m = {
+        let (ok, out, err) = ctl(&n, &["--ca-cert", ca, "--json", "members"]);
+        assert!(ok, "{err}");
+        serde_json::from_str::<Json>(&out).unwrap()
+    };
+    assert_eq!(m[0]["node_id"], "tls");
+    // A plaintext client gets nowhere.
+    let (ok, _, err) = ctl(&n, &["invoke", "shop", "echo", "1"]);
+    assert!(!ok, "plaintext must not work against a TLS node");
+    assert!(!err.is_empty());
+    // Nor does a client that does not trust the node's CA.
+    let other = temp_dir("tls-other");
+    let (other_ca, _, _) = make_certs(&other);
+    let (ok, _, err) = ctl(&n, &["--ca-cert", other_ca.to_str().unwrap(), "invoke", "shop", "echo", "1"]);
+    assert!(!ok, "an untrusted certificate must be refused: {err}");
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&other);
+}

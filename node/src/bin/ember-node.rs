@@ -38,6 +38,12 @@ struct Args {
     /// Prometheus /metrics listen address.
     #[arg(long, env = "EMBER_METRICS_LISTEN")]
     metrics_listen: Option<SocketAddr>,
+    /// Serve gRPC over TLS: certificate chain (PEM).
+    #[arg(long, env = "EMBER_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// Private key of --tls-cert (PEM).
+    #[arg(long, env = "EMBER_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// Node id, unique in the cluster.
     #[arg(long, env = "EMBER_NODE_ID")]
     node_id: Option<String>,
@@ -121,6 +127,10 @@ fn settings(args: &Args) -> anyhow::Result<NodeSettings> {
     }
     if args.metrics_listen.is_some() {
         s.metrics_listen = args.metrics_listen;
+    }
+    if args.tls_cert.is_some() {
+        s.tls_cert = args.tls_cert.clone();
+        s.tls_key = args.tls_key.clone();
     }
     set!(s.gossip.node_id, args.node_id);
     set!(s.gossip.cluster_id, args.cluster_id);
@@ -271,9 +281,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
     node.set_ready(true).await;
     // One line for scripts and tests to wait on.
     println!(
-        "ember-node {} ready: grpc={} gossip={} metrics={} workers={} policy={:?}",
+        "ember-node {} ready: grpc={} tls={} gossip={} metrics={} workers={} policy={:?}",
         s.gossip.node_id,
         bound,
+        if s.tls_cert.is_some() { "on" } else { "off" },
         s.metrics_listen.map_or("off".to_string(), |a| a.to_string()),
         s.gossip.listen,
         pool.size(),
@@ -281,7 +292,14 @@ async fn run(args: Args) -> anyhow::Result<()> {
     );
     tracing::info!(node = %s.gossip.node_id, grpc = %bound, gossip = %s.gossip.listen, "serving");
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-    tonic::transport::Server::builder()
+    let mut server = tonic::transport::Server::builder();
+    if let (Some(cert), Some(key)) = (&s.tls_cert, &s.tls_key) {
+        let cert = std::fs::read(cert).with_context(|| format!("reading {}", cert.display()))?;
+        let key = std::fs::read(key).with_context(|| format!("reading {}", key.display()))?;
+        let identity = tonic::transport::Identity::from_pem(cert, key);
+        server = server.tls_config(tonic::transport::ServerTlsConfig::new().identity(identity)).context("TLS configuration")?;
+    }
+    server
         .add_service(health)
         .add_service(reflection)
         .add_service(service)

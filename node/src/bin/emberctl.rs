@@ -23,6 +23,9 @@ struct Cli {
     /// Bearer token for admin calls.
     #[arg(long, env = "EMBER_TOKEN", hide_env_values = true, global = true)]
     token: Option<String>,
+    /// CA certificate (PEM) to verify a TLS node with; implies https.
+    #[arg(long, env = "EMBER_CA_CERT", global = true)]
+    ca_cert: Option<PathBuf>,
     /// Print JSON instead of tables.
     #[arg(long, global = true)]
     json: bool,
@@ -279,13 +282,20 @@ async fn main() {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    let addr = if cli.node.contains("://") { cli.node.clone() } else { format!("http://{}", cli.node) };
-    let channel = Channel::from_shared(addr.clone())
+    let scheme = if cli.ca_cert.is_some() { "https" } else { "http" };
+    let addr = if cli.node.contains("://") { cli.node.clone() } else { format!("{scheme}://{}", cli.node) };
+    let mut endpoint = Channel::from_shared(addr.clone())
         .with_context(|| format!("bad node address {addr}"))?
-        .connect_timeout(std::time::Duration::from_secs(5))
-        .connect()
-        .await
-        .with_context(|| format!("cannot reach the node at {addr}"))?;
+        .connect_timeout(std::time::Duration::from_secs(5));
+    if addr.starts_with("https://") {
+        let mut tls = tonic::transport::ClientTlsConfig::new().with_enabled_roots();
+        if let Some(ca) = &cli.ca_cert {
+            let pem = std::fs::read(ca).with_context(|| format!("reading {}", ca.display()))?;
+            tls = tls.ca_certificate(tonic::transport::Certificate::from_pem(pem));
+        }
+        endpoint = endpoint.tls_config(tls).context("TLS configuration")?;
+    }
+    let channel = endpoint.connect().await.with_context(|| format!("cannot reach the node at {addr}"))?;
     let mut c = Client { inner: NodeServiceClient::new(channel).max_decoding_message_size(64 << 20), token: cli.token.clone() };
     let j = cli.json;
     match cli.command {
