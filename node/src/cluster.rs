@@ -118,6 +118,12 @@ struct Shared {
     data_dir: Option<PathBuf>,
     inner: Mutex<Inner>,
     view: RwLock<Arc<ClusterView>>,
+    /// Trace context of each function's last local compile (goes out in
+    /// its profile).
+    compile_traces: Mutex<std::collections::HashMap<ember_engine::FunctionKey, crate::codec::TraceContext>>,
+    /// For functions warm start queued: the trace context of the compile
+    /// elsewhere whose profile caused it (the local compile links to it).
+    warm_links: Mutex<std::collections::HashMap<ember_engine::FunctionKey, crate::codec::TraceContext>>,
 }
 
 /// An engine that gossips its profiles and warms up from its peers'.
@@ -220,7 +226,24 @@ impl ClusterNode {
             data_dir: options.data_dir.clone(),
             inner: Mutex::new(inner),
             view: RwLock::new(Arc::new(ClusterView::default())),
+            compile_traces: Mutex::new(std::collections::HashMap::new()),
+            warm_links: Mutex::new(std::collections::HashMap::new()),
         });
+        // One span per compile, from the engine's tier events (on a plain
+        // thread: the event channel blocks).
+        {
+            let weak = Arc::downgrade(&shared);
+            let events = shared.engine.subscribe_tier_events();
+            std::thread::Builder::new()
+                .name("ember-compile-spans".into())
+                .spawn(move || {
+                    while let Ok(ev) = events.recv() {
+                        let Some(s) = weak.upgrade() else { return };
+                        s.compile_span(&ev);
+                    }
+                })
+                .context("spawning the compile-span thread")?;
+        }
         // The snapshot alone can warm this node: build a first view now.
         shared.refresh(&BTreeMap::new());
 
@@ -408,6 +431,37 @@ impl Drop for ClusterNode {
 }
 
 impl Shared {
+    fn compile_span(&self, ev: &ember_engine::TierEvent) {
+        if ev.kind != ember_engine::TierEventKind::Compiled {
+            return;
+        }
+        let trigger = match ev.trigger {
+            Some(ember_engine::CompileTrigger::Request) => "warm-start",
+            Some(ember_engine::CompileTrigger::Eager) => "eager",
+            _ => "hotness",
+        };
+        let span = tracing::info_span!(
+            "compile",
+            function = %ev.name,
+            key = %ev.key,
+            location = %ev.location,
+            tier = ev.tier,
+            compile_us = ev.compile_us,
+            code_bytes = ev.code_bytes,
+            queue_wait_us = ev.queue_wait_us,
+            trigger,
+            node = %self.id.node_id,
+        );
+        if trigger == "warm-start"
+            && let Some(origin) = self.warm_links.lock().expect("links lock").remove(&ev.key)
+        {
+            crate::telemetry::link(&span, &origin);
+        }
+        if let Some(tc) = crate::telemetry::trace_context_of(&span) {
+            self.compile_traces.lock().expect("traces lock").insert(ev.key, tc);
+        }
+    }
+
     fn origin(&self) -> Origin {
         Origin { node: self.id.node_id.to_string(), generation: self.id.generation_id, timestamp_ms: unix_ms() }
     }
@@ -417,17 +471,21 @@ impl Shared {
         let profiles = self.engine.compact_profiles(top_k);
         let origin = self.origin();
         let fixed = 16 + self.config.grpc_address.len() + 16;
+        let traces = self.compile_traces.lock().expect("traces lock").clone();
         let changes = {
             let mut inner = self.inner.lock().expect("node lock");
             inner.publisher.plan(&profiles, fixed, Instant::now(), |key, p| {
                 let place = Place { node: &origin.node, generation: origin.generation, key };
-                self.signer.seal(place, &encode(p, Some(&origin), None))
+                self.signer.seal(place, &encode(p, Some(&origin), traces.get(&p.key)))
             })
         };
         if changes.is_empty() {
             return;
         }
+        let sets = changes.iter().filter(|c| matches!(c, Change::Set(..))).count();
+        let span = tracing::info_span!("profile.publish", node = %self.id.node_id, values = sets, withdrawn = changes.len() - sets);
         let mut c = chitchat.lock().await;
+        let _in_span = span.enter();
         let me = c.self_node_state();
         for ch in changes {
             match ch {
@@ -455,6 +513,17 @@ impl Shared {
     fn warm_locked(&self, inner: &mut Inner) {
         let view = self.view.read().expect("view lock").clone();
         let round = inner.warm.apply(&self.engine, &view);
+        if round.applied > 0 || round.queued > 0 {
+            let _span =
+                tracing::info_span!("profile.apply", node = %self.id.node_id, applied = round.applied, compiles_queued = round.queued)
+                    .entered();
+            let mut links = self.warm_links.lock().expect("links lock");
+            for (key, trace) in &round.queued_keys {
+                if let Some(t) = trace {
+                    links.insert(*key, *t);
+                }
+            }
+        }
         for (key, why) in round.rejected {
             tracing::debug!(%key, "cluster profile refused: {why}");
             inner.receiver.count_drop(&crate::DropReason::Inapplicable(why));

@@ -34,6 +34,7 @@ pub mod service;
 pub mod settings;
 pub mod signing;
 pub mod snapshot;
+pub mod telemetry;
 pub mod view;
 pub mod warm;
 

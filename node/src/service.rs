@@ -301,6 +301,8 @@ impl NodeService for NodeApi {
             self.check_token(&req, "Invoke")?;
         }
         let r = req.into_inner();
+        let span = tracing::info_span!("invoke", module = %r.module, function = %r.function, duration_us = tracing::field::Empty, error = tracing::field::Empty);
+        let _enter = span.enter();
         let args = r.args.iter().map(|a| from_proto(a, 0)).collect::<Result<Vec<_>, _>>()?;
         let (reply, rx) = oneshot::channel();
         match self.pool.submit(Job { module: r.module, function: r.function, args, reply }) {
@@ -308,7 +310,12 @@ impl NodeService for NodeApi {
             Err(SubmitError::Busy) => return Err(Status::resource_exhausted("all workers are busy and the invoke queue is full")),
             Err(SubmitError::Closed) => return Err(Status::unavailable("the node is shutting down")),
         }
+        drop(_enter);
         let out = rx.await.map_err(|_| Status::internal("the worker went away"))?;
+        span.record("duration_us", out.duration_us);
+        if let Err(e) = &out.result {
+            span.record("error", tracing::field::display(e));
+        }
         Ok(Response::new(match out.result {
             Ok(values) => pb::InvokeResponse { values: values.iter().map(to_proto).collect(), error: None, duration_us: out.duration_us },
             Err(e) => pb::InvokeResponse { values: Vec::new(), error: Some(lua_error(&e)), duration_us: out.duration_us },

@@ -48,6 +48,9 @@ pub struct WarmRound {
     pub applied: usize,
     /// Compiles queued this round.
     pub queued: usize,
+    /// The functions queued, with the trace context of the compile that
+    /// produced the cluster's profile (for span links).
+    pub queued_keys: Vec<(FunctionKey, Option<crate::codec::TraceContext>)>,
     /// Keys the engine refused to seed, with the reason.
     pub rejected: Vec<(FunctionKey, String)>,
 }
@@ -125,6 +128,7 @@ impl WarmStart {
                     self.pending.insert(f.key);
                     self.counters.compiles_queued += 1;
                     round.queued += 1;
+                    round.queued_keys.push((f.key, f.trace));
                 }
                 Ok(_) => {}
                 Err(e) => {

@@ -60,6 +60,10 @@ fn temp_dir(name: &str) -> PathBuf {
 }
 
 fn spawn_node(id: &str, seeds: &[&Node], extra: &[&str]) -> Node {
+    spawn_node_env(id, seeds, extra, &[])
+}
+
+fn spawn_node_env(id: &str, seeds: &[&Node], extra: &[&str], env: &[(&str, &str)]) -> Node {
     let gossip = format!("127.0.0.1:{}", free_udp_port());
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_ember-node"));
     cmd.args(["--node-id", id, "--listen", "127.0.0.1:0", "--gossip-listen", &gossip, "--gossip-interval-ms", "100"])
@@ -67,6 +71,7 @@ fn spawn_node(id: &str, seeds: &[&Node], extra: &[&str]) -> Node {
         .env("EMBER_CLUSTER_SECRET", "mp-test-secret")
         .env("RUST_LOG", "warn")
         .args(extra)
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     if !seeds.is_empty() {
@@ -353,4 +358,121 @@ fn grpc_over_tls_round_trips_and_plaintext_is_refused() {
     assert!(!ok, "an untrusted certificate must be refused: {err}");
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&other);
+}
+
+mod otlp {
+    //! An OTLP trace receiver in the test process.
+    use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{TraceService, TraceServiceServer};
+    use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
+    use opentelemetry_proto::tonic::trace::v1::Span;
+    use std::sync::{Arc, Mutex};
+
+    /// (service name, span) pairs received so far.
+    pub type Spans = Arc<Mutex<Vec<(String, Span)>>>;
+
+    struct Receiver(Spans);
+
+    #[tonic::async_trait]
+    impl TraceService for Receiver {
+        async fn export(
+            &self,
+            req: tonic::Request<ExportTraceServiceRequest>,
+        ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+            let mut all = self.0.lock().unwrap();
+            for rs in req.into_inner().resource_spans {
+                let service = rs
+                    .resource
+                    .iter()
+                    .flat_map(|r| r.attributes.iter())
+                    .find(|a| a.key == "service.name")
+                    .and_then(|a| a.value.as_ref())
+                    .and_then(|v| match &v.value {
+                        Some(opentelemetry_proto::tonic::common::v1::any_value::Value::StringValue(s)) => Some(s.clone()),
+                        _ => None,
+                    })
+                    .unwrap_or_default();
+                for ss in rs.scope_spans {
+                    for span in ss.spans {
+                        all.push((service.clone(), span));
+                    }
+                }
+            }
+            Ok(tonic::Response::new(ExportTraceServiceResponse { partial_success: None }))
+        }
+    }
+
+    /// Starts a receiver on loopback; returns its endpoint and the spans.
+    pub async fn start() -> (String, Spans) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let spans: Spans = Arc::default();
+        let svc = TraceServiceServer::new(Receiver(spans.clone()));
+        tokio::spawn(async move {
+            tonic::transport::Server::builder()
+                .add_service(svc)
+                .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
+                .await
+                .unwrap();
+        });
+        (format!("http://{addr}"), spans)
+    }
+}
+
+fn attr<'a>(
+    span: &'a opentelemetry_proto::tonic::trace::v1::Span,
+    key: &str,
+) -> Option<&'a opentelemetry_proto::tonic::common::v1::any_value::Value> {
+    span.attributes.iter().find(|a| a.key == key).and_then(|a| a.value.as_ref()).and_then(|v| v.value.as_ref())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_warm_start_compile_links_to_the_compile_on_the_node_whose_profile_caused_it() {
+    use opentelemetry_proto::tonic::common::v1::any_value::Value as V;
+    let (endpoint, spans) = otlp::start().await;
+    let dir = temp_dir("otlp");
+    std::fs::write(dir.join("shop.lua"), MODULE).unwrap();
+    let env_a = [
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+        ("OTEL_SERVICE_NAME", "node-a"),
+        ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+        ("RUST_LOG", "info"),
+    ];
+    let a = spawn_node_env("a", &[], &["--modules", dir.to_str().unwrap()], &env_a);
+    let mut ca = client(&a).await;
+    for _ in 0..20 {
+        ca.invoke(pb::InvokeRequest { module: "shop".into(), function: "work".into(), args: vec![int(500), int(3)] }).await.unwrap();
+    }
+    // A's profile of `work` must carry its compile's trace context before B looks.
+    let env_b = [
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+        ("OTEL_SERVICE_NAME", "node-b"),
+        ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+        ("RUST_LOG", "info"),
+    ];
+    let b = spawn_node_env("b", &[&a], &[], &env_b);
+    // (B has not loaded the module, so it knows the functions by key only.)
+    wait_for("B's view has A's compiled functions", Duration::from_secs(30), || {
+        let v = ctl_json(&b, &["profiles", "--cluster"]);
+        v.as_array().is_some_and(|a| a.iter().filter(|p| p["tier"] == 1).count() >= 2)
+    });
+    ctl_json(&b, &["--token", "admin-secret", "load", dir.join("shop.lua").to_str().unwrap()]);
+    wait_for("spans from both nodes, with the link", Duration::from_secs(30), || {
+        let all = spans.lock().unwrap();
+        let a_compiles: Vec<_> = all
+            .iter()
+            .filter(|(s, sp)| s == "node-a" && sp.name == "compile")
+            .map(|(_, sp)| (sp.trace_id.clone(), sp.span_id.clone()))
+            .collect();
+        all.iter().any(|(s, sp)| {
+            s == "node-b"
+                && sp.name == "compile"
+                && matches!(attr(sp, "trigger"), Some(V::StringValue(t)) if t == "warm-start")
+                && sp.links.iter().any(|l| a_compiles.contains(&(l.trace_id.clone(), l.span_id.clone())))
+        })
+    });
+    let all = spans.lock().unwrap();
+    assert!(all.iter().any(|(s, sp)| s == "node-a" && sp.name == "invoke"), "invoke spans are exported");
+    assert!(all.iter().any(|(s, sp)| s == "node-a" && sp.name == "profile.publish"));
+    assert!(all.iter().any(|(s, sp)| s == "node-b" && sp.name == "profile.apply"));
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -215,11 +215,16 @@ async fn shutdown_signal() {
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,chitchat=warn".into()))
-        .with_writer(std::io::stderr)
-        .init();
-    if let Err(e) = run(args).await {
+    let telemetry = match ember_node::telemetry::init("ember-node") {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("ember-node: {e:#}");
+            std::process::exit(1);
+        }
+    };
+    let result = run(args).await;
+    telemetry.shutdown();
+    if let Err(e) = result {
         eprintln!("ember-node: {e:#}");
         std::process::exit(1);
     }
