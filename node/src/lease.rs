@@ -232,9 +232,22 @@ impl CompileGate for LeaseGate {
         };
         let mut client = client.clone();
         let timeout = Duration::from_millis(self.config.timeout_ms.max(1));
+        let span = tracing::info_span!("lease", function = %r.name, key = %r.key, tier = r.tier, estimated_us = r.estimated_us, decision = tracing::field::Empty);
+        let _in_span = span.enter();
         // On a compile worker thread (not a runtime thread): blocking here
         // delays only this compile.
         let answer = self.runtime.block_on(async move { tokio::time::timeout(timeout, client.acquire(req)).await });
+        span.record(
+            "decision",
+            match &answer {
+                Ok(Ok(r)) => match &r.get_ref().decision {
+                    Some(pb::acquire_response::Decision::Granted(_)) => "granted",
+                    Some(pb::acquire_response::Decision::Denied(_)) => "denied",
+                    None => "empty",
+                },
+                _ => "unreachable",
+            },
+        );
         match answer {
             Ok(Ok(resp)) => {
                 self.back_online();

@@ -300,8 +300,13 @@ impl NodeService for NodeApi {
         if self.auth.invoke_requires_token {
             self.check_token(&req, "Invoke")?;
         }
+        // W3C trace context in: the invoke span continues the caller's trace.
+        let parent = req.metadata().get("traceparent").and_then(|v| v.to_str().ok()).and_then(crate::telemetry::parse_traceparent);
         let r = req.into_inner();
         let span = tracing::info_span!("invoke", module = %r.module, function = %r.function, duration_us = tracing::field::Empty, error = tracing::field::Empty);
+        if let Some(p) = &parent {
+            crate::telemetry::set_remote_parent(&span, p);
+        }
         let _enter = span.enter();
         let args = r.args.iter().map(|a| from_proto(a, 0)).collect::<Result<Vec<_>, _>>()?;
         let (reply, rx) = oneshot::channel();
@@ -316,10 +321,17 @@ impl NodeService for NodeApi {
         if let Err(e) = &out.result {
             span.record("error", tracing::field::display(e));
         }
-        Ok(Response::new(match out.result {
+        let mut resp = Response::new(match out.result {
             Ok(values) => pb::InvokeResponse { values: values.iter().map(to_proto).collect(), error: None, duration_us: out.duration_us },
             Err(e) => pb::InvokeResponse { values: Vec::new(), error: Some(lua_error(&e)), duration_us: out.duration_us },
-        }))
+        });
+        // And out: the caller learns the invoke span, to link or continue.
+        if let Some(tc) = crate::telemetry::trace_context_of(&span)
+            && let Ok(v) = crate::telemetry::format_traceparent(&tc).parse()
+        {
+            resp.metadata_mut().insert("traceparent", v);
+        }
+        Ok(resp)
     }
 
     async fn list_modules(&self, _: Request<pb::ListModulesRequest>) -> Result<Response<pb::ListModulesResponse>, Status> {

@@ -418,6 +418,10 @@ mod otlp {
     }
 }
 
+fn hex(s: &str) -> Vec<u8> {
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+}
+
 fn attr<'a>(
     span: &'a opentelemetry_proto::tonic::trace::v1::Span,
     key: &str,
@@ -442,6 +446,14 @@ async fn a_warm_start_compile_links_to_the_compile_on_the_node_whose_profile_cau
     for _ in 0..20 {
         ca.invoke(pb::InvokeRequest { module: "shop".into(), function: "work".into(), args: vec![int(500), int(3)] }).await.unwrap();
     }
+    // W3C trace context both ways: the invoke continues the caller's trace
+    // and the response names the invoke span.
+    let caller_trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let mut req = tonic::Request::new(pb::InvokeRequest { module: "shop".into(), function: "echo".into(), args: vec![int(1)] });
+    req.metadata_mut().insert("traceparent", format!("00-{caller_trace}-00f067aa0ba902b7-01").parse().unwrap());
+    let resp = ca.invoke(req).await.unwrap();
+    let tp = resp.metadata().get("traceparent").expect("traceparent in the response").to_str().unwrap().to_string();
+    assert!(tp.starts_with(&format!("00-{caller_trace}-")), "{tp}");
     // A's profile of `work` must carry its compile's trace context before B looks.
     let env_b = [
         ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
@@ -472,6 +484,8 @@ async fn a_warm_start_compile_links_to_the_compile_on_the_node_whose_profile_cau
     });
     let all = spans.lock().unwrap();
     assert!(all.iter().any(|(s, sp)| s == "node-a" && sp.name == "invoke"), "invoke spans are exported");
+    let continued = all.iter().find(|(_, sp)| sp.name == "invoke" && sp.trace_id == hex(caller_trace)).expect("the traced invoke");
+    assert_eq!(continued.1.parent_span_id, hex("00f067aa0ba902b7"), "a child of the caller's span");
     assert!(all.iter().any(|(s, sp)| s == "node-a" && sp.name == "profile.publish"));
     assert!(all.iter().any(|(s, sp)| s == "node-b" && sp.name == "profile.apply"));
     let _ = std::fs::remove_dir_all(&dir);
