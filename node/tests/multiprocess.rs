@@ -490,3 +490,32 @@ async fn a_warm_start_compile_links_to_the_compile_on_the_node_whose_profile_cau
     assert!(all.iter().any(|(s, sp)| s == "node-b" && sp.name == "profile.apply"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_take_compile_leases_from_a_coordinator() {
+    use ember_coordinator::budget::BudgetConfig;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let coord = format!("http://{}", listener.local_addr().unwrap());
+    let budget = BudgetConfig { max_concurrent: 2, reserved_for_priority: 0, ..BudgetConfig::default() };
+    tokio::spawn(ember_coordinator::service::serve(budget, None, listener, std::future::pending()));
+    let dir = temp_dir("leases");
+    std::fs::write(dir.join("shop.lua"), MODULE).unwrap();
+    let a = spawn_node("a", &[], &["--modules", dir.to_str().unwrap(), "--coordinator", &coord]);
+    let b = spawn_node("b", &[&a], &["--coordinator", &coord]);
+    let mut ca = client(&a).await;
+    for _ in 0..20 {
+        ca.invoke(pb::InvokeRequest { module: "shop".into(), function: "work".into(), args: vec![int(500), int(3)] }).await.unwrap();
+    }
+    wait_for("A compiled under a lease", Duration::from_secs(30), || ctl_json(&a, &["budget"])["leases_granted"].as_u64().unwrap() >= 1);
+    let budget = ctl_json(&a, &["budget"]);
+    assert_eq!(budget["source"], "coordinator", "{budget}");
+    assert_eq!(budget["local_compiles"], 0, "{budget}");
+    // B's warm-start compiles ask too, as warm-start priority.
+    wait_for("B's view has A's hot functions", Duration::from_secs(30), || {
+        ctl_json(&b, &["profiles", "--cluster"]).as_array().is_some_and(|v| v.len() >= 2)
+    });
+    ctl_json(&b, &["--token", "admin-secret", "load", dir.join("shop.lua").to_str().unwrap()]);
+    wait_for("B compiled under leases", Duration::from_secs(30), || ctl_json(&b, &["budget"])["leases_granted"].as_u64().unwrap() >= 1);
+    assert_eq!(ctl_json(&b, &["budget"])["source"], "coordinator");
+    let _ = std::fs::remove_dir_all(&dir);
+}
