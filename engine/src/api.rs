@@ -234,6 +234,11 @@ impl State {
         if !matches!(f, Value::Func(_)) && self.metafield(f, self.names.call).is_nil() {
             return Err(Error::Api(format!("no function named '{name}'")));
         }
+        self.call_host(f, args)
+    }
+
+    /// Calls the function value `f` with host arguments, as one invocation.
+    fn call_host(&mut self, f: Value, args: &[LuaValue]) -> Result<Vec<LuaValue>, Error> {
         self.invoke(|st| {
             let func = st.top;
             st.push(f)?;
@@ -272,16 +277,7 @@ impl State {
                 };
             }
             if matches!(f, Value::Func(_)) {
-                return self.invoke(|st| {
-                    let func = st.top;
-                    st.push(f)?;
-                    for a in args {
-                        let v = st.lua_value(a)?;
-                        st.push(v)?;
-                    }
-                    let n = st.call_at(func, args.len())?;
-                    Ok((0..n).map(|i| st.host_value(st.stack[func + i], 0)).collect())
-                });
+                return self.call_host(f, args);
             }
         }
         self.call(function, args).map_err(|e| match e {

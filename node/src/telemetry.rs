@@ -81,17 +81,15 @@ pub fn trace_context_of(span: &tracing::Span) -> Option<TraceContext> {
     })
 }
 
+/// The OpenTelemetry form of a trace context from another process.
+fn remote(t: &TraceContext) -> SpanContext {
+    SpanContext::new(TraceId::from_bytes(t.trace_id), SpanId::from_bytes(t.span_id), TraceFlags::new(t.flags), true, TraceState::default())
+}
+
 /// Links `span` to a remote span given by its trace context.
 pub fn link(span: &tracing::Span, to: &TraceContext) {
     use tracing_opentelemetry::OpenTelemetrySpanExt;
-    let sc = SpanContext::new(
-        TraceId::from_bytes(to.trace_id),
-        SpanId::from_bytes(to.span_id),
-        TraceFlags::new(to.flags),
-        true,
-        TraceState::default(),
-    );
-    span.add_link(sc);
+    span.add_link(remote(to));
 }
 
 /// Parses a W3C `traceparent` header (`00-<trace id>-<span id>-<flags>`).
@@ -118,14 +116,7 @@ pub fn format_traceparent(t: &TraceContext) -> String {
 pub fn set_remote_parent(span: &tracing::Span, parent: &TraceContext) {
     use opentelemetry::trace::TraceContextExt;
     use tracing_opentelemetry::OpenTelemetrySpanExt;
-    let sc = SpanContext::new(
-        TraceId::from_bytes(parent.trace_id),
-        SpanId::from_bytes(parent.span_id),
-        TraceFlags::new(parent.flags),
-        true,
-        TraceState::default(),
-    );
-    let _ = span.set_parent(opentelemetry::Context::new().with_remote_span_context(sc));
+    let _ = span.set_parent(opentelemetry::Context::new().with_remote_span_context(remote(parent)));
 }
 
 #[cfg(test)]
