@@ -128,11 +128,16 @@ async fn shutdown_signal() {
 #[tokio::main]
 async fn main() {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .with_writer(std::io::stderr)
-        .init();
-    if let Err(e) = run(cli).await {
+    let telemetry = match ember_telemetry::init("ember-coordinator") {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("ember-coordinator: {e:#}");
+            std::process::exit(1);
+        }
+    };
+    let result = run(cli).await;
+    telemetry.shutdown();
+    if let Err(e) = result {
         eprintln!("ember-coordinator: {e:#}");
         std::process::exit(1);
     }

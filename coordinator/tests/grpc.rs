@@ -156,3 +156,46 @@ async fn metrics_count_grants_denials_and_latency() {
         assert!(body.contains(series), "missing {series} in:\n{body}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decisions_are_exported_as_spans_over_otlp() {
+    use ember_telemetry::receiver::{self, Value, attr};
+    let (endpoint, spans) = receiver::start().await;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ember-coordinator"))
+        .args(["--listen", "127.0.0.1:0", "--max-concurrent", "2"])
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint)
+        .env("OTEL_SERVICE_NAME", "coord-under-test")
+        .env("OTEL_BSP_SCHEDULE_DELAY", "100")
+        .env("RUST_LOG", "warn,ember_coordinator=debug")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let addr = line.split_whitespace().find_map(|w| w.strip_prefix("grpc=")).unwrap().to_string();
+    let c = Coordinator { child, addr: format!("http://{addr}") };
+    let mut cl = client(&c).await;
+    for k in 0..3 {
+        cl.acquire(acquire("traced", &format!("k{k}"))).await.unwrap();
+    }
+    let t0 = std::time::Instant::now();
+    loop {
+        let got = spans.lock().unwrap().iter().filter(|(s, sp)| s == "coord-under-test" && sp.name == "acquire").count();
+        if got >= 3 {
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(20), "only {got} acquire spans arrived");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let all = spans.lock().unwrap();
+    let decisions: Vec<String> = all
+        .iter()
+        .filter(|(_, sp)| sp.name == "acquire")
+        .filter_map(|(_, sp)| match attr(sp, "decision") {
+            Some(Value::StringValue(d)) => Some(d.clone()),
+            _ => None,
+        })
+        .collect();
+    assert!(decisions.contains(&"granted".to_string()) && decisions.contains(&"concurrency".to_string()), "{decisions:?}");
+}

@@ -360,78 +360,15 @@ fn grpc_over_tls_round_trips_and_plaintext_is_refused() {
     let _ = std::fs::remove_dir_all(&other);
 }
 
-mod otlp {
-    //! An OTLP trace receiver in the test process.
-    use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{TraceService, TraceServiceServer};
-    use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
-    use opentelemetry_proto::tonic::trace::v1::Span;
-    use std::sync::{Arc, Mutex};
-
-    /// (service name, span) pairs received so far.
-    pub type Spans = Arc<Mutex<Vec<(String, Span)>>>;
-
-    struct Receiver(Spans);
-
-    #[tonic::async_trait]
-    impl TraceService for Receiver {
-        async fn export(
-            &self,
-            req: tonic::Request<ExportTraceServiceRequest>,
-        ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
-            let mut all = self.0.lock().unwrap();
-            for rs in req.into_inner().resource_spans {
-                let service = rs
-                    .resource
-                    .iter()
-                    .flat_map(|r| r.attributes.iter())
-                    .find(|a| a.key == "service.name")
-                    .and_then(|a| a.value.as_ref())
-                    .and_then(|v| match &v.value {
-                        Some(opentelemetry_proto::tonic::common::v1::any_value::Value::StringValue(s)) => Some(s.clone()),
-                        _ => None,
-                    })
-                    .unwrap_or_default();
-                for ss in rs.scope_spans {
-                    for span in ss.spans {
-                        all.push((service.clone(), span));
-                    }
-                }
-            }
-            Ok(tonic::Response::new(ExportTraceServiceResponse { partial_success: None }))
-        }
-    }
-
-    /// Starts a receiver on loopback; returns its endpoint and the spans.
-    pub async fn start() -> (String, Spans) {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let spans: Spans = Arc::default();
-        let svc = TraceServiceServer::new(Receiver(spans.clone()));
-        tokio::spawn(async move {
-            tonic::transport::Server::builder()
-                .add_service(svc)
-                .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
-                .await
-                .unwrap();
-        });
-        (format!("http://{addr}"), spans)
-    }
-}
+use ember_telemetry::receiver as otlp;
 
 fn hex(s: &str) -> Vec<u8> {
     (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
 }
 
-fn attr<'a>(
-    span: &'a opentelemetry_proto::tonic::trace::v1::Span,
-    key: &str,
-) -> Option<&'a opentelemetry_proto::tonic::common::v1::any_value::Value> {
-    span.attributes.iter().find(|a| a.key == key).and_then(|a| a.value.as_ref()).and_then(|v| v.value.as_ref())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_warm_start_compile_links_to_the_compile_on_the_node_whose_profile_caused_it() {
-    use opentelemetry_proto::tonic::common::v1::any_value::Value as V;
+    use otlp::{Value as V, attr};
     let (endpoint, spans) = otlp::start().await;
     let dir = temp_dir("otlp");
     std::fs::write(dir.join("shop.lua"), MODULE).unwrap();
