@@ -161,26 +161,19 @@ pub(crate) unsafe extern "C" fn jit_step(st: *mut State, pc: u64) -> u64 {
         }
         st.run::<true>(0)
     }));
-    match r {
-        Ok(Ok(crate::interp::Exit::Stepped)) => {
+    match caught(st, r) {
+        Ok(crate::interp::Exit::Stepped) => {
             let f = st.frames.last().expect("stepped frame");
             st.jit_regs = st.stack.as_mut_ptr().wrapping_add(f.base);
             st.jit_stack = st.stack.as_mut_ptr();
             ((f.pc as u64) << 8) | status::NEXT
         }
-        Ok(Ok(crate::interp::Exit::FrameChanged)) => status::CONTINUE,
-        Ok(Ok(crate::interp::Exit::Returned(n))) => {
+        Ok(crate::interp::Exit::FrameChanged) => status::CONTINUE,
+        Ok(crate::interp::Exit::Returned(n)) => {
             st.jit_nret = n;
             status::RETURNED
         }
-        Ok(Err(e)) => {
-            st.jit_error = Some(e);
-            status::ERROR
-        }
-        Err(_) => {
-            st.jit_error = Some(Throw::msg("internal error in a runtime call"));
-            status::ERROR
-        }
+        Err(error) => error,
     }
 }
 
@@ -479,19 +472,12 @@ pub(crate) unsafe extern "C" fn jit_call(st: *mut State, ops: u64, proto: *const
         s.jit_depth -= 1;
         r
     }));
-    match r {
-        Ok(Ok(_)) => {
+    match caught(s, r) {
+        Ok(_) => {
             st_refresh(s);
             status::NEXT
         }
-        Ok(Err(e)) => {
-            s.jit_error = Some(e);
-            status::ERROR
-        }
-        Err(_) => {
-            s.jit_error = Some(Throw::msg("internal error in a runtime call"));
-            status::ERROR
-        }
+        Err(error) => error,
     }
 }
 
@@ -540,19 +526,12 @@ unsafe fn call_native(
         }
         Ok(())
     }));
-    match r {
-        Ok(Ok(())) => {
+    match caught(s, r) {
+        Ok(_) => {
             st_refresh(s);
             status::NEXT
         }
-        Ok(Err(e)) => {
-            s.jit_error = Some(e);
-            status::ERROR
-        }
-        Err(_) => {
-            s.jit_error = Some(Throw::msg("internal error in a runtime call"));
-            status::ERROR
-        }
+        Err(error) => error,
     }
 }
 
@@ -647,11 +626,28 @@ fn slow_value(s: &mut State, pc: u64, a: usize, op: impl FnOnce(&mut State) -> c
     finish_value(s, a, r)
 }
 
+/// Unwraps a runtime call run under `catch_unwind`. An error — or a panic,
+/// which must never unwind through JIT frames — is stored in
+/// `State::jit_error` for the interpreter loop, and becomes `ERROR`.
+fn caught<T>(s: &mut State, r: std::thread::Result<crate::error::VmResult<T>>) -> Result<T, u64> {
+    match r {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => {
+            s.jit_error = Some(e);
+            Err(status::ERROR)
+        }
+        Err(_) => {
+            s.jit_error = Some(Throw::msg("internal error in a runtime call"));
+            Err(status::ERROR)
+        }
+    }
+}
+
 /// Stores a slow path's result in register `a` of the running frame, or
 /// turns its error into an `ERROR` status.
 fn finish_value(s: &mut State, a: usize, r: std::thread::Result<crate::error::VmResult<Value>>) -> u64 {
-    match r {
-        Ok(Ok(v)) => {
+    match caught(s, r) {
+        Ok(v) => {
             st_refresh(s);
             if a != usize::MAX {
                 // SAFETY: `a` is a register of the running frame; jit_regs
@@ -660,14 +656,7 @@ fn finish_value(s: &mut State, a: usize, r: std::thread::Result<crate::error::Vm
             }
             status::NEXT
         }
-        Ok(Err(e)) => {
-            s.jit_error = Some(e);
-            status::ERROR
-        }
-        Err(_) => {
-            s.jit_error = Some(Throw::msg("internal error in a runtime call"));
-            status::ERROR
-        }
+        Err(error) => error,
     }
 }
 
