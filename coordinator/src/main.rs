@@ -111,36 +111,10 @@ fn settings(cli: &Cli) -> anyhow::Result<CoordinatorSettings> {
     Ok(s)
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
-}
-
 #[tokio::main]
 async fn main() {
     let cli = Cli::parse();
-    let telemetry = match ember_telemetry::init("ember-coordinator") {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("ember-coordinator: {e:#}");
-            std::process::exit(1);
-        }
-    };
-    let result = run(cli).await;
-    telemetry.shutdown();
-    if let Err(e) = result {
-        eprintln!("ember-coordinator: {e:#}");
-        std::process::exit(1);
-    }
+    ember_telemetry::run("ember-coordinator", run(cli)).await;
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -171,7 +145,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 s.budget.pioneer
             );
             tracing::info!(grpc = %bound, "serving");
-            serve(s.budget.clone(), s.admin_token.clone(), listener, shutdown_signal()).await?;
+            serve(s.budget.clone(), s.admin_token.clone(), listener, ember_telemetry::shutdown_signal()).await?;
             tracing::info!("stopped");
             Ok(())
         }

@@ -1,7 +1,8 @@
 //! # ember-telemetry
 //!
-//! Logs and traces set up one way for every Ember process (`ember-node`,
-//! `ember-coordinator`). Logs go to stderr, filtered by `RUST_LOG`. Traces
+//! What every Ember process (`ember-node`, `ember-coordinator`) sets up the
+//! same way: logs, traces, and the signals that stop it ([`run`],
+//! [`shutdown_signal`]). Logs go to stderr, filtered by `RUST_LOG`. Traces
 //! are exported over OTLP/gRPC when `OTEL_EXPORTER_OTLP_ENDPOINT` (or
 //! `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) is set, under `OTEL_SERVICE_NAME`,
 //! batched per the standard `OTEL_BSP_*` variables; otherwise spans only
@@ -63,6 +64,44 @@ pub fn init(default_service: &str) -> anyhow::Result<Telemetry> {
     tracing_subscriber::registry().with(filter).with(fmt).with(tracing_opentelemetry::layer().with_tracer(tracer)).init();
     tracing::info!(%endpoint, %service, "exporting traces over OTLP");
     Ok(Telemetry { provider: Some(provider) })
+}
+
+/// Runs a process's `main`: installs logs and traces ([`init`]), awaits
+/// `body`, flushes the exporter, and on an error prints `name: error` and
+/// exits with status 1.
+pub async fn run<F>(name: &str, body: F)
+where
+    F: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let telemetry = match init(name) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("{name}: {e:#}");
+            std::process::exit(1);
+        }
+    };
+    let result = body.await;
+    telemetry.shutdown();
+    if let Err(e) = result {
+        eprintln!("{name}: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+/// Resolves on Ctrl-C or, on Unix, SIGTERM: when a server should start its
+/// graceful shutdown.
+pub async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
 }
 
 /// An OTLP trace receiver for tests: collects exported spans in memory.

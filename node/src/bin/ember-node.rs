@@ -198,36 +198,10 @@ fn load_modules(node: &ClusterNode, dir: &std::path::Path) -> anyhow::Result<usi
     Ok(files.len())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
-}
-
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
-    let telemetry = match ember_node::telemetry::init("ember-node") {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("ember-node: {e:#}");
-            std::process::exit(1);
-        }
-    };
-    let result = run(args).await;
-    telemetry.shutdown();
-    if let Err(e) = result {
-        eprintln!("ember-node: {e:#}");
-        std::process::exit(1);
-    }
+    ember_telemetry::run("ember-node", run(args)).await;
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
@@ -308,7 +282,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         .add_service(health)
         .add_service(reflection)
         .add_service(service)
-        .serve_with_incoming_shutdown(incoming, shutdown_signal())
+        .serve_with_incoming_shutdown(incoming, ember_telemetry::shutdown_signal())
         .await
         .context("gRPC server")?;
 
