@@ -119,6 +119,8 @@ pub struct StateStats {
     pub tier0_calls: u64,
     /// Lua function calls into compiled tier-1 code.
     pub tier1_calls: u64,
+    /// Lua function calls into compiled tier-2 code.
+    pub tier2_calls: u64,
     /// Native (builtin) function calls.
     pub native_calls: u64,
     /// Garbage collections run.
@@ -170,8 +172,9 @@ impl State {
     /// Execution and heap counters of this state.
     pub fn stats(&self) -> StateStats {
         StateStats {
-            tier0_calls: self.counters.lua_calls - self.counters.tier1_calls,
+            tier0_calls: self.counters.lua_calls - self.counters.tier1_calls - self.counters.tier2_calls,
             tier1_calls: self.counters.tier1_calls,
+            tier2_calls: self.counters.tier2_calls,
             native_calls: self.counters.native_calls,
             gc_collections: self.heap.collections,
             heap_bytes: self.heap.bytes,

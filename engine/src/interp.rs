@@ -49,7 +49,8 @@ impl State {
                 // Resumes a protected frame at or above `level`, or fails.
                 self.unwind(e, level)?;
             }
-            // CONTINUE, INTERPRET, or no compiled code: the loop takes over.
+            Some(crate::jit::runtime::status::INTERPRET) => self.jit_handed_back = true,
+            // CONTINUE, or no compiled code: the loop takes over.
             _ => {}
         }
         match self.run::<false>(level)? {
@@ -214,7 +215,7 @@ impl State {
                 }};
             }
 
-            if !STEP && self.tier.mode != crate::jit::TierMode::Interpreter {
+            if !STEP && self.tier.mode != crate::jit::TierMode::Interpreter && !std::mem::take(&mut self.jit_handed_back) {
                 match self.enter_compiled(proto, &cl.inst.get().proto, regs, consts, &cl.upvals, pc) {
                     None => {}
                     Some(crate::jit::runtime::status::CONTINUE) => continue 'frame,

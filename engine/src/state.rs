@@ -100,6 +100,7 @@ pub(crate) struct Counters {
     pub lua_calls: u64,
     /// Lua calls whose callee had compiled code.
     pub tier1_calls: u64,
+    pub tier2_calls: u64,
     pub native_calls: u64,
 }
 
@@ -147,6 +148,9 @@ pub struct State {
     pub(crate) jit_error: Option<Throw>,
     /// Results of an entry frame that returned under compiled code.
     pub(crate) jit_nret: usize,
+    /// Compiled code just handed the top frame back (`INTERPRET`, e.g. a
+    /// deopt): the next frame dispatch interprets instead of re-entering it.
+    pub(crate) jit_handed_back: bool,
     /// Lua calls compiled code is running nested on the Rust stack.
     pub(crate) jit_depth: u32,
 }
@@ -227,6 +231,7 @@ impl State {
             jit_stack: std::ptr::null_mut(),
             jit_error: None,
             jit_nret: 0,
+            jit_handed_back: false,
             jit_depth: 0,
         };
         crate::stdlib::open_libs(&mut st);

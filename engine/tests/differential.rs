@@ -30,6 +30,17 @@ const MODES: &[&[&str]] = &[
     &["--tier", "auto", "--tiering", "tier1_threshold=10", "--tiering", "code_cache_bytes=8192"],
     &["--tier", "0", "--gc-stress"],
     &["--tier", "1", "--gc-stress"],
+    // Every function compiled at tier 2 on its first call, before any
+    // feedback: its guesses (integers everywhere) rest on guards, deopts
+    // and recompiles.
+    &["--tier", "2"],
+    &["--tier", "2", "--gc-stress"],
+    // Tier 0 -> 1 -> 2 mid-run on the running thread, with speculations
+    // from real feedback; entered at calls and loop headers (OSR).
+    &["--tier", "auto", "--tiering", "workers=0", "--tiering", "tier1_threshold=20", "--tiering", "tier2_threshold=200"],
+    // Deopt limits so low that functions are recompiled and pinned to
+    // tier 1 while they run.
+    &["--tier", "2", "--tiering", "workers=0", "--tiering", "deopt_limit=1", "--tiering", "recompile_limit=1"],
 ];
 const TIMEOUT: Duration = Duration::from_secs(60);
 

@@ -32,7 +32,8 @@ enum Tier {
     /// Baseline JIT for every function, compiled on its first call.
     #[value(name = "1")]
     T1,
-    /// Optimizing JIT for every function (not built yet).
+    /// Optimizing JIT for every function, compiled on its first call with
+    /// whatever feedback exists (guards and deopts keep it correct).
     #[value(name = "2")]
     T2,
 }
@@ -90,15 +91,12 @@ fn main() -> ExitCode {
 }
 
 fn run(a: RunArgs) -> ExitCode {
-    if a.tier == Tier::T2 {
-        eprintln!("ember: --tier 2 is not available in this build: the optimizing tier is not implemented yet (use 0, 1 or auto)");
-        return ExitCode::from(2);
-    }
     let mut tiering = TieringConfig::preset(a.policy.parse().expect("clap checked the policy"));
     tiering.mode = match a.tier {
         Tier::T0 => TierMode::Interpreter,
         Tier::T1 => TierMode::Baseline,
-        Tier::Auto | Tier::T2 => TierMode::Auto,
+        Tier::T2 => TierMode::Optimizing,
+        Tier::Auto => TierMode::Auto,
     };
     for kv in &a.tiering {
         let r =
@@ -177,8 +175,12 @@ fn print_stats(engine: &Engine, state: &ember_engine::State) {
     let t = engine.tiering();
     let mut e = std::io::stderr().lock();
     let _ = writeln!(e, "-- ember stats --");
-    let _ = writeln!(e, "tiering: mode {:?}, policy {:?}, tier-1 threshold {}", t.mode, t.policy, t.tier1_threshold);
-    let _ = writeln!(e, "calls by tier: tier0={} tier1={} tier2=0", s.tier0_calls, s.tier1_calls);
+    let _ = writeln!(
+        e,
+        "tiering: mode {:?}, policy {:?}, tier-1 threshold {}, tier-2 threshold {}, deopt limit {}, recompile limit {}",
+        t.mode, t.policy, t.tier1_threshold, t.tier2_threshold, t.deopt_limit, t.recompile_limit
+    );
+    let _ = writeln!(e, "calls by tier: tier0={} tier1={} tier2={}", s.tier0_calls, s.tier1_calls, s.tier2_calls);
     let _ = writeln!(e, "native calls: {}", s.native_calls);
     let _ = writeln!(
         e,
@@ -191,6 +193,18 @@ fn print_stats(engine: &Engine, state: &ember_engine::State) {
         j.evicted,
         j.compiled_on_invoking_thread
     );
+    let _ = writeln!(
+        e,
+        "tier 2: {} compiled ({} recompiles), {} failed, {} deopts, {} OSR entries, {} pinned to tier 1",
+        j.tier2_compiled, j.recompiles, j.tier2_rejected, j.deopts, j.osr_entries, j.pinned
+    );
+    if !j.deopt_sites.is_empty() {
+        let _ = writeln!(e, "deopts by site (most frequent first):");
+        for d in j.deopt_sites.iter().take(12) {
+            let guard = d.guard.map_or("entry-check".to_string(), |g| format!("{g:?}"));
+            let _ = writeln!(e, "  {:>8}  {:<14} {} {} pc {}: {}", d.count, guard, d.location, d.name, d.pc, d.last_reason);
+        }
+    }
     let _ = writeln!(
         e,
         "code cache: {} units, {} KiB (limit {} KiB), {} KiB evicted awaiting free",
@@ -211,6 +225,13 @@ fn print_stats(engine: &Engine, state: &ember_engine::State) {
         let _ = writeln!(e, "not compiled (these run in the interpreter):");
         for f in rejected {
             let _ = writeln!(e, "  {} {}: {}", f.location, f.name, f.rejected.as_deref().unwrap_or(""));
+        }
+    }
+    let blocked: Vec<_> = j.functions.iter().filter(|f| f.tier2_blocked.is_some()).collect();
+    if !blocked.is_empty() {
+        let _ = writeln!(e, "kept at tier 1:");
+        for f in blocked {
+            let _ = writeln!(e, "  {} {}: {}", f.location, f.name, f.tier2_blocked.as_deref().unwrap_or(""));
         }
     }
 }

@@ -14,6 +14,7 @@
 //! and returns hand control back to the interpreter loop and the frame is
 //! re-entered where it left off.
 
+use std::collections::HashMap;
 use std::sync::atomic::AtomicU32;
 
 use cranelift_codegen::Context;
@@ -26,6 +27,7 @@ use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{Module, default_libcall_names};
 
 use super::runtime::{self as rt, JitFn, Layout, jit_step, jit_tick, layout, status, tag};
+use super::speculate::{Plan, Ty};
 use crate::bytecode::{Constant, Op, Proto, RK_CONST};
 use crate::profile::access;
 
@@ -42,32 +44,49 @@ pub(crate) struct CompiledCode {
 
 /// Reusable compiler state: one per compiling thread.
 pub(crate) struct Compiler {
+    /// Tier 1: no optimization passes (compile speed first).
     isa: OwnedTargetIsa,
+    /// Tier 2: Cranelift's optimizer on (GVN, LICM, constant folding).
+    isa_opt: OwnedTargetIsa,
     ctx: Context,
     fbc: FunctionBuilderContext,
 }
 
+pub(crate) mod tier2;
+
 impl Compiler {
     pub(crate) fn new() -> Result<Compiler, String> {
-        let mut fb = settings::builder();
-        let set = |fb: &mut settings::Builder, k: &str, v: &str| fb.set(k, v).map_err(|e| format!("cranelift setting {k}: {e}"));
-        set(&mut fb, "opt_level", "none")?;
-        set(&mut fb, "is_pic", "false")?;
-        set(&mut fb, "regalloc_algorithm", "backtracking")?;
-        set(&mut fb, "use_colocated_libcalls", "false")?;
-        set(&mut fb, "enable_verifier", if cfg!(debug_assertions) { "true" } else { "false" })?;
-        let isa = cranelift_native::builder()
-            .map_err(|e| format!("unsupported host for the JIT: {e}"))?
-            .finish(settings::Flags::new(fb))
-            .map_err(|e| format!("cranelift ISA: {e}"))?;
-        Ok(Compiler { isa, ctx: Context::new(), fbc: FunctionBuilderContext::new() })
+        let isa = |opt: &str| -> Result<OwnedTargetIsa, String> {
+            let mut fb = settings::builder();
+            let set = |fb: &mut settings::Builder, k: &str, v: &str| fb.set(k, v).map_err(|e| format!("cranelift setting {k}: {e}"));
+            set(&mut fb, "opt_level", opt)?;
+            set(&mut fb, "is_pic", "false")?;
+            set(&mut fb, "regalloc_algorithm", "backtracking")?;
+            set(&mut fb, "use_colocated_libcalls", "false")?;
+            set(&mut fb, "enable_verifier", if cfg!(debug_assertions) { "true" } else { "false" })?;
+            cranelift_native::builder()
+                .map_err(|e| format!("unsupported host for the JIT: {e}"))?
+                .finish(settings::Flags::new(fb))
+                .map_err(|e| format!("cranelift ISA: {e}"))
+        };
+        Ok(Compiler { isa: isa("none")?, isa_opt: isa("speed")?, ctx: Context::new(), fbc: FunctionBuilderContext::new() })
     }
 
     /// Compiles `proto` at tier 1. `profiling`: emit feedback recording.
     /// `use_profile`: the function ran in tier 0 long enough for its
     /// feedback to say which fast paths to emit (else: all of them).
     pub(crate) fn compile(&mut self, proto: &Proto, profiling: bool, use_profile: bool) -> Result<CompiledCode, String> {
-        let mut module = JITModule::new(JITBuilder::with_isa(self.isa.clone(), default_libcall_names()));
+        self.compile_with(proto, profiling, use_profile, None)
+    }
+
+    /// Compiles `proto` at tier 2 under `plan` (see `speculate.rs`).
+    pub(crate) fn compile_optimized(&mut self, proto: &Proto, plan: &Plan) -> Result<CompiledCode, String> {
+        self.compile_with(proto, false, true, Some(plan))
+    }
+
+    fn compile_with(&mut self, proto: &Proto, profiling: bool, use_profile: bool, plan: Option<&Plan>) -> Result<CompiledCode, String> {
+        let isa = if plan.is_some() { self.isa_opt.clone() } else { self.isa.clone() };
+        let mut module = JITModule::new(JITBuilder::with_isa(isa, default_libcall_names()));
         let mut sig = module.make_signature();
         for _ in 0..5 {
             sig.params.push(AbiParam::new(types::I64));
@@ -88,8 +107,8 @@ impl Compiler {
             let mut call = sig.clone();
             call.params.truncate(4);
             let call = b.import_signature(call);
-            let mut t = Translator::new(&mut b, proto, [helper, fast, call], profiling, &ic);
-            t.use_profile = profiling && use_profile;
+            let mut t = Translator::new(&mut b, proto, [helper, fast, call], profiling, &ic, plan);
+            t.use_profile = (profiling || plan.is_some()) && use_profile;
             t.translate();
             b.finalize(module.target_config());
         }
@@ -161,10 +180,30 @@ struct Translator<'a, 'b> {
     /// Emit fast paths only where feedback saw their types.
     use_profile: bool,
     mf: MemFlagsData,
+    /// Tier 2: the speculation plan (None: tier 1).
+    plan: Option<&'a Plan>,
+    /// The instruction being translated.
+    pc: usize,
+    /// Tier 2: unboxed integer / float payload of each register, valid
+    /// where the plan says the register has that type.
+    ivars: Vec<Variable>,
+    fvars: Vec<Variable>,
+    /// Tier 2: per pc, the block that (re)loads the registers the plan
+    /// knows there from memory and checks their tags, then continues at pc.
+    stubs: HashMap<usize, Block>,
+    /// Tier 2: deoptimization exits by (pc, guard kind).
+    deopts: HashMap<(usize, u8), Block>,
 }
 
 impl<'a, 'b> Translator<'a, 'b> {
-    fn new(b: &'a mut FunctionBuilder<'b>, p: &'a Proto, [helper, fast, call]: [SigRef; 3], prof: bool, ic: &'a [AtomicU32]) -> Self {
+    fn new(
+        b: &'a mut FunctionBuilder<'b>,
+        p: &'a Proto,
+        [helper, fast, call]: [SigRef; 3],
+        prof: bool,
+        ic: &'a [AtomicU32],
+        plan: Option<&'a Plan>,
+    ) -> Self {
         let entry = b.create_block();
         b.append_block_params_for_function_params(entry);
         b.switch_to_block(entry);
@@ -175,6 +214,9 @@ impl<'a, 'b> Translator<'a, 'b> {
         let exit = b.create_block();
         b.append_block_param(exit, types::I64);
         let bail = b.create_block();
+        let nvars = if plan.is_some() { p.maxstack as usize + 1 } else { 0 };
+        let ivars = (0..nvars).map(|_| b.declare_var(types::I64)).collect();
+        let fvars = (0..nvars).map(|_| b.declare_var(types::F64)).collect();
         let mut t = Translator {
             b,
             p,
@@ -193,6 +235,12 @@ impl<'a, 'b> Translator<'a, 'b> {
             prof,
             use_profile: false,
             mf: MemFlagsData::trusted(),
+            plan,
+            pc: 0,
+            ivars,
+            fvars,
+            stubs: HashMap::new(),
+            deopts: HashMap::new(),
         };
         t.resume_dispatch(params[3]);
         t
@@ -212,7 +260,8 @@ impl<'a, 'b> Translator<'a, 'b> {
             }
         }
         let bail = self.b.func.dfg.block_call(self.bail, &[]);
-        let table: Vec<_> = (0..n).map(|i| self.b.func.dfg.block_call(if resume[i] { self.blocks[i] } else { self.bail }, &[])).collect();
+        let targets: Vec<Block> = (0..n).map(|i| if resume[i] { self.resume_block(i) } else { self.bail }).collect();
+        let table: Vec<_> = targets.into_iter().map(|blk| self.b.func.dfg.block_call(blk, &[])).collect();
         let jt = self.b.create_jump_table(JumpTableData::new(bail, &table));
         let idx = self.b.ins().ireduce(types::I32, pc);
         self.b.ins().br_table(idx, jt);
@@ -221,8 +270,10 @@ impl<'a, 'b> Translator<'a, 'b> {
     fn translate(&mut self) {
         for pc in 0..self.p.code.len() {
             self.b.switch_to_block(self.blocks[pc]);
+            self.pc = pc;
             self.op(pc);
         }
+        self.finish_stubs();
         self.b.switch_to_block(self.exit);
         let st = self.b.block_params(self.exit)[0];
         self.b.ins().return_(&[st]);
@@ -241,14 +292,25 @@ impl<'a, 'b> Translator<'a, 'b> {
         self.b.use_var(self.regs)
     }
     fn tag(&mut self, r: u16) -> ir::Value {
+        match self.known(r) {
+            Ty::Int => return self.iconst(tag::INT),
+            Ty::Float => return self.iconst(tag::FLOAT),
+            _ => {}
+        }
         let regs = self.regs();
         self.b.ins().load(types::I64, self.mf, regs, 16 * r as i32)
     }
     fn int(&mut self, r: u16) -> ir::Value {
+        if self.known(r) == Ty::Int {
+            return self.b.use_var(self.ivars[r as usize]);
+        }
         let regs = self.regs();
         self.b.ins().load(types::I64, self.mf, regs, 16 * r as i32 + 8)
     }
     fn float(&mut self, r: u16) -> ir::Value {
+        if self.known(r) == Ty::Float {
+            return self.b.use_var(self.fvars[r as usize]);
+        }
         let regs = self.regs();
         self.b.ins().load(types::F64, self.mf, regs, 16 * r as i32 + 8)
     }
@@ -262,10 +324,16 @@ impl<'a, 'b> Translator<'a, 'b> {
         self.b.ins().store(self.mf, v, regs, 16 * r as i32 + 8);
     }
     fn set_int(&mut self, r: u16, v: ir::Value) {
+        if self.plan.is_some() {
+            return self.write_num(r, v, Ty::Int);
+        }
         self.set_tag(r, tag::INT);
         self.set_payload(r, v);
     }
     fn set_float(&mut self, r: u16, v: ir::Value) {
+        if self.plan.is_some() {
+            return self.write_num(r, v, Ty::Float);
+        }
         self.set_tag(r, tag::FLOAT);
         self.set_payload(r, v);
     }
@@ -283,6 +351,17 @@ impl<'a, 'b> Translator<'a, 'b> {
         self.b.ins().store(self.mf, v, dst, doff + 8);
     }
     fn mov(&mut self, dst: u16, src: u16) {
+        match self.known(src) {
+            Ty::Int => {
+                let v = self.int(src);
+                return self.set_int(dst, v);
+            }
+            Ty::Float => {
+                let v = self.float(src);
+                return self.set_float(dst, v);
+            }
+            _ => {}
+        }
         let regs = self.regs();
         self.copy(regs, 16 * dst as i32, regs, 16 * src as i32);
     }
@@ -292,6 +371,13 @@ impl<'a, 'b> Translator<'a, 'b> {
     }
     fn jump(&mut self, pc: usize) {
         let target = self.block_at(pc);
+        self.b.ins().jump(target, &[]);
+    }
+    /// Where control continues at `pc` after a helper ran: tier 2 first
+    /// reloads the registers its plan knows there (a helper may have
+    /// written them in memory).
+    fn jump_resumed(&mut self, pc: usize) {
+        let target = self.resume_block(pc);
         self.b.ins().jump(target, &[]);
     }
     fn block_at(&self, pc: usize) -> Block {
@@ -383,7 +469,9 @@ impl<'a, 'b> Translator<'a, 'b> {
         let dest = self.block_at(target);
         self.b.ins().brif(out, slow, &[], dest, &[]);
         self.b.switch_to_block(slow);
-        let r = self.call_helper(jit_tick as *const u8, pc);
+        // Tier-1 code marks itself so the tick can move a hot loop up.
+        let tier1 = if self.plan.is_none() { 1usize << 63 } else { 0 };
+        let r = self.call_helper(jit_tick as *const u8, pc | (target << 32) | tier1);
         let cont = self.b.create_block();
         self.b.ins().brif(r, self.exit, &[BlockArg::Value(r)], cont, &[]);
         self.b.switch_to_block(cont);
@@ -416,7 +504,7 @@ impl<'a, 'b> Translator<'a, 'b> {
     /// A fast helper (see runtime.rs) for instruction `pc`, then `pc + 1`.
     fn fast_helper(&mut self, f: *const u8, pc: usize, a: usize, b: usize, c: usize) {
         self.fast_helper_call(f, pc, a, b, c);
-        self.jump(pc + 1);
+        self.jump_resumed(pc + 1);
     }
 
     fn fast_helper_call(&mut self, f: *const u8, pc: usize, a: usize, b: usize, c: usize) {
@@ -571,17 +659,17 @@ impl<'a, 'b> Translator<'a, 'b> {
             [] => {
                 self.b.ins().jump(self.bail, &[]);
             }
-            [only] => self.jump(*only),
+            [only] => self.jump_resumed(*only),
             [first @ .., last] => {
                 let next = self.b.ins().ushr_imm_u(r, 8);
                 for &s in first {
                     let is = self.eq_imm(next, s as i64);
                     let other = self.b.create_block();
-                    let target = self.block_at(s);
+                    let target = self.resume_block(s);
                     self.b.ins().brif(is, target, &[], other, &[]);
                     self.b.switch_to_block(other);
                 }
-                self.jump(*last);
+                self.jump_resumed(*last);
             }
         }
     }
@@ -607,6 +695,9 @@ impl<'a, 'b> Translator<'a, 'b> {
     // ----- instructions -----------------------------------------------------------
 
     fn op(&mut self, pc: usize) {
+        if self.plan.is_some() && self.op_speculated(pc) {
+            return;
+        }
         let next = pc + 1;
         match self.p.code[pc] {
             Op::Move { a, b } => {
@@ -726,7 +817,7 @@ impl<'a, 'b> Translator<'a, 'b> {
             Op::Call { a, b, c } => {
                 let r = self.call_helper4(rt::jit_call as *const u8, pc, a as usize, b as usize, c as usize);
                 self.check_status(r);
-                self.jump(next);
+                self.jump_resumed(next);
             }
             Op::GetField { a, b, k } => self.get_cached(
                 pc,
@@ -785,6 +876,9 @@ impl<'a, 'b> Translator<'a, 'b> {
 
     /// 1 (i8) when register `r` holds nil or false.
     fn falsy(&mut self, r: u16) -> ir::Value {
+        if matches!(self.known(r), Ty::Int | Ty::Float) {
+            return self.b.ins().iconst(types::I8, 0);
+        }
         let t = self.tag(r);
         let is_nil = self.eq_imm(t, tag::NIL);
         let is_bool = self.eq_imm(t, tag::BOOL);
@@ -801,10 +895,14 @@ impl<'a, 'b> Translator<'a, 'b> {
     /// check constant types themselves).
     fn has_tag(&mut self, x: Opd, t: i64) -> Option<ir::Value> {
         match x {
-            Opd::Reg(r) => {
-                let tg = self.tag(r);
-                Some(self.eq_imm(tg, t))
-            }
+            Opd::Reg(r) => match (self.known(r), t) {
+                (Ty::Int, tag::INT) | (Ty::Float, tag::FLOAT) => None,
+                (Ty::Int | Ty::Float, _) => Some(self.b.ins().iconst(types::I8, 0)),
+                _ => {
+                    let tg = self.tag(r);
+                    Some(self.eq_imm(tg, t))
+                }
+            },
             _ => None,
         }
     }
@@ -1097,11 +1195,16 @@ impl<'a, 'b> Translator<'a, 'b> {
 
     fn for_loop(&mut self, pc: usize, a: u16, target: usize) {
         let next = pc + 1;
-        let slow = self.slow_block(pc, &[target, next]);
-        let st = self.tag(a + 2);
-        let is_int = self.eq_imm(st, tag::INT);
         let int_blk = self.b.create_block();
-        self.b.ins().brif(is_int, int_blk, &[], slow, &[]);
+        if self.known(a + 2) == Ty::Int {
+            // Tier 2 knows it is an integer loop: no float path at all.
+            self.b.ins().jump(int_blk, &[]);
+        } else {
+            let slow = self.slow_block(pc, &[target, next]);
+            let st = self.tag(a + 2);
+            let is_int = self.eq_imm(st, tag::INT);
+            self.b.ins().brif(is_int, int_blk, &[], slow, &[]);
+        }
         self.b.switch_to_block(int_blk);
         // Integer loop: R[a+1] holds the remaining iteration count.
         let count = self.int(a + 1);
@@ -1115,8 +1218,13 @@ impl<'a, 'b> Translator<'a, 'b> {
         let idx = self.int(a);
         let idx = self.b.ins().iadd(idx, step);
         let count = self.b.ins().iadd_imm_s(count, -1);
-        self.set_payload(a + 1, count);
-        self.set_payload(a, idx);
+        if self.plan.is_some() {
+            self.set_int(a + 1, count);
+            self.set_int(a, idx);
+        } else {
+            self.set_payload(a + 1, count);
+            self.set_payload(a, idx);
+        }
         self.set_int(a + 3, idx);
         self.back_edge(pc, target);
     }

@@ -16,6 +16,10 @@ pub enum TierMode {
     /// Compile every function at tier 1 on its first call, on the calling
     /// thread (`ember run --tier 1`).
     Baseline,
+    /// Compile every function at tier 2 on its first call, on the calling
+    /// thread, from whatever feedback exists (`ember run --tier 2`):
+    /// correctness then rests on guards and deoptimization.
+    Optimizing,
     /// Hotness-driven tiering under the policy's thresholds.
     Auto,
 }
@@ -55,9 +59,14 @@ pub struct TieringConfig {
     pub policy: Policy,
     /// Hotness at which a function is queued for tier 1.
     pub tier1_threshold: u64,
-    /// Hotness at which a function is queued for tier 2 (used once the
-    /// optimizing tier exists).
+    /// Hotness at which a function running tier-1 code is queued for tier 2.
     pub tier2_threshold: u64,
+    /// Failures of one speculation after which the function is compiled
+    /// again without it.
+    pub deopt_limit: u32,
+    /// Tier-2 recompiles after which a function that keeps deoptimizing is
+    /// pinned to tier 1.
+    pub recompile_limit: u32,
     /// Hotness a call adds; a loop back-edge adds 1.
     pub call_weight: u64,
     /// Background compile threads (0: none).
@@ -96,6 +105,8 @@ impl TieringConfig {
             policy,
             tier1_threshold: 2_000,
             tier2_threshold: 50_000,
+            deopt_limit: 8,
+            recompile_limit: 4,
             call_weight: 8,
             workers: 1,
             queue_capacity: 256,
@@ -129,8 +140,11 @@ impl TieringConfig {
         if self.workers > 64 {
             return Err(format!("workers = {} (at most 64)", self.workers));
         }
-        if self.call_weight == 0 || self.tier1_threshold == 0 {
-            return Err("call_weight and tier1_threshold must be at least 1".into());
+        if self.call_weight == 0 || self.tier1_threshold == 0 || self.tier2_threshold == 0 {
+            return Err("call_weight, tier1_threshold and tier2_threshold must be at least 1".into());
+        }
+        if self.deopt_limit == 0 {
+            return Err("deopt_limit must be at least 1".into());
         }
         if self.code_cache_bytes < 4096 {
             return Err(format!("code_cache_bytes = {} (at least one 4096-byte page)", self.code_cache_bytes));
@@ -153,13 +167,16 @@ impl TieringConfig {
                 self.mode = match value {
                     "interpreter" | "0" => TierMode::Interpreter,
                     "baseline" | "1" => TierMode::Baseline,
+                    "optimizing" | "2" => TierMode::Optimizing,
                     "auto" => TierMode::Auto,
-                    v => return Err(format!("mode: unknown '{v}' (interpreter, baseline, auto)")),
+                    v => return Err(format!("mode: unknown '{v}' (interpreter, baseline, optimizing, auto)")),
                 }
             }
             "policy" => *self = TieringConfig { mode: self.mode, ..TieringConfig::preset(value.parse()?) },
             "tier1_threshold" => self.tier1_threshold = value.parse().map_err(|e| bad(&e))?,
             "tier2_threshold" => self.tier2_threshold = value.parse().map_err(|e| bad(&e))?,
+            "deopt_limit" => self.deopt_limit = value.parse().map_err(|e| bad(&e))?,
+            "recompile_limit" => self.recompile_limit = value.parse().map_err(|e| bad(&e))?,
             "call_weight" => self.call_weight = value.parse().map_err(|e| bad(&e))?,
             "workers" => self.workers = value.parse().map_err(|e| bad(&e))?,
             "queue_capacity" => self.queue_capacity = value.parse().map_err(|e| bad(&e))?,

@@ -21,6 +21,7 @@
 pub(crate) mod codegen;
 pub mod config;
 pub(crate) mod runtime;
+pub(crate) mod speculate;
 
 use std::cell::RefCell;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
@@ -32,6 +33,7 @@ pub use config::{Policy, TierMode, TieringConfig};
 
 use crate::bytecode::Proto;
 use crate::key::FunctionKey;
+use crate::profile::{GuardKind, SpeculationOutcome};
 use crate::state::State;
 use crate::value::Value;
 use codegen::{CompiledCode, Compiler};
@@ -48,6 +50,39 @@ pub(crate) struct JitSlot {
     pub hot: AtomicU64,
     /// Wall time of the last successful compile, µs (for profiles).
     pub compile_us: AtomicU32,
+    /// Tier of the published entry (0: none).
+    pub tier: AtomicU8,
+    /// Where the function stands with tier 2: one of `opt::*`.
+    pub opt: AtomicU8,
+    /// Tier-2 compiles so far (the first one and every recompile).
+    pub opt_compiles: AtomicU32,
+    /// Deoptimizations, by pc and guard kind.
+    deopts: Mutex<Vec<DeoptRecord>>,
+}
+
+/// Deopts at one guard of one function.
+#[derive(Clone)]
+struct DeoptRecord {
+    pc: u32,
+    /// Guard kind code (`codegen::tier2::kind_code`, or `ENTRY_CHECK`).
+    code: u8,
+    count: u64,
+    /// Failures since the function's current tier-2 code was published.
+    since_compile: u32,
+    last_reason: String,
+}
+
+/// Tier-2 states of a function.
+mod opt {
+    /// Not asked for yet.
+    pub const NONE: u8 = 0;
+    pub const QUEUED: u8 = 1;
+    /// Published (a recompile request moves it back to QUEUED).
+    pub const DONE: u8 = 2;
+    /// Could not be compiled at tier 2; it stays at tier 1.
+    pub const FAILED: u8 = 3;
+    /// Deoptimized past the recompile limit; it stays at tier 1.
+    pub const PINNED: u8 = 4;
 }
 
 mod slot {
@@ -69,6 +104,12 @@ pub enum TierEventKind {
     Evicted,
     /// Evicted code whose memory was returned (no frame could reach it).
     Freed,
+    /// A tier-2 guard failed and the frame continued in the interpreter
+    /// (logged on a guard's first failure and when it reaches the deopt
+    /// limit, not every time).
+    Deopt,
+    /// Deoptimized past the recompile limit: the function stays at tier 1.
+    Pinned,
 }
 
 /// Why a function was compiled.
@@ -82,6 +123,9 @@ pub enum CompileTrigger {
     /// The embedder asked for it ([`crate::Engine::compile_now`]), e.g. a
     /// node warming up from profiles gossiped by its peers.
     Request,
+    /// A speculation failed past the deopt limit: compiled again without it
+    /// (or, past the recompile limit, back at tier 1).
+    Deopt,
 }
 
 impl CompileTrigger {
@@ -118,7 +162,7 @@ pub struct TierEvent {
     pub name: String,
     /// Chunk name and line, `x.lua:12`.
     pub location: String,
-    /// The tier concerned (1 for now).
+    /// The tier concerned.
     pub tier: u8,
     /// Compile wall time, µs (Compiled).
     pub compile_us: u64,
@@ -132,6 +176,12 @@ pub struct TierEvent {
     pub reason: Option<String>,
     /// What asked for the compile (Compiled, Rejected).
     pub trigger: Option<CompileTrigger>,
+    /// Deopt: the pc of the guard that failed.
+    #[serde(default)]
+    pub pc: Option<u32>,
+    /// Deopt: what the guard speculated (None: a resume stub's check).
+    #[serde(default)]
+    pub guard: Option<GuardKind>,
 }
 
 /// A function as the tiering machinery sees it (part of [`JitStats`]).
@@ -151,6 +201,37 @@ pub struct FunctionTier {
     pub code_bytes: u64,
     /// Why compilation failed, if it did.
     pub rejected: Option<String>,
+    /// Why it stayed at tier 1: a tier-2 compile failed, or it was pinned
+    /// after too many deopts.
+    #[serde(default)]
+    pub tier2_blocked: Option<String>,
+    /// Tier-2 compiles (first one plus recompiles).
+    #[serde(default)]
+    pub tier2_compiles: u32,
+    /// Deopts taken in this function.
+    #[serde(default)]
+    pub deopts: u64,
+}
+
+/// Deopts at one guard ([`JitStats::deopt_sites`]).
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct DeoptSite {
+    /// The function's key.
+    pub key: FunctionKey,
+    /// Its human name.
+    pub name: String,
+    /// `x.lua:12` of the guarded instruction.
+    pub location: String,
+    /// Bytecode index of the guard.
+    pub pc: u32,
+    /// Site ordinal (as in profiles and outcomes; `u32::MAX`: none).
+    pub site: u32,
+    /// What was speculated (None: a resume stub found a register of another type).
+    pub guard: Option<GuardKind>,
+    /// Times it failed.
+    pub count: u64,
+    /// What the guard found the last time.
+    pub last_reason: String,
 }
 
 /// Counters of the tiering machinery ([`crate::Engine::jit_stats`]).
@@ -158,6 +239,20 @@ pub struct FunctionTier {
 pub struct JitStats {
     /// Units compiled at tier 1 since the engine started.
     pub tier1_compiled: u64,
+    /// Units compiled at tier 2 (first compiles and recompiles).
+    pub tier2_compiled: u64,
+    /// Tier-2 compiles that failed (the function stays at tier 1).
+    pub tier2_rejected: u64,
+    /// Deoptimizations (failed guards) in total.
+    pub deopts: u64,
+    /// Tier-2 recompiles after a speculation failed past the deopt limit.
+    pub recompiles: u64,
+    /// Functions pinned to tier 1 after too many recompiles.
+    pub pinned: u64,
+    /// Running loops that moved into tier-2 code at their header.
+    pub osr_entries: u64,
+    /// Deopts by guard, most frequent first.
+    pub deopt_sites: Vec<DeoptSite>,
     /// Functions that could not be compiled.
     pub rejected: u64,
     /// Units evicted from the code cache.
@@ -227,6 +322,7 @@ struct Request {
     proto: Arc<Proto>,
     queued_at: Instant,
     trigger: CompileTrigger,
+    tier: u8,
 }
 impl PartialEq for Request {
     fn eq(&self, o: &Self) -> bool {
@@ -263,6 +359,8 @@ struct Cache {
     retired_bytes: usize,
     /// Compile failures by prototype (for stats).
     rejected: HashMap<usize, (Arc<Proto>, String)>,
+    /// Why a function stays at tier 1 (tier-2 failure or pinning).
+    tier2_blocked: HashMap<usize, String>,
 }
 
 /// Per-invocation latencies for the adaptive controller.
@@ -319,6 +417,12 @@ struct Counters {
     on_invoker: AtomicU64,
     pauses: AtomicU64,
     gate_waits: AtomicU64,
+    compiled2: AtomicU64,
+    rejected2: AtomicU64,
+    deopts: AtomicU64,
+    recompiles: AtomicU64,
+    pinned: AtomicU64,
+    osr: AtomicU64,
 }
 
 /// The engine's JIT service. Dropping it stops the workers.
@@ -432,7 +536,7 @@ impl Jit {
 
     /// Queues `proto` for tier 1 (its status is already QUEUED). Returns
     /// false when the queue is full.
-    fn enqueue(&self, proto: &Arc<Proto>, priority: u64, trigger: CompileTrigger) -> bool {
+    fn enqueue(&self, proto: &Arc<Proto>, priority: u64, trigger: CompileTrigger, tier: u8) -> bool {
         let c = self.config();
         let mut q = self.shared.queue.lock().expect("queue lock");
         if q.heap.len() >= c.queue_capacity || c.workers == 0 || q.running_workers == 0 {
@@ -440,7 +544,7 @@ impl Jit {
         }
         q.seq += 1;
         let seq = q.seq;
-        q.heap.push(Request { priority, seq, proto: proto.clone(), queued_at: Instant::now(), trigger });
+        q.heap.push(Request { priority, seq, proto: proto.clone(), queued_at: Instant::now(), trigger, tier });
         drop(q);
         self.shared.wake.notify_one();
         true
@@ -458,7 +562,7 @@ impl Jit {
         }
         match p.jit.status.compare_exchange(slot::COLD, slot::QUEUED, AcqRel, Relaxed) {
             Ok(_) => {
-                if self.enqueue(p, u64::MAX, CompileTrigger::Request) {
+                if self.enqueue(p, u64::MAX, CompileTrigger::Request, 1) {
                     Ok(CompileRequest::Queued)
                 } else {
                     p.jit.status.store(slot::COLD, Release);
@@ -476,8 +580,96 @@ impl Jit {
         }
     }
 
+    /// Queues a function running at tier 1 for tier 2 (once).
+    pub(crate) fn request_tier2(&self, p: &Arc<Proto>, priority: u64, trigger: CompileTrigger) -> bool {
+        if p.jit.opt.compare_exchange(opt::NONE, opt::QUEUED, AcqRel, Relaxed).is_err() {
+            return false;
+        }
+        if self.enqueue_or_compile(p, priority, trigger, 2) {
+            return true;
+        }
+        p.jit.opt.store(opt::NONE, Release);
+        self.shared.stats.drops.fetch_add(1, Relaxed);
+        false
+    }
+
+    /// Queues a compile, or runs it here when the queue cannot take it and
+    /// the policy lets invoking threads compile. False: neither.
+    fn enqueue_or_compile(&self, p: &Arc<Proto>, priority: u64, trigger: CompileTrigger, tier: u8) -> bool {
+        if self.enqueue(p, priority, trigger, tier) {
+            return true;
+        }
+        if !self.config().compile_on_invoking_thread {
+            return false;
+        }
+        self.compile_here(p, trigger, tier);
+        true
+    }
+
+    /// A tier-2 guard failed (see `runtime::jit_deopt`): count it by site,
+    /// record the speculation outcome, and past the deopt limit compile
+    /// the function again without that speculation — or, past the
+    /// recompile limit, put it back at tier 1 for good.
+    pub(crate) fn deopt(&self, p: &Arc<Proto>, pc: usize, code: u8, reason: String) {
+        let sh = &self.shared;
+        sh.stats.deopts.fetch_add(1, Relaxed);
+        let (deopt_limit, recompile_limit) = {
+            let c = sh.config.read().expect("config lock");
+            (c.deopt_limit, c.recompile_limit)
+        };
+        let (first, at_limit) = {
+            let mut d = p.jit.deopts.lock().expect("deopts lock");
+            let i = match d.iter().position(|r| r.pc == pc as u32 && r.code == code) {
+                Some(i) => i,
+                None => {
+                    d.push(DeoptRecord { pc: pc as u32, code, count: 0, since_compile: 0, last_reason: String::new() });
+                    d.len() - 1
+                }
+            };
+            let r = &mut d[i];
+            r.count += 1;
+            r.since_compile = r.since_compile.saturating_add(1);
+            r.last_reason = reason.clone();
+            (r.count == 1, r.since_compile == deopt_limit)
+        };
+        let guard = codegen::tier2::kind_of(code);
+        if let Some(kind) = guard {
+            let site = p.code[..pc].iter().filter(|op| crate::profile::site_kind(op).is_some()).count() as u32;
+            let mut o = p.feedback.outcomes.lock().expect("outcomes lock");
+            match o.iter_mut().find(|x| x.site == site && x.kind == kind) {
+                Some(x) => x.failures = x.failures.saturating_add(1),
+                None => o.push(SpeculationOutcome { site, kind, failures: 1 }),
+            }
+        }
+        if first || at_limit {
+            sh.event_full(
+                TierEventKind::Deopt,
+                p,
+                2,
+                EventDetail { reason: Some(reason), pc: Some(pc as u32), guard, ..EventDetail::default() },
+            );
+        }
+        if !at_limit || p.jit.tier.load(Acquire) != 2 {
+            return;
+        }
+        if p.jit.opt_compiles.load(Relaxed) > recompile_limit {
+            if p.jit.opt.swap(opt::PINNED, AcqRel) != opt::PINNED {
+                sh.stats.pinned.fetch_add(1, Relaxed);
+                let why = format!("pinned after {} tier-2 compiles kept deoptimizing", p.jit.opt_compiles.load(Relaxed));
+                sh.cache.lock().expect("cache lock").tier2_blocked.insert(Arc::as_ptr(p) as usize, why.clone());
+                sh.event_full(TierEventKind::Pinned, p, 1, EventDetail { reason: Some(why), ..EventDetail::default() });
+                self.enqueue_or_compile(p, u64::MAX, CompileTrigger::Deopt, 1);
+            }
+        } else if p.jit.opt.compare_exchange(opt::DONE, opt::QUEUED, AcqRel, Relaxed).is_ok() {
+            sh.stats.recompiles.fetch_add(1, Relaxed);
+            if !self.enqueue_or_compile(p, u64::MAX, CompileTrigger::Deopt, 2) {
+                p.jit.opt.store(opt::DONE, Release);
+            }
+        }
+    }
+
     /// Compiles on the calling thread.
-    fn compile_here(&self, proto: &Arc<Proto>, trigger: CompileTrigger) {
+    fn compile_here(&self, proto: &Arc<Proto>, trigger: CompileTrigger, tier: u8) {
         LOCAL_COMPILER.with(|c| {
             let mut c = c.borrow_mut();
             if c.is_none() {
@@ -491,7 +683,7 @@ impl Jit {
             }
             let compiler = c.as_mut().expect("set above");
             self.shared.stats.on_invoker.fetch_add(1, Relaxed);
-            self.shared.compile_and_publish(compiler, proto, None, trigger);
+            self.shared.compile_and_publish(compiler, proto, None, trigger, tier);
         });
     }
 
@@ -517,23 +709,47 @@ impl Jit {
             key: p.key,
             name: p.name.clone(),
             location: format!("{}:{}", p.source, p.line_defined),
-            tier: if p.jit.entry.load(Acquire).is_null() { 0 } else { 1 },
+            tier: if p.jit.entry.load(Acquire).is_null() { 0 } else { p.jit.tier.load(Relaxed) },
             hotness: p.jit.hot.load(Relaxed),
             code_bytes: cache.units.get(&id).map_or(0, |u| u.code_bytes as u64),
             rejected: cache.rejected.get(&id).map(|r| r.1.clone()),
+            tier2_blocked: cache.tier2_blocked.get(&id).cloned(),
+            tier2_compiles: p.jit.opt_compiles.load(Relaxed),
+            deopts: p.jit.deopts.lock().expect("deopts lock").iter().map(|r| r.count).sum(),
         }
     }
 
     pub(crate) fn stats(&self, protos: &[Arc<Proto>]) -> JitStats {
         let sh = &self.shared;
         let s = &sh.stats;
-        let (code_bytes, retired_bytes, units, rejected) = {
+        let (code_bytes, retired_bytes, units, rejected, blocked) = {
             let mut cache = sh.cache.lock().expect("cache lock");
             sh.reclaim(&mut cache);
             let rejected: HashMap<usize, String> = cache.rejected.iter().map(|(k, (_, r))| (*k, r.clone())).collect();
             let sizes: HashMap<usize, u64> = cache.units.iter().map(|(k, u)| (*k, u.code_bytes as u64)).collect();
-            (cache.bytes as u64, cache.retired_bytes as u64, sizes, rejected)
+            (cache.bytes as u64, cache.retired_bytes as u64, sizes, rejected, cache.tier2_blocked.clone())
         };
+        let mut deopt_sites = Vec::new();
+        for p in protos {
+            for r in p.jit.deopts.lock().expect("deopts lock").iter() {
+                let pc = r.pc as usize;
+                deopt_sites.push(DeoptSite {
+                    key: p.key,
+                    name: p.name.clone(),
+                    location: format!("{}:{}", p.source, p.lines.get(pc).copied().unwrap_or(p.line_defined)),
+                    pc: r.pc,
+                    site: if crate::profile::site_kind(&p.code[pc]).is_some() {
+                        p.code[..pc].iter().filter(|op| crate::profile::site_kind(op).is_some()).count() as u32
+                    } else {
+                        u32::MAX
+                    },
+                    guard: codegen::tier2::kind_of(r.code),
+                    count: r.count,
+                    last_reason: r.last_reason.clone(),
+                });
+            }
+        }
+        deopt_sites.sort_by_key(|d| std::cmp::Reverse(d.count));
         let mut functions: Vec<FunctionTier> = protos
             .iter()
             .filter_map(|p| {
@@ -548,10 +764,13 @@ impl Jit {
                     key: p.key,
                     name: p.name.clone(),
                     location: format!("{}:{}", p.source, p.line_defined),
-                    tier: if published { 1 } else { 0 },
+                    tier: if published { p.jit.tier.load(Relaxed) } else { 0 },
                     hotness: hot,
                     code_bytes: units.get(&id).copied().unwrap_or(0),
                     rejected: rej,
+                    tier2_blocked: blocked.get(&id).cloned(),
+                    tier2_compiles: p.jit.opt_compiles.load(Relaxed),
+                    deopts: p.jit.deopts.lock().expect("deopts lock").iter().map(|r| r.count).sum(),
                 })
             })
             .collect();
@@ -559,6 +778,13 @@ impl Jit {
         let controller = sh.config.read().expect("config lock").latency_target_us > 0;
         JitStats {
             tier1_compiled: s.compiled.load(Relaxed),
+            tier2_compiled: s.compiled2.load(Relaxed),
+            tier2_rejected: s.rejected2.load(Relaxed),
+            deopts: s.deopts.load(Relaxed),
+            recompiles: s.recompiles.load(Relaxed),
+            pinned: s.pinned.load(Relaxed),
+            osr_entries: s.osr.load(Relaxed),
+            deopt_sites,
             rejected: s.rejected.load(Relaxed),
             evicted: s.evicted.load(Relaxed),
             freed: s.freed.load(Relaxed),
@@ -580,13 +806,31 @@ impl Jit {
 }
 
 impl Shared {
-    fn compile_and_publish(&self, compiler: &mut Compiler, proto: &Arc<Proto>, queued_at: Option<Instant>, trigger: CompileTrigger) {
+    fn compile_and_publish(
+        &self,
+        compiler: &mut Compiler,
+        proto: &Arc<Proto>,
+        queued_at: Option<Instant>,
+        trigger: CompileTrigger,
+        tier: u8,
+    ) {
         let wait = queued_at.map_or(0, |t| t.elapsed().as_micros() as u64);
+        if tier == 1 && proto.jit.tier.load(Acquire) == 2 && proto.jit.opt.load(Acquire) != opt::PINNED {
+            // Tier 2 got there first; tier 1 would be a step down.
+            return;
+        }
         let t0 = Instant::now();
-        let result = compiler.compile(proto, self.profiling, trigger.use_profile());
+        let result = if tier == 2 {
+            let limit = self.config.read().expect("config lock").deopt_limit;
+            let plan = speculate::Plan::build(proto, limit);
+            compiler.compile_optimized(proto, &plan)
+        } else {
+            compiler.compile(proto, self.profiling, trigger.use_profile())
+        };
         let us = t0.elapsed().as_micros() as u64;
         let code = match result {
             Ok(c) => c,
+            Err(e) if tier == 2 => return self.reject_tier2(proto, e, trigger),
             Err(e) => return self.reject(proto, e, trigger),
         };
         let CompiledCode { module, entry, code_bytes, ic } = code;
@@ -601,7 +845,8 @@ impl Shared {
                 drop(cache);
                 // Never published, so it can go at once.
                 drop(unit);
-                return self.reject(proto, format!("{bytes} bytes of code exceed the whole code cache ({limit} bytes)"), trigger);
+                let why = format!("{bytes} bytes of code exceed the whole code cache ({limit} bytes)");
+                return if tier == 2 { self.reject_tier2(proto, why, trigger) } else { self.reject(proto, why, trigger) };
             }
             self.evict_to(&mut cache, limit - bytes, Some(id));
             unit.hot_mark = proto.jit.hot.load(Relaxed);
@@ -614,14 +859,32 @@ impl Shared {
             }
             cache.bytes += bytes;
             proto.jit.compile_us.store(us.min(u32::MAX as u64) as u32, Relaxed);
+            if tier == 2 {
+                // Fresh code: deopt counts toward the next recompile start over.
+                for r in proto.jit.deopts.lock().expect("deopts lock").iter_mut() {
+                    r.since_compile = 0;
+                }
+                proto.jit.opt_compiles.fetch_add(1, Relaxed);
+                if proto.jit.opt.load(Acquire) != opt::PINNED {
+                    proto.jit.opt.store(opt::DONE, Release);
+                }
+            }
+            proto.jit.tier.store(tier, Release);
             proto.jit.entry.store(entry as *mut u8, Release);
             proto.jit.status.store(slot::COMPILED, Release);
             self.reclaim(&mut cache);
         }
-        self.stats.compiled.fetch_add(1, Relaxed);
+        if tier == 2 { &self.stats.compiled2 } else { &self.stats.compiled }.fetch_add(1, Relaxed);
         self.stats.compile_us.fetch_add(us, Relaxed);
         self.stats.bytecodes.fetch_add(proto.code.len() as u64, Relaxed);
-        self.event(TierEventKind::Compiled, proto, us, code_bytes as u64, wait, None, Some(trigger));
+        let detail = EventDetail {
+            compile_us: us,
+            code_bytes: code_bytes as u64,
+            queue_wait_us: wait,
+            trigger: Some(trigger),
+            ..EventDetail::default()
+        };
+        self.event_full(TierEventKind::Compiled, proto, tier, detail);
     }
 
     fn reject(&self, proto: &Arc<Proto>, reason: String, trigger: CompileTrigger) {
@@ -629,6 +892,21 @@ impl Shared {
         self.stats.rejected.fetch_add(1, Relaxed);
         self.cache.lock().expect("cache lock").rejected.insert(Arc::as_ptr(proto) as usize, (proto.clone(), reason.clone()));
         self.event(TierEventKind::Rejected, proto, 0, 0, 0, Some(reason), Some(trigger));
+    }
+
+    /// A tier-2 compile failed: the function keeps its tier-1 code (or the
+    /// interpreter) and is not tried at tier 2 again.
+    fn reject_tier2(&self, proto: &Arc<Proto>, reason: String, trigger: CompileTrigger) {
+        proto.jit.opt.store(opt::FAILED, Release);
+        self.stats.rejected2.fetch_add(1, Relaxed);
+        let why = format!("tier 2 failed: {reason}");
+        self.cache.lock().expect("cache lock").tier2_blocked.insert(Arc::as_ptr(proto) as usize, why.clone());
+        self.event_full(
+            TierEventKind::Rejected,
+            proto,
+            2,
+            EventDetail { reason: Some(why), trigger: Some(trigger), ..EventDetail::default() },
+        );
     }
 
     /// Evicts the units least used since the last look until the cache
@@ -654,6 +932,10 @@ impl Shared {
             // It must get hot again before it is compiled again.
             unit.proto.jit.hot.store(0, Relaxed);
             unit.proto.jit.status.store(slot::COLD, Release);
+            unit.proto.jit.tier.store(0, Release);
+            if unit.proto.jit.opt.load(Acquire) != opt::PINNED {
+                unit.proto.jit.opt.store(opt::NONE, Release);
+            }
             let e = self.epoch.fetch_add(1, SeqCst);
             cache.bytes -= unit.bytes;
             cache.retired_bytes += unit.bytes;
@@ -701,6 +983,11 @@ impl Shared {
         reason: Option<String>,
         trigger: Option<CompileTrigger>,
     ) {
+        let tier = p.jit.tier.load(Relaxed).max(1);
+        self.event_full(kind, p, tier, EventDetail { compile_us, code_bytes, queue_wait_us, reason, trigger, pc: None, guard: None });
+    }
+
+    fn event_full(&self, kind: TierEventKind, p: &Proto, tier: u8, d: EventDetail) {
         let mut ev = self.events.lock().expect("events lock");
         ev.0 += 1;
         let e = TierEvent {
@@ -710,13 +997,15 @@ impl Shared {
             key: p.key,
             name: p.name.clone(),
             location: format!("{}:{}", p.source, p.line_defined),
-            tier: 1,
-            compile_us,
-            code_bytes,
-            queue_wait_us,
+            tier,
+            compile_us: d.compile_us,
+            code_bytes: d.code_bytes,
+            queue_wait_us: d.queue_wait_us,
             bytecodes: p.code.len() as u32,
-            reason,
-            trigger,
+            reason: d.reason,
+            trigger: d.trigger,
+            pc: d.pc,
+            guard: d.guard,
         };
         if ev.1.len() == EVENT_LOG {
             ev.1.pop_front();
@@ -760,6 +1049,18 @@ impl Shared {
     }
 }
 
+/// The optional parts of a tier event.
+#[derive(Default)]
+struct EventDetail {
+    compile_us: u64,
+    code_bytes: u64,
+    queue_wait_us: u64,
+    reason: Option<String>,
+    trigger: Option<CompileTrigger>,
+    pc: Option<u32>,
+    guard: Option<GuardKind>,
+}
+
 fn worker(shared: Arc<Shared>, id: usize) {
     let mut compiler = match Compiler::new() {
         Ok(c) => c,
@@ -778,7 +1079,11 @@ fn worker(shared: Arc<Shared>, id: usize) {
                     if q.running_workers == 0 {
                         // Nobody will take these: let them be requested again.
                         for r in q.heap.drain() {
-                            r.proto.jit.status.store(slot::COLD, Release);
+                            if r.tier == 2 {
+                                r.proto.jit.opt.store(opt::NONE, Release);
+                            } else {
+                                r.proto.jit.status.store(slot::COLD, Release);
+                            }
                         }
                     }
                     return;
@@ -797,8 +1102,8 @@ fn worker(shared: Arc<Shared>, id: usize) {
                 let ask = GateRequest {
                     key: req.proto.key,
                     name: req.proto.name.clone(),
-                    tier: 1,
-                    estimated_us: estimate_compile_us(&req.proto),
+                    tier: req.tier,
+                    estimated_us: estimate_compile_us(&req.proto, req.tier),
                     trigger: req.trigger,
                 };
                 match g.acquire(&ask) {
@@ -816,7 +1121,7 @@ fn worker(shared: Arc<Shared>, id: usize) {
         };
         let before = shared.stats.compiled.load(Relaxed);
         let t0 = Instant::now();
-        shared.compile_and_publish(&mut compiler, &req.proto, Some(req.queued_at), req.trigger);
+        shared.compile_and_publish(&mut compiler, &req.proto, Some(req.queued_at), req.trigger, req.tier);
         if let (Some(g), Some(p)) = (gate, permit) {
             let compiled = shared.stats.compiled.load(Relaxed) > before;
             g.release(p, GateOutcome { compiled, compile_us: t0.elapsed().as_micros() as u64 });
@@ -825,9 +1130,10 @@ fn worker(shared: Arc<Shared>, id: usize) {
 }
 
 /// A guess at a compile's CPU time from its size (tier 1 measures about
-/// 20 µs per bytecode); what a budget is asked for before compiling.
-fn estimate_compile_us(p: &Proto) -> u64 {
-    300 + 20 * p.code.len() as u64
+/// 20 µs per bytecode, tier 2 with Cranelift's optimizer about twice
+/// that); what a budget is asked for before compiling.
+fn estimate_compile_us(p: &Proto, tier: u8) -> u64 {
+    300 + if tier == 2 { 40 } else { 20 } * p.code.len() as u64
 }
 
 /// What a [`CompileGate`] is asked.
@@ -886,12 +1192,23 @@ pub trait CompileGate: Send + Sync {
 /// `use_profile`: emit fast paths only where the function's feedback saw
 /// their types, as a hotness-triggered compile does.
 pub fn compile_for_measurement(proto: &Proto, use_profile: bool) -> Result<usize, String> {
+    measure(proto, |c| c.compile(proto, true, use_profile))
+}
+
+/// As [`compile_for_measurement`], at tier 2 with the plan the function's
+/// feedback gives now (criterion benchmark `tier2_compile`).
+pub fn compile_for_measurement_tier2(proto: &Proto) -> Result<usize, String> {
+    let plan = speculate::Plan::build(proto, TieringConfig::default().deopt_limit);
+    measure(proto, |c| c.compile_optimized(proto, &plan))
+}
+
+fn measure(_proto: &Proto, f: impl FnOnce(&mut Compiler) -> Result<CompiledCode, String>) -> Result<usize, String> {
     LOCAL_COMPILER.with(|c| {
         let mut c = c.borrow_mut();
         if c.is_none() {
             *c = Some(Compiler::new()?);
         }
-        let code = c.as_mut().expect("set above").compile(proto, true, use_profile)?;
+        let code = f(c.as_mut().expect("set above"))?;
         let bytes = code.code_bytes;
         // SAFETY: the entry point was never published; nothing can run it.
         unsafe { code.module.free_memory() };
@@ -905,6 +1222,10 @@ pub fn compile_for_measurement(proto: &Proto, use_profile: bool) -> Result<usize
 pub(crate) struct TierState {
     pub mode: TierMode,
     pub threshold: u64,
+    /// Hotness at which tier-1 code is recompiled at tier 2 (auto mode).
+    pub threshold2: u64,
+    /// Tier every function is compiled at on its first call (0: none).
+    pub eager: u8,
     pub call_weight: u64,
     pub record_latency: bool,
     generation: u64,
@@ -917,6 +1238,8 @@ impl TierState {
         let mut t = TierState {
             mode: TierMode::Interpreter,
             threshold: u64::MAX,
+            threshold2: u64::MAX,
+            eager: 0,
             call_weight: 1,
             record_latency: false,
             generation: 0,
@@ -935,6 +1258,12 @@ impl TierState {
         self.generation = g;
         self.mode = c.mode;
         self.threshold = if c.mode == TierMode::Auto { c.tier1_threshold } else { u64::MAX };
+        self.threshold2 = if c.mode == TierMode::Auto { c.tier2_threshold } else { u64::MAX };
+        self.eager = match c.mode {
+            TierMode::Baseline => 1,
+            TierMode::Optimizing => 2,
+            _ => 0,
+        };
         self.call_weight = c.call_weight;
         self.record_latency = c.latency_target_us > 0;
     }
@@ -955,15 +1284,12 @@ impl State {
         pc: usize,
     ) -> Option<u64> {
         let mut entry = proto.jit.entry.load(Acquire);
-        if entry.is_null() {
-            if self.tier.mode != TierMode::Baseline || pc != 0 || proto.jit.status.load(Relaxed) == slot::FAILED {
-                return None;
-            }
-            self.engine.jit().compile_here(arc, CompileTrigger::Eager);
+        if self.tier.eager != 0 && pc == 0 && (entry.is_null() || (self.tier.eager == 2 && proto.jit.opt.load(Relaxed) == opt::NONE)) {
+            self.compile_eagerly(arc);
             entry = proto.jit.entry.load(Acquire);
-            if entry.is_null() {
-                return None;
-            }
+        }
+        if entry.is_null() {
+            return None;
         }
         debug_assert_ne!(self.tier.epoch_slot.load(Relaxed), u64::MAX, "compiled code runs inside an invocation");
         self.jit_regs = regs;
@@ -973,6 +1299,46 @@ impl State {
         // this invocation ends (epochs); regs/consts are this frame's.
         let f: JitFn = unsafe { std::mem::transmute::<*mut u8, JitFn>(entry) };
         Some(unsafe { f(self as *mut State, regs, consts.as_ptr(), pc as u64, upvals.as_ptr()) })
+    }
+
+    /// `--tier 1` / `--tier 2`: compile on the first call, on this thread.
+    #[cold]
+    #[inline(never)]
+    fn compile_eagerly(&mut self, arc: &Arc<Proto>) {
+        let jit = self.engine.jit();
+        let j = &arc.jit;
+        if self.tier.eager == 2 && j.opt.compare_exchange(opt::NONE, opt::QUEUED, AcqRel, Relaxed).is_ok() {
+            jit.compile_here(arc, CompileTrigger::Eager, 2);
+            if !j.entry.load(Acquire).is_null() {
+                return;
+            }
+        }
+        // Tier 1: `--tier 1`, or a function tier 2 could not take.
+        if j.entry.load(Acquire).is_null() && j.status.load(Relaxed) != slot::FAILED {
+            jit.compile_here(arc, CompileTrigger::Eager, 1);
+        }
+    }
+
+    /// A tier-1 loop used up a tick slice (`runtime::jit_tick`): count it
+    /// toward tier 2, and say whether tier-2 code is there to move into.
+    pub(crate) fn tier1_loop_slice(&mut self, header: usize) -> bool {
+        /// Back-edges a slice stands for (the tick countdown's length).
+        const SLICE_HOTNESS: u64 = 4096;
+        let Some(f) = self.frames.last_mut() else { return false };
+        let crate::function::Function::Lua(cl) = f.closure.get() else { return false };
+        let p = cl.inst.get().proto.clone();
+        let h = p.jit.hot.load(Relaxed) + SLICE_HOTNESS;
+        p.jit.hot.store(h, Relaxed);
+        let jit = self.engine.jit();
+        if h >= self.tier.threshold2 && p.jit.opt.load(Relaxed) == opt::NONE {
+            jit.request_tier2(&p, h, CompileTrigger::Hotness);
+        }
+        if p.jit.tier.load(Acquire) == 2 {
+            f.pc = header;
+            jit.shared.stats.osr.fetch_add(1, Relaxed);
+            return true;
+        }
+        false
     }
 
     /// Adds a back-edge's hotness; true when the function now has compiled
@@ -990,7 +1356,14 @@ impl State {
         let h = p.jit.hot.load(Relaxed) + self.tier.call_weight;
         p.jit.hot.store(h, Relaxed);
         if !p.jit.entry.load(Relaxed).is_null() {
-            self.counters.tier1_calls += 1;
+            if p.jit.tier.load(Relaxed) == 2 {
+                self.counters.tier2_calls += 1;
+            } else {
+                self.counters.tier1_calls += 1;
+                if h >= self.tier.threshold2 && p.jit.opt.load(Relaxed) == opt::NONE {
+                    self.engine.jit().request_tier2(p, h, CompileTrigger::Hotness);
+                }
+            }
         } else if h >= self.tier.threshold {
             self.tier_up(p);
         }
@@ -1002,6 +1375,11 @@ impl State {
     #[inline(never)]
     pub(crate) fn tier_up(&mut self, p: &Arc<Proto>) -> bool {
         if !p.jit.entry.load(Acquire).is_null() {
+            if p.jit.tier.load(Relaxed) == 2 {
+                // A frame the interpreter was running (after a deopt, or
+                // since before the code existed) moves in at this loop.
+                self.engine.jit().shared.stats.osr.fetch_add(1, Relaxed);
+            }
             return true;
         }
         if p.jit.status.compare_exchange(slot::COLD, slot::QUEUED, AcqRel, Relaxed).is_err() {
@@ -1011,9 +1389,9 @@ impl State {
             return false;
         }
         let jit = self.engine.jit();
-        if !jit.enqueue(p, p.jit.hot.load(Relaxed), CompileTrigger::Hotness) {
+        if !jit.enqueue(p, p.jit.hot.load(Relaxed), CompileTrigger::Hotness, 1) {
             if jit.config().compile_on_invoking_thread {
-                jit.compile_here(p, CompileTrigger::Hotness);
+                jit.compile_here(p, CompileTrigger::Hotness, 1);
             } else {
                 jit.shared.stats.drops.fetch_add(1, Relaxed);
                 p.jit.hot.store(0, Relaxed);

@@ -177,25 +177,106 @@ pub(crate) unsafe extern "C" fn jit_step(st: *mut State, pc: u64) -> u64 {
     }
 }
 
-/// The limit check compiled code calls when its tick countdown runs out.
+/// The limit check compiled code calls when its tick countdown runs out
+/// at a loop back-edge. `word`: the back-edge's pc (bits 0..32), the loop
+/// header it jumps to (bits 32..63) and, in bit 63, "this is tier-1 code".
+///
+/// For tier-1 code this is also where a long-running loop moves up: the
+/// slice of ticks just used counts as hotness toward tier 2, and once
+/// tier-2 code is published the frame leaves at the loop header
+/// (`CONTINUE`), so the interpreter loop re-enters it there — on-stack
+/// replacement with the live values, which are all in memory.
 ///
 /// # Safety
 /// As for [`jit_step`].
-pub(crate) unsafe extern "C" fn jit_tick(st: *mut State, pc: u64) -> u64 {
+pub(crate) unsafe extern "C" fn jit_tick(st: *mut State, word: u64) -> u64 {
     // SAFETY: see jit_step.
     let st = unsafe { &mut *st };
+    let pc = (word & 0xffff_ffff) as usize;
+    let header = ((word >> 32) & 0x7fff_ffff) as usize;
     // `tick` already consumed one step inline; give it back so the slow
     // path counts exactly as the interpreter's does.
     st.budget.tick += 1;
     match st.tick() {
+        Ok(()) if word >> 63 == 1 => {
+            let r = std::panic::catch_unwind(AssertUnwindSafe(|| st.tier1_loop_slice(header)));
+            match r {
+                Ok(true) => status::CONTINUE,
+                _ => status::NEXT,
+            }
+        }
         Ok(()) => status::NEXT,
         Err(e) => {
             if let Some(f) = st.frames.last_mut() {
-                f.pc = pc as usize;
+                f.pc = pc;
             }
             st.jit_error = Some(e);
             status::ERROR
         }
+    }
+}
+
+/// A tier-2 guard failed at `pc` (bits 0..32 of `word`; the guard kind's
+/// code in bits 32..40), or a resume stub found a register of another
+/// type than the plan assumed. Records it and continues the frame in the
+/// interpreter at exactly that pc. Nothing needs restoring: tier 2 keeps
+/// every register in memory (see `codegen/tier2.rs`).
+///
+/// # Safety
+/// As for [`jit_step`].
+pub(crate) unsafe extern "C" fn jit_deopt(st: *mut State, word: u64) -> u64 {
+    // SAFETY: see jit_step.
+    let st = unsafe { &mut *st };
+    let pc = (word & 0xffff_ffff) as usize;
+    let code = ((word >> 32) & 0xff) as u8;
+    let Some(f) = st.frames.last_mut() else { return status::INTERPRET };
+    f.pc = pc;
+    let (clg, base) = (f.closure, f.base);
+    let crate::function::Function::Lua(cl) = clg.get() else { return status::INTERPRET };
+    let proto = cl.inst.get().proto.clone();
+    let reason = deopt_reason(st, &proto, base, pc, code);
+    // Bookkeeping must never turn a deopt into a crash.
+    let _ = std::panic::catch_unwind(AssertUnwindSafe(|| st.engine.jit().deopt(&proto, pc, code, reason)));
+    status::INTERPRET
+}
+
+/// Words for the stats: what the failed guard found.
+fn deopt_reason(st: &State, p: &crate::bytecode::Proto, base: usize, pc: usize, code: u8) -> String {
+    use crate::bytecode::{Op, RK_CONST};
+    let ty = |x: u16| -> &'static str {
+        if x >= RK_CONST {
+            "constant"
+        } else {
+            match st.stack.get(base + x as usize) {
+                Some(Value::Int(_)) => "an integer",
+                Some(Value::Float(_)) => "a float",
+                Some(v) => v.type_name(),
+                None => "?",
+            }
+        }
+    };
+    match (code, p.code.get(pc)) {
+        (super::codegen::tier2::ENTRY_CHECK, _) => "a register's type changed since the guard that typed it".into(),
+        (4, _) => "the branch the profile showed as never taken was taken".into(),
+        (
+            _,
+            Some(
+                Op::Add { b, c, .. }
+                | Op::Sub { b, c, .. }
+                | Op::Mul { b, c, .. }
+                | Op::Div { b, c, .. }
+                | Op::IDiv { b, c, .. }
+                | Op::Mod { b, c, .. }
+                | Op::BAnd { b, c, .. }
+                | Op::BOr { b, c, .. }
+                | Op::BXor { b, c, .. }
+                | Op::Lt { b, c, .. }
+                | Op::Le { b, c, .. }
+                | Op::Eq { b, c, .. },
+            ),
+        ) => format!("operands were {} and {}", ty(*b), ty(*c)),
+        (_, Some(Op::Unm { b, .. })) => format!("operand was {}", ty(*b as u16)),
+        _ => "guard failed".into(),
     }
 }
 

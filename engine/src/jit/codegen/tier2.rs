@@ -1,0 +1,333 @@
+//! Tier 2's additions to the translator: speculated instructions, guards
+//! that deoptimize, unboxed registers, and the resume stubs that make them
+//! safe to enter.
+//!
+//! The one idea everything rests on: **memory stays the truth.** Every
+//! register write still goes to the VM register file (only the tag store is
+//! skipped when the tag there is already right), and the unboxed SSA copy
+//! in `ivars`/`fvars` is just a faster way to read it where the plan proves
+//! its type. So a failed guard has nothing to write back: the interpreter
+//! frame is already materialized, and deoptimizing is "save the pc, record
+//! the failure, return `INTERPRET`" — tier 0 resumes at the exact bytecode
+//! that failed. Entering compiled code in the middle (a loop header for
+//! OSR, the instruction after a call, a helper's continuation) goes through
+//! a stub that reloads and checks the registers the plan assumes there.
+
+use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
+use cranelift_codegen::ir::{self, Block, BlockArg, InstBuilder, types};
+
+use super::{Arith, Opd, Translator};
+use crate::bytecode::Op;
+use crate::jit::runtime::{self as rt, tag};
+use crate::jit::speculate::{Spec, Ty};
+use crate::profile::GuardKind;
+
+/// Deopt kind code for a stub whose register check failed (not a
+/// speculation of its own: the guard that let a wrong type in already
+/// counted the failure).
+pub(crate) const ENTRY_CHECK: u8 = 255;
+
+/// The code `jit_deopt` receives for a guard kind.
+pub(crate) fn kind_code(k: GuardKind) -> u8 {
+    match k {
+        GuardKind::OperandType => 0,
+        GuardKind::ArrayBounds => 1,
+        GuardKind::FieldSlot => 2,
+        GuardKind::CallTarget => 3,
+        GuardKind::ColdBranch => 4,
+        GuardKind::GlobalBinding => 5,
+        GuardKind::Metatable => 6,
+    }
+}
+
+/// The guard kind of a `jit_deopt` code.
+pub(crate) fn kind_of(code: u8) -> Option<GuardKind> {
+    Some(match code {
+        0 => GuardKind::OperandType,
+        1 => GuardKind::ArrayBounds,
+        2 => GuardKind::FieldSlot,
+        3 => GuardKind::CallTarget,
+        4 => GuardKind::ColdBranch,
+        5 => GuardKind::GlobalBinding,
+        6 => GuardKind::Metatable,
+        _ => return None,
+    })
+}
+
+impl<'a, 'b> Translator<'a, 'b> {
+    /// What the plan knows about register `r` on entry to the current
+    /// instruction (tier 1: nothing).
+    pub(super) fn known(&self, r: u16) -> Ty {
+        match self.plan {
+            Some(p) => p.ty(self.pc, r),
+            None => Ty::Any,
+        }
+    }
+
+    fn known_at(&self, pc: usize) -> Vec<(u16, Ty)> {
+        let Some(plan) = self.plan else { return Vec::new() };
+        (0..self.ivars.len() as u16).map(|r| (r, plan.ty(pc, r))).filter(|(_, t)| matches!(t, Ty::Int | Ty::Float)).collect()
+    }
+
+    /// The block to enter `pc` through from outside the straight-line
+    /// flow (the resume dispatch, a helper's continuation).
+    pub(super) fn resume_block(&mut self, pc: usize) -> Block {
+        if pc >= self.blocks.len() {
+            return self.bail;
+        }
+        if self.known_at(pc).is_empty() {
+            return self.blocks[pc];
+        }
+        if let Some(b) = self.stubs.get(&pc) {
+            return *b;
+        }
+        let b = self.b.create_block();
+        self.stubs.insert(pc, b);
+        b
+    }
+
+    /// Emits every stub: check the tag of each register the plan knows at
+    /// its pc, load the payloads into the SSA variables, continue. A tag
+    /// that does not match means the plan's assumption does not hold for
+    /// this frame: the interpreter carries on from pc.
+    pub(super) fn finish_stubs(&mut self) {
+        self.finish_deopts();
+        let mut stubs: Vec<(usize, Block)> = self.stubs.iter().map(|(p, b)| (*p, *b)).collect();
+        stubs.sort_unstable();
+        for (pc, blk) in stubs {
+            self.b.switch_to_block(blk);
+            let fail = self.b.create_block();
+            self.b.set_cold_block(fail);
+            for (r, ty) in self.known_at(pc) {
+                let regs = self.regs();
+                let t = self.b.ins().load(types::I64, self.mf, regs, 16 * r as i32);
+                let want = if ty == Ty::Int { tag::INT } else { tag::FLOAT };
+                let ok = self.eq_imm(t, want);
+                let cont = self.b.create_block();
+                self.b.ins().brif(ok, cont, &[], fail, &[]);
+                self.b.switch_to_block(cont);
+                if ty == Ty::Int {
+                    let v = self.b.ins().load(types::I64, self.mf, regs, 16 * r as i32 + 8);
+                    self.b.def_var(self.ivars[r as usize], v);
+                } else {
+                    let v = self.b.ins().load(types::F64, self.mf, regs, 16 * r as i32 + 8);
+                    self.b.def_var(self.fvars[r as usize], v);
+                }
+            }
+            self.jump(pc);
+            self.b.switch_to_block(fail);
+            let word = pc | ((ENTRY_CHECK as usize) << 32);
+            let r = self.call_helper(rt::jit_deopt as *const u8, word);
+            self.b.ins().jump(self.exit, &[BlockArg::Value(r)]);
+        }
+    }
+
+    /// The cold exit for a failed `kind` guard at `pc` (filled in by
+    /// `finish_stubs`: the builder cannot leave a half-built block).
+    fn deopt_block(&mut self, pc: usize, kind: GuardKind) -> Block {
+        let code = kind_code(kind);
+        if let Some(b) = self.deopts.get(&(pc, code)) {
+            return *b;
+        }
+        let blk = self.b.create_block();
+        self.b.set_cold_block(blk);
+        self.deopts.insert((pc, code), blk);
+        blk
+    }
+
+    fn finish_deopts(&mut self) {
+        let mut exits: Vec<((usize, u8), Block)> = self.deopts.iter().map(|(k, b)| (*k, *b)).collect();
+        exits.sort_unstable();
+        for ((pc, code), blk) in exits {
+            self.b.switch_to_block(blk);
+            let r = self.call_helper(rt::jit_deopt as *const u8, pc | ((code as usize) << 32));
+            self.b.ins().jump(self.exit, &[BlockArg::Value(r)]);
+        }
+    }
+
+    /// Writes an unboxed number to register `r`: the SSA copy and memory
+    /// (the tag only when memory's tag may differ).
+    pub(super) fn write_num(&mut self, r: u16, v: ir::Value, ty: Ty) {
+        let (var, t) = if ty == Ty::Int { (&self.ivars, tag::INT) } else { (&self.fvars, tag::FLOAT) };
+        if let Some(&var) = var.get(r as usize) {
+            self.b.def_var(var, v);
+        }
+        if self.known(r) != ty {
+            self.set_tag(r, t);
+        }
+        self.set_payload(r, v);
+    }
+
+    /// Guards that register `r` holds `ty` (deoptimizing at the current
+    /// pc otherwise) and returns its payload; after the guard the SSA copy
+    /// is defined, as the plan assumes for the rest of the instruction and
+    /// beyond.
+    fn guarded(&mut self, r: u16, ty: Ty) -> ir::Value {
+        if self.known(r) == ty {
+            return if ty == Ty::Int { self.int(r) } else { self.float(r) };
+        }
+        let exit = self.deopt_block(self.pc, GuardKind::OperandType);
+        let regs = self.regs();
+        let t = self.b.ins().load(types::I64, self.mf, regs, 16 * r as i32);
+        let ok = self.eq_imm(t, if ty == Ty::Int { tag::INT } else { tag::FLOAT });
+        let cont = self.b.create_block();
+        self.b.ins().brif(ok, cont, &[], exit, &[]);
+        self.b.switch_to_block(cont);
+        let regs = self.regs();
+        let (ct, var) = if ty == Ty::Int { (types::I64, &self.ivars) } else { (types::F64, &self.fvars) };
+        let v = self.b.ins().load(ct, self.mf, regs, 16 * r as i32 + 8);
+        if let Some(&var) = var.get(r as usize) {
+            self.b.def_var(var, v);
+        }
+        v
+    }
+
+    fn spec_int(&mut self, x: Opd) -> ir::Value {
+        match x {
+            Opd::Int(i) => self.iconst(i),
+            Opd::Reg(r) => self.guarded(r, Ty::Int),
+            _ => unreachable!("the plan speculates integers only on integer constants"),
+        }
+    }
+
+    /// A float operand. In arithmetic an integer converts (5.4's mixed
+    /// rule); in comparisons the plan never mixes.
+    fn spec_float(&mut self, x: Opd) -> ir::Value {
+        match x {
+            Opd::Int(i) => self.b.ins().f64const(i as f64),
+            Opd::Float(f) => self.b.ins().f64const(f),
+            Opd::Reg(r) if self.known(r) == Ty::Int => {
+                let i = self.int(r);
+                self.b.ins().fcvt_from_sint(types::F64, i)
+            }
+            Opd::Reg(r) => self.guarded(r, Ty::Float),
+            Opd::Other(..) => unreachable!("the plan speculates floats only on numeric constants"),
+        }
+    }
+
+    /// Emits `pc` if the plan speculates on it; false: the generic code.
+    pub(super) fn op_speculated(&mut self, pc: usize) -> bool {
+        let plan = self.plan.expect("tier 2");
+        let spec = plan.spec[pc];
+        match self.p.code[pc] {
+            Op::Add { a, b, c } if spec != Spec::None => self.arith_spec(a, b, c, Arith::Add, spec),
+            Op::Sub { a, b, c } if spec != Spec::None => self.arith_spec(a, b, c, Arith::Sub, spec),
+            Op::Mul { a, b, c } if spec != Spec::None => self.arith_spec(a, b, c, Arith::Mul, spec),
+            Op::Div { a, b, c } if spec != Spec::None => self.arith_spec(a, b, c, Arith::Div, spec),
+            Op::IDiv { a, b, c } if spec != Spec::None => self.arith_spec(a, b, c, Arith::IDiv, spec),
+            Op::Mod { a, b, c } if spec == Spec::Int => self.arith_spec(a, b, c, Arith::Mod, spec),
+            Op::BAnd { a, b, c } if spec == Spec::Int => self.arith_spec(a, b, c, Arith::BAnd, spec),
+            Op::BOr { a, b, c } if spec == Spec::Int => self.arith_spec(a, b, c, Arith::BOr, spec),
+            Op::BXor { a, b, c } if spec == Spec::Int => self.arith_spec(a, b, c, Arith::BXor, spec),
+            Op::Unm { a, b } if spec != Spec::None => {
+                let ty = if spec == Spec::Int { Ty::Int } else { Ty::Float };
+                let x = self.guarded(b as u16, ty);
+                let v = if ty == Ty::Int { self.b.ins().ineg(x) } else { self.b.ins().fneg(x) };
+                self.write_num(a as u16, v, ty);
+                self.jump(pc + 1);
+            }
+            Op::Lt { k, b, c } if spec != Spec::None => self.compare_spec(k, b, c, IntCC::SignedLessThan, FloatCC::LessThan, spec),
+            Op::Le { k, b, c } if spec != Spec::None => {
+                self.compare_spec(k, b, c, IntCC::SignedLessThanOrEqual, FloatCC::LessThanOrEqual, spec)
+            }
+            Op::Eq { k, b, c } if spec == Spec::Int => self.compare_spec(k, b, c, IntCC::Equal, FloatCC::Equal, spec),
+            Op::Test { a, k } if plan.cold[pc].is_some() => {
+                let f = self.falsy(a as u16);
+                let [taken, not] = self.cond_succs(pc);
+                let cold = self.deopt_block(pc, GuardKind::ColdBranch);
+                let (tb, nb) = if plan.cold[pc] == Some(true) { (cold, self.block_at(not)) } else { (self.block_at(taken), cold) };
+                // Jump when truthy == k, i.e. falsy != k.
+                let (t, e) = if k { (nb, tb) } else { (tb, nb) };
+                self.b.ins().brif(f, t, &[], e, &[]);
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    fn arith_spec(&mut self, a: u8, b: u16, c: u16, op: Arith, spec: Spec) {
+        let pc = self.pc;
+        let (x, y) = (self.operand(b), self.operand(c));
+        let a16 = a as u16;
+        if spec == Spec::Float {
+            let (p, q) = (self.spec_float(x), self.spec_float(y));
+            let v = match op {
+                Arith::Add => self.b.ins().fadd(p, q),
+                Arith::Sub => self.b.ins().fsub(p, q),
+                Arith::Mul => self.b.ins().fmul(p, q),
+                Arith::Div => self.b.ins().fdiv(p, q),
+                Arith::IDiv => {
+                    let d = self.b.ins().fdiv(p, q);
+                    self.b.ins().floor(d)
+                }
+                _ => unreachable!("the plan speculates floats only for + - * / //"),
+            };
+            self.write_num(a16, v, Ty::Float);
+            return self.jump(pc + 1);
+        }
+        // The helper block must be made before the guards start filling
+        // this one (the builder cannot switch away from a half-built block).
+        let positive_const = matches!(y, Opd::Int(d) if d > 0);
+        let slow = (matches!(op, Arith::Mod | Arith::IDiv) && !positive_const).then(|| {
+            let (ha, hb, hc) = Self::arith_ops(a, b, c, op);
+            self.cold_helper(rt::jit_arith as *const u8, pc, ha, hb, hc)
+        });
+        let (i, j) = (self.spec_int(x), self.spec_int(y));
+        let v = match op {
+            Arith::Add => self.b.ins().iadd(i, j),
+            Arith::Sub => self.b.ins().isub(i, j),
+            Arith::Mul => self.b.ins().imul(i, j),
+            Arith::BAnd => self.b.ins().band(i, j),
+            Arith::BOr => self.b.ins().bor(i, j),
+            Arith::BXor => self.b.ins().bxor(i, j),
+            Arith::Div => {
+                let p = self.b.ins().fcvt_from_sint(types::F64, i);
+                let q = self.b.ins().fcvt_from_sint(types::F64, j);
+                let v = self.b.ins().fdiv(p, q);
+                self.write_num(a16, v, Ty::Float);
+                return self.jump(pc + 1);
+            }
+            Arith::Mod | Arith::IDiv => {
+                // A positive divisor inline (no trap, one floor fix-up);
+                // zero, negative and MIN / -1 go to the helper, whose
+                // integer result (or error) the continuation reloads.
+                if let Some(slow) = slow {
+                    let zero = self.iconst(0);
+                    let pos = self.b.ins().icmp(IntCC::SignedGreaterThan, j, zero);
+                    let go = self.b.create_block();
+                    self.b.ins().brif(pos, go, &[], slow, &[]);
+                    self.b.switch_to_block(go);
+                }
+                let zero = self.iconst(0);
+                let r = self.b.ins().srem(i, j);
+                let neg = self.b.ins().icmp(IntCC::SignedLessThan, r, zero);
+                if op == Arith::Mod {
+                    let fixed = self.b.ins().iadd(r, j);
+                    self.b.ins().select(neg, fixed, r)
+                } else {
+                    let q = self.b.ins().sdiv(i, j);
+                    let one = self.b.ins().uextend(types::I64, neg);
+                    self.b.ins().isub(q, one)
+                }
+            }
+            Arith::Pow | Arith::Shl | Arith::Shr => unreachable!("never speculated"),
+        };
+        self.write_num(a16, v, Ty::Int);
+        self.jump(pc + 1);
+    }
+
+    fn compare_spec(&mut self, k: bool, b: u16, c: u16, icc: IntCC, fcc: FloatCC, spec: Spec) {
+        let [taken, not] = self.cond_succs(self.pc);
+        let (on_true, on_false) = if k { (taken, not) } else { (not, taken) };
+        let (x, y) = (self.operand(b), self.operand(c));
+        let r = if spec == Spec::Int {
+            let (i, j) = (self.spec_int(x), self.spec_int(y));
+            self.b.ins().icmp(icc, i, j)
+        } else {
+            let (p, q) = (self.spec_float(x), self.spec_float(y));
+            self.b.ins().fcmp(fcc, p, q)
+        };
+        let (bt, bf) = (self.block_at(on_true), self.block_at(on_false));
+        self.b.ins().brif(r, bt, &[], bf, &[]);
+    }
+}

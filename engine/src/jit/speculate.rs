@@ -1,0 +1,463 @@
+//! Tier 2's plan for one prototype: which speculations to make, and what
+//! they let compiled code assume about register types at each instruction.
+//!
+//! Why a separate pass: speculation is only worth it when the facts it
+//! establishes outlive one instruction. An `Add` guarded as integer leaves
+//! its operands and result known to be integers, so the next instruction
+//! needs no tag check and can take the value from an SSA variable instead
+//! of memory. This pass decides the guards from feedback and learned
+//! outcomes, then runs a forward dataflow over the bytecode to find, for
+//! every instruction, the registers whose type is certain on every path
+//! into it. Codegen trusts these facts, so the transfer functions here must
+//! mirror exactly what codegen defines; anything not modelled is "any".
+//!
+//! What it is not: a general optimizer. Types are int / float / any, and
+//! only numeric facts are tracked.
+
+use std::sync::atomic::Ordering::Relaxed;
+
+use crate::bytecode::{Constant, Op, Proto, RK_CONST};
+use crate::profile::{GuardKind, site_kind, types};
+
+/// What a register is known to hold at an instruction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum Ty {
+    /// No path reaches here (yet).
+    Unreached = 0,
+    Int = 1,
+    Float = 2,
+    /// Anything: read it from memory and check its tag.
+    Any = 3,
+}
+
+impl Ty {
+    fn meet(self, o: Ty) -> Ty {
+        match (self, o) {
+            (Ty::Unreached, x) | (x, Ty::Unreached) => x,
+            (x, y) if x == y => x,
+            _ => Ty::Any,
+        }
+    }
+}
+
+/// The speculation at an arithmetic or comparison site.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Spec {
+    /// Generic code, as tier 1 emits it.
+    None,
+    /// Register operands are integers (constants are integers too);
+    /// anything else deoptimizes.
+    Int,
+    /// Register operands are floats (integer constants convert).
+    Float,
+}
+
+/// Everything codegen needs to emit tier 2 for one prototype.
+pub(crate) struct Plan {
+    /// Per pc: the speculation at arithmetic / comparison sites.
+    pub spec: Vec<Spec>,
+    /// Per pc of a `Test`: the successor left out behind a guard (its jump
+    /// target when `Some(true)`, the fall-through when `Some(false)`).
+    pub cold: Vec<Option<bool>>,
+    /// Per pc: register types on entry (`maxstack` entries each).
+    types: Vec<Ty>,
+    nregs: usize,
+    /// Registers captured by a closure: an open upvalue can change them
+    /// behind compiled code's back, so they are never cached.
+    pub captured: Vec<bool>,
+}
+
+/// A branch is treated as cold when it never went one way in at least
+/// this many runs.
+const COLD_BRANCH_RUNS: u32 = 64;
+
+impl Plan {
+    /// The type of register `r` on entry to `pc`.
+    pub fn ty(&self, pc: usize, r: u16) -> Ty {
+        let r = r as usize;
+        if r >= self.nregs || self.captured[r] { Ty::Any } else { self.types[pc * self.nregs + r] }
+    }
+
+    /// Whether a speculation of `kind` at `pc` already failed too often
+    /// (here, or on a peer whose outcomes were seeded).
+    fn banned(outcomes: &[crate::profile::SpeculationOutcome], ordinal: u32, kind: GuardKind, limit: u32) -> bool {
+        outcomes.iter().any(|o| o.site == ordinal && o.kind == kind && o.failures >= limit)
+    }
+
+    /// Builds the plan for `p`. `deopt_limit`: failures after which a
+    /// speculation is no longer made.
+    pub fn build(p: &Proto, deopt_limit: u32) -> Plan {
+        let n = p.code.len();
+        let nregs = p.maxstack as usize + 1;
+        let outcomes = p.feedback.outcomes.lock().expect("outcomes lock").clone();
+        let mut ordinal = vec![u32::MAX; n];
+        let mut ord = 0u32;
+        for (pc, op) in p.code.iter().enumerate() {
+            if site_kind(op).is_some() {
+                ordinal[pc] = ord;
+                ord += 1;
+            }
+        }
+        let mut captured = vec![false; nregs];
+        for op in &p.code {
+            if let Op::Closure { idx, .. } = op {
+                for u in &p.protos[*idx as usize].upvals {
+                    if u.in_stack && (u.idx as usize) < nregs {
+                        captured[u.idx as usize] = true;
+                    }
+                }
+            }
+        }
+        let mut spec = vec![Spec::None; n];
+        let mut cold = vec![None; n];
+        for (pc, op) in p.code.iter().enumerate() {
+            let o = ordinal[pc];
+            let site = &p.feedback.sites[pc];
+            match *op {
+                Op::Add { b, c, .. }
+                | Op::Sub { b, c, .. }
+                | Op::Mul { b, c, .. }
+                | Op::Div { b, c, .. }
+                | Op::IDiv { b, c, .. }
+                | Op::Mod { b, c, .. }
+                | Op::BAnd { b, c, .. }
+                | Op::BOr { b, c, .. }
+                | Op::BXor { b, c, .. }
+                | Op::Lt { b, c, .. }
+                | Op::Le { b, c, .. }
+                | Op::Eq { b, c, .. } => {
+                    if Self::banned(&outcomes, o, GuardKind::OperandType, deopt_limit) {
+                        continue;
+                    }
+                    let bits = site.bits.load(Relaxed);
+                    let s = binary_spec(p, op, b, c, bits);
+                    spec[pc] = s;
+                }
+                Op::Unm { .. } => {
+                    if Self::banned(&outcomes, o, GuardKind::OperandType, deopt_limit) {
+                        continue;
+                    }
+                    let bits = site.bits.load(Relaxed) & 0xf;
+                    spec[pc] = match bits {
+                        0 | types::INT => Spec::Int,
+                        types::FLOAT => Spec::Float,
+                        _ => Spec::None,
+                    };
+                }
+                Op::Test { .. } => {
+                    if Self::banned(&outcomes, o, GuardKind::ColdBranch, deopt_limit) {
+                        continue;
+                    }
+                    let (t, nt) = (site.taken.load(Relaxed), site.not_taken.load(Relaxed));
+                    if t == 0 && nt >= COLD_BRANCH_RUNS {
+                        cold[pc] = Some(true);
+                    } else if nt == 0 && t >= COLD_BRANCH_RUNS {
+                        cold[pc] = Some(false);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let mut plan = Plan { spec, cold, types: vec![Ty::Unreached; n * nregs], nregs, captured };
+        plan.infer(p);
+        plan
+    }
+
+    /// Forward dataflow to a fixed point: entry types of every pc.
+    fn infer(&mut self, p: &Proto) {
+        let n = p.code.len();
+        let nregs = self.nregs;
+        let mut work: Vec<usize> = vec![0];
+        let mut queued = vec![false; n];
+        queued[0] = true;
+        // Entry: parameters and everything else unknown.
+        for r in 0..nregs {
+            self.types[r] = Ty::Any;
+        }
+        let mut reached = vec![false; n];
+        reached[0] = true;
+        let mut cur = vec![Ty::Any; nregs];
+        while let Some(pc) = work.pop() {
+            queued[pc] = false;
+            cur.copy_from_slice(&self.types[pc * nregs..(pc + 1) * nregs]);
+            for (succ, out) in self.transfer(p, pc, &cur) {
+                if succ >= n {
+                    continue;
+                }
+                let slot = &mut self.types[succ * nregs..(succ + 1) * nregs];
+                let mut changed = !reached[succ];
+                reached[succ] = true;
+                for r in 0..nregs {
+                    let m = if changed && slot[r] == Ty::Unreached { out[r] } else { slot[r].meet(out[r]) };
+                    if m != slot[r] {
+                        slot[r] = m;
+                        changed = true;
+                    }
+                }
+                if changed && !queued[succ] {
+                    queued[succ] = true;
+                    work.push(succ);
+                }
+            }
+        }
+        // Captured registers are never trusted (see `ty`); unreached code
+        // is compiled as if nothing were known.
+        for pc in 0..n {
+            if !reached[pc] {
+                for r in 0..nregs {
+                    self.types[pc * nregs + r] = Ty::Any;
+                }
+            }
+        }
+    }
+
+    /// Successors of `pc` with the register types on each edge.
+    fn transfer(&self, p: &Proto, pc: usize, inp: &[Ty]) -> Vec<(usize, Vec<Ty>)> {
+        let mut t = inp.to_vec();
+        let nregs = self.nregs;
+        let next = pc + 1;
+        let jump_target = |off: i32| (pc as i64 + 1 + off as i64) as usize;
+        let set = |t: &mut Vec<Ty>, r: usize, v: Ty| {
+            if r < nregs {
+                t[r] = v;
+            }
+        };
+        let clobber_from = |t: &mut Vec<Ty>, r: usize| {
+            for x in t.iter_mut().skip(r) {
+                *x = Ty::Any;
+            }
+        };
+        let opd_ty = |t: &Vec<Ty>, x: u16| -> Ty {
+            if x < RK_CONST {
+                return t.get(x as usize).copied().unwrap_or(Ty::Any);
+            }
+            match p.consts[(x - RK_CONST) as usize] {
+                Constant::Int(_) => Ty::Int,
+                Constant::Float(_) => Ty::Float,
+                _ => Ty::Any,
+            }
+        };
+        let refine = |t: &mut Vec<Ty>, x: u16, v: Ty| {
+            if x < RK_CONST && (x as usize) < nregs {
+                t[x as usize] = v;
+            }
+        };
+        let cond = |pc: usize| -> [usize; 2] {
+            match p.code[pc + 1] {
+                Op::Jmp { off, .. } => [(pc as i64 + 2 + off as i64) as usize, pc + 2],
+                _ => [pc + 1, pc + 1],
+            }
+        };
+        let one = |t: Vec<Ty>| vec![(next, t)];
+        match p.code[pc] {
+            Op::Move { a, b } => {
+                let v = t[b as usize];
+                set(&mut t, a as usize, v);
+                one(t)
+            }
+            Op::LoadK { a, k } => {
+                let v = match p.consts[k as usize] {
+                    Constant::Int(_) => Ty::Int,
+                    Constant::Float(_) => Ty::Float,
+                    _ => Ty::Any,
+                };
+                set(&mut t, a as usize, v);
+                one(t)
+            }
+            Op::LoadInt { a, .. } => {
+                set(&mut t, a as usize, Ty::Int);
+                one(t)
+            }
+            Op::LoadNil { a, n } => {
+                for r in a as usize..=a as usize + n as usize {
+                    set(&mut t, r, Ty::Any);
+                }
+                one(t)
+            }
+            Op::LoadFalseSkip { a } => {
+                set(&mut t, a as usize, Ty::Any);
+                vec![(pc + 2, t)]
+            }
+            Op::Add { a, b, c }
+            | Op::Sub { a, b, c }
+            | Op::Mul { a, b, c }
+            | Op::Div { a, b, c }
+            | Op::IDiv { a, b, c }
+            | Op::Mod { a, b, c }
+            | Op::BAnd { a, b, c }
+            | Op::BOr { a, b, c }
+            | Op::BXor { a, b, c } => {
+                let is_div = matches!(p.code[pc], Op::Div { .. });
+                let result = match self.spec[pc] {
+                    Spec::Int => {
+                        refine(&mut t, b, Ty::Int);
+                        refine(&mut t, c, Ty::Int);
+                        if is_div { Ty::Float } else { Ty::Int }
+                    }
+                    Spec::Float => {
+                        if opd_ty(&t, b) != Ty::Int {
+                            refine(&mut t, b, Ty::Float);
+                        }
+                        if opd_ty(&t, c) != Ty::Int {
+                            refine(&mut t, c, Ty::Float);
+                        }
+                        Ty::Float
+                    }
+                    Spec::None => Ty::Any,
+                };
+                set(&mut t, a as usize, result);
+                one(t)
+            }
+            Op::Unm { a, b } => {
+                let result = match self.spec[pc] {
+                    Spec::Int => Ty::Int,
+                    Spec::Float => Ty::Float,
+                    Spec::None => Ty::Any,
+                };
+                if result != Ty::Any {
+                    set(&mut t, b as usize, result);
+                }
+                set(&mut t, a as usize, result);
+                one(t)
+            }
+            Op::Lt { b, c, .. } | Op::Le { b, c, .. } | Op::Eq { b, c, .. } => {
+                match self.spec[pc] {
+                    Spec::Int => {
+                        refine(&mut t, b, Ty::Int);
+                        refine(&mut t, c, Ty::Int);
+                    }
+                    Spec::Float => {
+                        refine(&mut t, b, Ty::Float);
+                        refine(&mut t, c, Ty::Float);
+                    }
+                    Spec::None => {}
+                }
+                let [x, y] = cond(pc);
+                vec![(x, t.clone()), (y, t)]
+            }
+            Op::Test { .. } => {
+                let [taken, not] = cond(pc);
+                match self.cold[pc] {
+                    Some(true) => vec![(not, t)],
+                    Some(false) => vec![(taken, t)],
+                    None => vec![(taken, t.clone()), (not, t)],
+                }
+            }
+            Op::TestSet { a, b, .. } => {
+                let v = t[a as usize].meet(t[b as usize]);
+                set(&mut t, a as usize, v);
+                vec![(next, t.clone()), (pc + 2, t)]
+            }
+            Op::Jmp { off, .. } => vec![(jump_target(off), t)],
+            Op::ForPrep { a, off } => {
+                let a = a as usize;
+                let int_loop = t[a] == Ty::Int && t.get(a + 2) == Some(&Ty::Int);
+                let mut skip = t.clone();
+                for r in a..a + 4 {
+                    set(&mut skip, r, Ty::Any);
+                    set(&mut t, r, if int_loop { Ty::Int } else { Ty::Any });
+                }
+                vec![(next, t), (jump_target(off), skip)]
+            }
+            Op::ForLoop { a, off } => {
+                let a = a as usize;
+                let int_loop = (a..a + 3).all(|r| t.get(r) == Some(&Ty::Int));
+                if !int_loop {
+                    for r in a..a + 4 {
+                        set(&mut t, r, Ty::Any);
+                    }
+                } else {
+                    set(&mut t, a + 3, Ty::Int);
+                }
+                vec![(jump_target(off), t.clone()), (next, t)]
+            }
+            Op::TForLoop { a, off } => {
+                set(&mut t, a as usize + 2, Ty::Any);
+                vec![(jump_target(off), t.clone()), (next, t)]
+            }
+            Op::SetTable { .. }
+            | Op::SetField { .. }
+            | Op::SetGlobal { .. }
+            | Op::SetUpval { .. }
+            | Op::Close { .. }
+            | Op::SetList { .. } => one(t),
+            Op::GetUpval { a, .. }
+            | Op::GetGlobal { a, .. }
+            | Op::LoadEnv { a }
+            | Op::GetTable { a, .. }
+            | Op::GetField { a, .. }
+            | Op::NewTable { a, .. }
+            | Op::Not { a, .. }
+            | Op::Len { a, .. }
+            | Op::BNot { a, .. }
+            | Op::Pow { a, .. }
+            | Op::Shl { a, .. }
+            | Op::Shr { a, .. }
+            | Op::LoadBool { a, .. }
+            | Op::Closure { a, .. } => {
+                set(&mut t, a as usize, Ty::Any);
+                one(t)
+            }
+            Op::Concat { a, b, n } => {
+                // The operands may serve as scratch space.
+                for r in b as usize..b as usize + n as usize {
+                    set(&mut t, r, Ty::Any);
+                }
+                set(&mut t, a as usize, Ty::Any);
+                one(t)
+            }
+            Op::SelfOp { a, .. } => {
+                set(&mut t, a as usize, Ty::Any);
+                set(&mut t, a as usize + 1, Ty::Any);
+                one(t)
+            }
+            Op::Call { a, .. } | Op::VarArg { a, .. } => {
+                clobber_from(&mut t, a as usize);
+                one(t)
+            }
+            Op::TForCall { a, .. } => {
+                clobber_from(&mut t, a as usize + 3);
+                one(t)
+            }
+            Op::Return { .. } | Op::TailCall { .. } => vec![],
+        }
+    }
+}
+
+/// The speculation for a binary site from its operand type bits (low
+/// nibble: left operand, high: right). A site that never ran is assumed
+/// to be integer arithmetic (a guard makes the guess safe).
+fn binary_spec(p: &Proto, op: &Op, b: u16, c: u16, bits: u8) -> Spec {
+    let konst = |x: u16| (x >= RK_CONST).then(|| &p.consts[(x - RK_CONST) as usize]);
+    let (kb, kc) = (konst(b), konst(c));
+    for k in [kb, kc].into_iter().flatten() {
+        if !matches!(k, Constant::Int(_) | Constant::Float(_)) {
+            return Spec::None;
+        }
+    }
+    let has_float_const = [kb, kc].into_iter().flatten().any(|k| matches!(k, Constant::Float(_)));
+    let (lo, hi) = (bits & 0xf, bits >> 4);
+    // Register operands' observed sets (constants are known).
+    let regs: Vec<u8> = [(b, lo), (c, hi)].into_iter().filter(|(x, _)| *x < RK_CONST).map(|(_, s)| s).collect();
+    let float_ok =
+        matches!(op, Op::Add { .. } | Op::Sub { .. } | Op::Mul { .. } | Op::Div { .. } | Op::IDiv { .. } | Op::Lt { .. } | Op::Le { .. });
+    if regs.is_empty() {
+        return Spec::None;
+    }
+    if bits == 0 {
+        return if has_float_const { if float_ok { Spec::Float } else { Spec::None } } else { Spec::Int };
+    }
+    if regs.iter().all(|&s| s == types::INT) && !has_float_const {
+        return Spec::Int;
+    }
+    if float_ok && regs.iter().all(|&s| s == types::FLOAT) {
+        // Integer constants convert exactly in arithmetic, but an int
+        // constant compared with a float has its own rules: generic.
+        let int_const = [kb, kc].into_iter().flatten().any(|k| matches!(k, Constant::Int(_)));
+        if !(int_const && matches!(op, Op::Lt { .. } | Op::Le { .. } | Op::Eq { .. })) {
+            return Spec::Float;
+        }
+    }
+    Spec::None
+}
