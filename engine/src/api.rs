@@ -343,7 +343,7 @@ impl State {
         b.fuel_used_before_tick = 0;
         b.deadline = l.deadline.map(|d| (Instant::now() + d, d.as_millis() as u64));
         b.max_depth = l.max_depth;
-        b.tick = if l.fuel.is_some() || l.deadline.is_some() { 0 } else { i64::MAX };
+        b.tick = 0;
         self.heap.limit = l.heap_bytes;
         self.heap.reset_threshold();
     }
@@ -353,7 +353,7 @@ impl State {
         b.fuel_limit = None;
         b.deadline = None;
         b.max_depth = None;
-        b.tick = i64::MAX;
+        b.tick = 0;
         self.heap.limit = None;
         // Free what a failed invocation left behind if it was over the limit.
         if self.heap.bytes > self.heap.threshold {

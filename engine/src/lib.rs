@@ -52,8 +52,8 @@ pub use bytecode::Proto;
 pub use engine::{Engine, EngineConfig, Module, ModuleLoader, chunk_id};
 pub use error::{Error, LimitKind};
 pub use jit::{
-    CompileGate, CompileRequest, CompileTrigger, FunctionTier, GateDecision, GateOutcome, GatePermit, GateRequest, JitStats, Policy,
-    TierEvent, TierEventKind, TierMode, TieringConfig,
+    CompileGate, CompileRequest, CompileTrigger, DeoptSite, FunctionTier, GateDecision, GateOutcome, GatePermit, GateRequest, JitStats,
+    Policy, TierEvent, TierEventKind, TierMode, TieringConfig,
 };
 pub use key::FunctionKey;
 pub use profile::{
