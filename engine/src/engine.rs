@@ -259,6 +259,25 @@ impl Engine {
         Ok(last)
     }
 
+    /// Like [`Engine::compile_now`], at tier 2: the compile speculates from
+    /// the function's feedback (seed it first with the peers' profile) and
+    /// leaves out every speculation its outcomes say failed. `tier` 1 is
+    /// `compile_now`.
+    pub fn compile_now_at(&self, key: FunctionKey, tier: u8) -> Result<crate::jit::CompileRequest, String> {
+        if tier != 2 {
+            return if tier == 1 { self.compile_now(key) } else { Err(format!("tier {tier}: expected 1 or 2")) };
+        }
+        let protos = self.protos_with_key(key);
+        if protos.is_empty() {
+            return Err(format!("no loaded function has key {key}"));
+        }
+        let mut last = crate::jit::CompileRequest::AlreadyCompiled;
+        for p in &protos {
+            last = self.jit().request_tier2_now(p)?;
+        }
+        Ok(last)
+    }
+
     /// Installs (or removes) the gate every background compile asks first
     /// (see [`crate::jit::CompileGate`]); a node uses it to take leases
     /// from the cluster's compile-budget coordinator.

@@ -392,7 +392,7 @@ pub(crate) fn compact(p: &crate::bytecode::Proto) -> CompactProfile {
         key: p.key,
         calls: fb.call_count(),
         back_edges: fb.back_edges(&p.code),
-        tier: if p.jit.entry.load(Relaxed).is_null() { 0 } else { 1 },
+        tier: if p.jit.entry.load(Relaxed).is_null() { 0 } else { p.jit.tier.load(Relaxed) },
         compile_us: p.jit.compile_us.load(Relaxed),
         ..CompactProfile::default()
     };

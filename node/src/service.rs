@@ -395,6 +395,8 @@ impl NodeService for NodeApi {
                     TierEventKind::Rejected => "rejected",
                     TierEventKind::Evicted => "evicted",
                     TierEventKind::Freed => "freed",
+                    TierEventKind::Deopt => "deopt",
+                    TierEventKind::Pinned => "pinned",
                 }
                 .into(),
                 tier: e.tier as u32,
@@ -404,7 +406,15 @@ impl NodeService for NodeApi {
                     .trigger
                     .map(|t| serde_json::to_value(t).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default())
                     .unwrap_or_default(),
-                reason: e.reason.unwrap_or_default(),
+                reason: match (e.pc, e.guard) {
+                    // A deopt names its guard and bytecode position.
+                    (Some(pc), guard) => format!(
+                        "{} at pc {pc}: {}",
+                        guard.map_or("entry check".to_string(), |g| format!("{g:?}")),
+                        e.reason.unwrap_or_default()
+                    ),
+                    _ => e.reason.unwrap_or_default(),
+                },
             })
             .collect();
         let view = self.node.view();

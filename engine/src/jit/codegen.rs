@@ -686,6 +686,24 @@ impl<'a, 'b> Translator<'a, 'b> {
         slow
     }
 
+    /// A block that counts one run of `pc`'s branch (taken or not) and
+    /// goes on to `target`: tier 2 leaves a branch out when it never ran.
+    fn counted_edge(&mut self, pc: usize, taken: bool, target: usize) -> Block {
+        let here = self.b.current_block().expect("inside a block");
+        let blk = self.b.create_block();
+        self.b.switch_to_block(blk);
+        let site = &self.p.feedback.sites[pc];
+        // The counters live as long as the prototype (see `note_bits`).
+        let counter = if taken { &site.taken } else { &site.not_taken };
+        let addr = self.iconst(counter.as_ptr() as i64);
+        let n = self.b.ins().load(types::I32, self.mf, addr, 0);
+        let n = self.b.ins().iadd_imm_s(n, 1);
+        self.b.ins().store(self.mf, n, addr, 0);
+        self.jump(target);
+        self.b.switch_to_block(here);
+        blk
+    }
+
     /// Successors of a compare/test at `pc` (which a jump follows): taken, not taken.
     fn cond_succs(&self, pc: usize) -> [usize; 2] {
         let Op::Jmp { off, .. } = self.p.code[pc + 1] else { unreachable!("verified: a jump follows") };
@@ -766,9 +784,15 @@ impl<'a, 'b> Translator<'a, 'b> {
             Op::Le { k, b, c } => self.compare(pc, k, b, c, IntCC::SignedLessThanOrEqual, FloatCC::LessThanOrEqual),
             Op::Test { a, k } => {
                 // Jump when truthy == k, i.e. falsy != k.
-                let f = self.falsy(a as u16);
                 let [taken, not] = self.cond_succs(pc);
-                let (t, e) = if k { (self.block_at(not), self.block_at(taken)) } else { (self.block_at(taken), self.block_at(not)) };
+                // (Edge blocks first: the builder cannot leave a half-built block.)
+                let (tb, nb) = if self.prof {
+                    (self.counted_edge(pc, true, taken), self.counted_edge(pc, false, not))
+                } else {
+                    (self.block_at(taken), self.block_at(not))
+                };
+                let f = self.falsy(a as u16);
+                let (t, e) = if k { (nb, tb) } else { (tb, nb) };
                 self.b.ins().brif(f, t, &[], e, &[]);
             }
             Op::TestSet { a, b, k } => {

@@ -580,6 +580,42 @@ impl Jit {
         }
     }
 
+    /// The embedder asks for `p` at tier 2 now (warm start from gossiped
+    /// profiles: seed first, so the plan uses the peers' feedback and
+    /// their learned outcomes). Front of the queue; never compiled on the
+    /// calling thread.
+    pub(crate) fn request_tier2_now(&self, p: &Arc<Proto>) -> Result<CompileRequest, String> {
+        if self.config().mode == TierMode::Interpreter {
+            return Err("tiering mode is interpreter-only: nothing is compiled".into());
+        }
+        if p.jit.tier.load(Acquire) == 2 {
+            return Ok(CompileRequest::AlreadyCompiled);
+        }
+        match p.jit.opt.compare_exchange(opt::NONE, opt::QUEUED, AcqRel, Relaxed) {
+            Ok(_) => {
+                // Keep hotness from queueing a tier-1 compile meanwhile.
+                let _ = p.jit.status.compare_exchange(slot::COLD, slot::QUEUED, AcqRel, Relaxed);
+                if self.enqueue(p, u64::MAX, CompileTrigger::Request, 2) {
+                    Ok(CompileRequest::Queued)
+                } else {
+                    p.jit.opt.store(opt::NONE, Release);
+                    if p.jit.entry.load(Acquire).is_null() {
+                        let _ = p.jit.status.compare_exchange(slot::QUEUED, slot::COLD, AcqRel, Relaxed);
+                    }
+                    self.shared.stats.drops.fetch_add(1, Relaxed);
+                    Err("the compile queue is full or has no workers".into())
+                }
+            }
+            Err(opt::QUEUED) => Ok(CompileRequest::AlreadyQueued),
+            Err(opt::DONE) => Ok(CompileRequest::AlreadyCompiled),
+            Err(_) => {
+                let cache = self.shared.cache.lock().expect("cache lock");
+                let why = cache.tier2_blocked.get(&(Arc::as_ptr(p) as usize)).map_or("it stays at tier 1", |r| r.as_str());
+                Err(format!("not compiled at tier 2: {why}"))
+            }
+        }
+    }
+
     /// Queues a function running at tier 1 for tier 2 (once).
     pub(crate) fn request_tier2(&self, p: &Arc<Proto>, priority: u64, trigger: CompileTrigger) -> bool {
         if p.jit.opt.compare_exchange(opt::NONE, opt::QUEUED, AcqRel, Relaxed).is_err() {
@@ -901,6 +937,10 @@ impl Shared {
         self.stats.rejected2.fetch_add(1, Relaxed);
         let why = format!("tier 2 failed: {reason}");
         self.cache.lock().expect("cache lock").tier2_blocked.insert(Arc::as_ptr(proto) as usize, why.clone());
+        if proto.jit.entry.load(Acquire).is_null() {
+            // A warm-start request held tier 1 back; let hotness work again.
+            let _ = proto.jit.status.compare_exchange(slot::QUEUED, slot::COLD, AcqRel, Relaxed);
+        }
         self.event_full(
             TierEventKind::Rejected,
             proto,

@@ -203,12 +203,8 @@ impl Plan {
         }
         // Captured registers are never trusted (see `ty`); unreached code
         // is compiled as if nothing were known.
-        for pc in 0..n {
-            if !reached[pc] {
-                for r in 0..nregs {
-                    self.types[pc * nregs + r] = Ty::Any;
-                }
-            }
+        for (pc, _) in reached.iter().enumerate().filter(|(_, r)| !**r) {
+            self.types[pc * nregs..(pc + 1) * nregs].fill(Ty::Any);
         }
     }
 
