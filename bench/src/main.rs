@@ -34,7 +34,8 @@ struct Args {
     only: Vec<String>,
     /// Ember modes to time: t0 (interpreter, profiling on), t0-noprof
     /// (interpreter, profiling off), t1 (every function at tier 1 from its
-    /// first call), auto (the default tiering policy).
+    /// first call), t2 (every function at tier 2 from its first call), auto
+    /// (the default tiering policy).
     #[arg(long, value_delimiter = ',', default_values_t = vec!["t0".to_string(), "t0-noprof".to_string(), "t1".to_string(), "auto".to_string()])]
     modes: Vec<String>,
     /// Skip luajit.
@@ -75,6 +76,10 @@ struct Row {
     /// Per mode: functions past the tier-1 threshold (or, in t1, called at
     /// all) that were still interpreted at the end — should be 0.
     hot_in_interpreter: Vec<(String, usize)>,
+    /// Per mode: functions whose code was at tier 2 at the end, and the
+    /// deopts taken (a program that never reached tier 2 has no tier-2
+    /// figure).
+    tier2: Vec<(String, usize, u64)>,
 }
 
 #[derive(Serialize)]
@@ -105,23 +110,29 @@ fn time_process(cmd: &str, file: &Path, runs: u32) -> Option<(f64, Vec<u8>)> {
     Some((best, out))
 }
 
-fn time_ember(mode: &str, file: &Path, runs: u32) -> Result<(f64, Vec<u8>, usize), String> {
+/// One timed Ember mode: best seconds, output, functions left hot in the
+/// interpreter, functions at tier 2, deopts.
+type EmberRun = (f64, Vec<u8>, usize, usize, u64);
+
+fn time_ember(mode: &str, file: &Path, runs: u32) -> Result<EmberRun, String> {
     let src = std::fs::read(file).map_err(|e| e.to_string())?;
     let name = file.file_name().unwrap().to_string_lossy().into_owned();
     let mut best = f64::INFINITY;
     let mut out = Vec::new();
     let mut hot_left = 0;
+    let (mut at_tier2, mut deopts) = (0, 0);
     for _ in 0..runs {
         let profiling = mode != "t0-noprof";
         let tiering = TieringConfig {
             mode: match mode {
                 "t1" => TierMode::Baseline,
+                "t2" => TierMode::Optimizing,
                 "auto" => TierMode::Auto,
                 _ => TierMode::Interpreter,
             },
             ..TieringConfig::default()
         };
-        let threshold = if mode == "t1" { 1 } else { tiering.tier1_threshold };
+        let threshold = if mode == "t1" || mode == "t2" { 1 } else { tiering.tier1_threshold };
         let start = Instant::now();
         let engine = Engine::with_config(EngineConfig { profiling, tiering });
         engine.load_module_as("main", &src, &name).map_err(|e| e.to_string())?;
@@ -131,11 +142,14 @@ fn time_ember(mode: &str, file: &Path, runs: u32) -> Result<(f64, Vec<u8>, usize
         st.run_main("main", &name, &[]).map_err(|e| e.to_string())?;
         best = best.min(start.elapsed().as_secs_f64());
         out = buf.take();
-        if mode == "t1" || mode == "auto" {
-            hot_left = engine.jit_stats().functions.iter().filter(|f| f.tier == 0 && f.hotness >= threshold).count();
+        if mode != "t0" && mode != "t0-noprof" {
+            let stats = engine.jit_stats();
+            hot_left = stats.functions.iter().filter(|f| f.tier == 0 && f.hotness >= threshold).count();
+            at_tier2 = stats.functions.iter().filter(|f| f.tier == 2).count();
+            deopts = stats.deopts;
         }
     }
-    Ok((best, out, hot_left))
+    Ok((best, out, hot_left, at_tier2, deopts))
 }
 
 fn geomean(xs: &[f64]) -> f64 {
@@ -165,8 +179,8 @@ fn main() {
         return;
     }
     for m in &args.modes {
-        if !["t0", "t0-noprof", "t1", "auto"].contains(&m.as_str()) {
-            eprintln!("ember-bench: unknown mode '{m}' (known: t0, t0-noprof, t1, auto)");
+        if !["t0", "t0-noprof", "t1", "t2", "auto"].contains(&m.as_str()) {
+            eprintln!("ember-bench: unknown mode '{m}' (known: t0, t0-noprof, t1, t2, auto)");
             std::process::exit(2);
         }
     }
@@ -198,11 +212,13 @@ fn main() {
         let jit = if have_luajit && jit_ok { time_process("luajit", f, args.runs) } else { None };
         let mut ember = Vec::new();
         let mut hot_left = Vec::new();
+        let mut tier2 = Vec::new();
         let mut matches = true;
         for m in &args.modes {
             match time_ember(m, f, args.runs) {
-                Ok((t, out, left)) => {
+                Ok((t, out, left, at2, deopts)) => {
                     hot_left.push((m.clone(), left));
+                    tier2.push((m.clone(), at2, deopts));
                     if let Some((_, want)) = &lua
                         && *want != out
                     {
@@ -232,6 +248,7 @@ fn main() {
             ember_s: ember,
             output_matches: matches,
             hot_in_interpreter: hot_left,
+            tier2,
         });
     }
     let mut gm_lua = Vec::new();
@@ -260,6 +277,11 @@ fn main() {
         for (m, n) in &r.hot_in_interpreter {
             if *n > 0 {
                 out += &format!("  {m}: {n} hot function(s) left in the interpreter");
+            }
+        }
+        for (m, at2, deopts) in &r.tier2 {
+            if m == "auto" || m == "t2" {
+                out += &format!("  {m}: {at2} fn at tier 2, {deopts} deopts");
             }
         }
         if !r.output_matches {

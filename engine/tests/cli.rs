@@ -24,10 +24,7 @@ fn stderr(o: &Output) -> String {
 fn tiers_and_tiering_flags() {
     let dir =
         scratch("tiers", &[("x.lua", b"local function sq(x) return x * x end\nlocal s = 0\nfor i = 1, 10 do s = s + sq(i) end\nprint(s)")]);
-    let o = ember(&["run", "--tier", "2", "x.lua"], &dir);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("--tier 2 is not available"), "{}", stderr(&o));
-    for t in ["0", "1", "auto"] {
+    for t in ["0", "1", "2", "auto"] {
         let o = ember(&["run", "--tier", t, "x.lua"], &dir);
         assert_eq!(String::from_utf8_lossy(&o.stdout), "385\n", "--tier {t}");
     }
@@ -37,6 +34,13 @@ fn tiers_and_tiering_flags() {
     assert!(err.contains("jit: 2 compiled at tier 1"), "{err}");
     assert!(err.contains("0 rejected"), "{err}");
     assert!(!err.contains("not compiled"), "{err}");
+    // --tier 2 --stats: both functions at tier 2 from their first call, and
+    // the stats say how tier 2 went.
+    let o = ember(&["run", "--tier", "2", "--stats", "x.lua"], &dir);
+    let err = stderr(&o);
+    assert!(err.contains("tier 2: 2 compiled (0 recompiles), 0 failed, 0 deopts"), "{err}");
+    // A first call is counted before its frame compiles (as at tier 1).
+    assert!(err.contains("calls by tier: tier0=2 tier1=0 tier2=9"), "{err}");
     // Knobs: bad keys and values are refused with the knob's name.
     let o = ember(&["run", "--tiering", "wrokers=2", "x.lua"], &dir);
     assert_eq!(o.status.code(), Some(2));

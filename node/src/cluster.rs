@@ -239,7 +239,7 @@ impl ClusterNode {
                 .spawn(move || {
                     while let Ok(ev) = events.recv() {
                         let Some(s) = weak.upgrade() else { return };
-                        s.compile_span(&ev);
+                        s.tier_span(&ev);
                     }
                 })
                 .context("spawning the compile-span thread")?;
@@ -431,13 +431,33 @@ impl Drop for ClusterNode {
 }
 
 impl Shared {
-    fn compile_span(&self, ev: &ember_engine::TierEvent) {
+    /// A span per compile, and per logged deopt (linked to the compile of
+    /// the code that deoptimized, so one optimization can be followed from
+    /// the node that learned it to the node whose guess failed).
+    fn tier_span(&self, ev: &ember_engine::TierEvent) {
+        if ev.kind == ember_engine::TierEventKind::Deopt {
+            let span = tracing::info_span!(
+                "deopt",
+                function = %ev.name,
+                key = %ev.key,
+                location = %ev.location,
+                pc = ev.pc.unwrap_or(0),
+                guard = ev.guard.map_or("entry-check".to_string(), |g| format!("{g:?}")),
+                reason = ev.reason.as_deref().unwrap_or(""),
+                node = %self.id.node_id,
+            );
+            if let Some(tc) = self.compile_traces.lock().expect("traces lock").get(&ev.key) {
+                crate::telemetry::link(&span, tc);
+            }
+            return;
+        }
         if ev.kind != ember_engine::TierEventKind::Compiled {
             return;
         }
         let trigger = match ev.trigger {
             Some(ember_engine::CompileTrigger::Request) => "warm-start",
             Some(ember_engine::CompileTrigger::Eager) => "eager",
+            Some(ember_engine::CompileTrigger::Deopt) => "recompile",
             _ => "hotness",
         };
         let span = tracing::info_span!(

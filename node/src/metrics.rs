@@ -99,7 +99,21 @@ async fn sample(node: &ClusterNode, pool: &Pool, gate: Option<&LeaseGate>, bytes
     use metrics::{counter, gauge};
     let j = node.engine().jit_stats();
     counter!("ember_compilations_total", "tier" => "1").absolute(j.tier1_compiled);
-    counter!("ember_compile_microseconds_total", "tier" => "1").absolute(j.compile_us_total);
+    counter!("ember_compilations_total", "tier" => "2").absolute(j.tier2_compiled);
+    counter!("ember_compile_microseconds_total").absolute(j.compile_us_total);
+    counter!("ember_recompiles_total").absolute(j.recompiles);
+    counter!("ember_osr_entries_total").absolute(j.osr_entries);
+    gauge!("ember_pinned_functions").set(j.pinned as f64);
+    let mut by_guard: std::collections::BTreeMap<String, u64> = Default::default();
+    for d in &j.deopt_sites {
+        let guard = d.guard.map_or("entry-check".to_string(), |g| {
+            serde_json::to_value(g).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+        });
+        *by_guard.entry(guard).or_default() += d.count;
+    }
+    for (guard, n) in by_guard {
+        counter!("ember_deopts_total", "guard" => guard).absolute(n);
+    }
     counter!("ember_compile_rejected_total").absolute(j.rejected);
     counter!("ember_code_evictions_total").absolute(j.evicted);
     gauge!("ember_code_cache_bytes").set(j.code_cache_bytes as f64);

@@ -135,7 +135,7 @@ fn worker(engine: Engine, rx: Arc<Mutex<Receiver<Job>>>, counters: Arc<PoolCount
                 Err(_) => return,
             }
         };
-        let compiled_before = state.stats().tier1_calls;
+        let before = state.stats();
         let t0 = Instant::now();
         let result = state.call_in_module(&job.module, &job.function, &job.args);
         let elapsed = t0.elapsed();
@@ -147,7 +147,13 @@ fn worker(engine: Engine, rx: Arc<Mutex<Receiver<Job>>>, counters: Arc<PoolCount
         let after = state.stats();
         heap[me].store(after.heap_bytes as u64, Ordering::Relaxed);
         // Labelled by the highest tier that ran in the call.
-        let tier = if after.tier1_calls > compiled_before { "1" } else { "0" };
+        let tier = if after.tier2_calls > before.tier2_calls {
+            "2"
+        } else if after.tier1_calls > before.tier1_calls {
+            "1"
+        } else {
+            "0"
+        };
         let outcome = if result.is_ok() { "ok" } else { "error" };
         metrics::counter!("ember_invocations_total", "tier" => tier, "outcome" => outcome).increment(1);
         metrics::histogram!("ember_invoke_seconds", "tier" => tier).record(elapsed.as_secs_f64());

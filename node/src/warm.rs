@@ -9,7 +9,7 @@
 //! per round and a share of the compile queue. Seeding again happens only
 //! when the merged profile changed.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 
 use ember_engine::{CompileRequest, Engine, FunctionKey};
@@ -36,7 +36,8 @@ pub struct WarmCounters {
 pub struct WarmStart {
     config: WarmStartConfig,
     applied: HashMap<FunctionKey, u64>,
-    pending: HashSet<FunctionKey>,
+    /// Key -> the tier asked for.
+    pending: HashMap<FunctionKey, u8>,
     /// Counters since start.
     pub counters: WarmCounters,
 }
@@ -67,7 +68,7 @@ fn fingerprint(p: &ember_engine::CompactProfile) -> u64 {
 impl WarmStart {
     /// Warm start with `config`.
     pub fn new(config: WarmStartConfig) -> WarmStart {
-        WarmStart { config, applied: HashMap::new(), pending: HashSet::new(), counters: WarmCounters::default() }
+        WarmStart { config, applied: HashMap::new(), pending: HashMap::new(), counters: WarmCounters::default() }
     }
 
     /// Current knobs.
@@ -82,8 +83,21 @@ impl WarmStart {
 
     /// Early compiles queued and not yet done (or rejected).
     pub fn pending(&mut self, engine: &Engine) -> usize {
-        self.pending.retain(|k| engine.function_tier(*k).is_some_and(|t| t.tier == 0 && t.rejected.is_none()));
+        Self::prune(&mut self.pending, engine);
         self.pending.len()
+    }
+
+    /// Drops early compiles that are done or can no longer happen.
+    fn prune(pending: &mut HashMap<FunctionKey, u8>, engine: &Engine) {
+        pending.retain(|k, want| {
+            engine.function_tier(*k).is_some_and(|t| t.tier < *want && t.rejected.is_none() && (*want < 2 || t.tier2_blocked.is_none()))
+        });
+    }
+
+    /// Tier 2 when a peer reached it and this node may still get there,
+    /// else tier 1.
+    fn target_tier(reached: u8, local: &ember_engine::FunctionTier) -> u8 {
+        if reached >= 2 && local.tier2_blocked.is_none() { 2 } else { 1 }
     }
 
     /// One round against `view`.
@@ -93,7 +107,7 @@ impl WarmStart {
             return round;
         }
         // Early compiles still waiting hold part of the queue.
-        self.pending.retain(|k| engine.function_tier(*k).is_some_and(|t| t.tier == 0 && t.rejected.is_none()));
+        Self::prune(&mut self.pending, engine);
         let capacity = engine.tiering().queue_capacity as f64;
         let share = ((capacity * self.config.budget_share).floor() as usize).max(1);
         for f in view.hottest() {
@@ -117,15 +131,19 @@ impl WarmStart {
                     }
                 }
             }
-            if tier.tier > 0 || tier.rejected.is_some() || self.pending.contains(&f.key) {
+            // The tier the cluster reached: a peer's tier-2 profile (with
+            // its outcomes) lets this node compile tier 2 before its first
+            // call.
+            let want = Self::target_tier(f.profile.tier, &tier);
+            if tier.tier >= want || tier.rejected.is_some() || self.pending.contains_key(&f.key) {
                 continue;
             }
             if round.queued >= self.config.max_eager_compiles || self.pending.len() >= share {
                 continue;
             }
-            match engine.compile_now(f.key) {
+            match engine.compile_now_at(f.key, want) {
                 Ok(CompileRequest::Queued) => {
-                    self.pending.insert(f.key);
+                    self.pending.insert(f.key, want);
                     self.counters.compiles_queued += 1;
                     round.queued += 1;
                     round.queued_keys.push((f.key, f.trace));

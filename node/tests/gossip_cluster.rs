@@ -1,6 +1,7 @@
 //! In-process clusters on chitchat's `ChannelTransport`: convergence at 20
 //! nodes, partitions, message loss, restarts as new generations, dead
-//! nodes leaving the view, and warm start from gossip and from a snapshot.
+//! nodes leaving the view, warm start from gossip and from a snapshot, and
+//! a speculation outcome learned on one node sparing another the deopt.
 
 mod common;
 
@@ -183,6 +184,67 @@ async fn a_node_warmed_by_gossip_compiles_before_its_first_call() {
     assert!(s.warm.profiles_applied >= 2 && s.warm.compiles_queued >= 2, "{:?}", s.warm);
     // `idle` never ran on a: nothing to warm.
     assert_eq!(b.engine().function_tier(key_of(b.engine(), "idle")).unwrap().tier, 0);
+}
+
+const FLIP: &str = r#"
+function add(a, b) return a + b end
+function drive(n, float_from)
+  local s = 0
+  for i = 1, n do
+    local x = i
+    if i >= float_from then x = i + 0.5 end
+    s = add(s, x)
+  end
+  return s
+end
+"#;
+
+fn drive(engine: &ember_engine::Engine, float_from: i64) -> Vec<LuaValue> {
+    let mut s = engine.new_state();
+    s.require("m").expect("require m");
+    s.call("drive", &[LuaValue::Int(4000), LuaValue::Int(float_from)]).expect("drive runs")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_speculation_one_node_saw_fail_costs_a_warmed_node_no_deopt() {
+    let t = ChannelTransport::default();
+    // a tiers up by itself and learns the hard way: integers, then floats.
+    let learning = ember_engine::TieringConfig {
+        mode: TierMode::Auto,
+        workers: 0,
+        tier1_threshold: 40,
+        tier2_threshold: 400,
+        deopt_limit: 3,
+        ..ember_engine::TieringConfig::default()
+    };
+    let engine = ember_engine::Engine::with_config(ember_engine::EngineConfig { tiering: learning, ..Default::default() });
+    let a = ClusterNode::start(engine, options("a", 25_040, &[25_040]), &t).await.unwrap();
+    a.load_module("m", FLIP.as_bytes()).unwrap();
+    drive(a.engine(), i64::MAX);
+    let want = drive(a.engine(), 2000);
+    let add = key_of(a.engine(), "add");
+    let learned = a.engine().jit_stats().deopts;
+    assert!(learned >= 3, "a deoptimized on the flip ({learned})");
+    assert!(a.engine().compact_profile(add).unwrap().outcomes.iter().any(|o| o.failures >= 3));
+    a.publish_now().await;
+
+    // b never ran anything: it warms from a's profile, at tier 2, and the
+    // same flip costs it nothing.
+    let b = start(&t, "b", 25_041, &[25_040]).await;
+    eventually("b sees a's tier-2 profile of add", LIMIT, || async {
+        b.view().functions.get(&add).is_some_and(|f| f.profile.tier == 2 && !f.profile.outcomes.is_empty())
+    })
+    .await;
+    b.load_module("m", FLIP.as_bytes()).unwrap();
+    eventually("b compiled add at tier 2 before calling it", LIMIT, || async {
+        b.engine().function_tier(add).is_some_and(|t| t.tier == 2)
+    })
+    .await;
+    assert_eq!(b.engine().compact_profile(add).unwrap().calls, 0);
+    assert_eq!(drive(b.engine(), 2000), want);
+    let stats = b.engine().jit_stats();
+    assert_eq!(stats.deopts, 0, "b repeated a deopt a already learned: {:?}", stats.deopt_sites);
+    println!("a took {learned} deopts learning the flip; b took 0");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

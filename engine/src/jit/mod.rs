@@ -257,7 +257,10 @@ pub struct JitStats {
     pub rejected: u64,
     /// Units evicted from the code cache.
     pub evicted: u64,
-    /// Evicted units whose memory has been returned.
+    /// Units replaced by a newer compile of the same function (tier 1 by
+    /// tier 2, or a tier-2 recompile); retired and freed like evicted ones.
+    pub replaced: u64,
+    /// Evicted or replaced units whose memory has been returned.
     pub freed: u64,
     /// Total compile wall time, µs.
     pub compile_us_total: u64,
@@ -418,6 +421,7 @@ struct Counters {
     pauses: AtomicU64,
     gate_waits: AtomicU64,
     compiled2: AtomicU64,
+    replaced: AtomicU64,
     rejected2: AtomicU64,
     deopts: AtomicU64,
     recompiles: AtomicU64,
@@ -823,6 +827,7 @@ impl Jit {
             deopt_sites,
             rejected: s.rejected.load(Relaxed),
             evicted: s.evicted.load(Relaxed),
+            replaced: s.replaced.load(Relaxed),
             freed: s.freed.load(Relaxed),
             compile_us_total: s.compile_us.load(Relaxed),
             bytecodes_compiled: s.bytecodes.load(Relaxed),
@@ -888,6 +893,7 @@ impl Shared {
             unit.hot_mark = proto.jit.hot.load(Relaxed);
             if let Some(old) = cache.units.insert(id, unit) {
                 // A recompile replaced a published unit: retire the old one.
+                self.stats.replaced.fetch_add(1, Relaxed);
                 cache.bytes -= old.bytes;
                 let e = self.epoch.fetch_add(1, SeqCst);
                 cache.retired_bytes += old.bytes;

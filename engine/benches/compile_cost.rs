@@ -1,14 +1,16 @@
-//! Tier-1 compile cost per bytecode instruction, over every function of
-//! every program in `bench/programs/` (criterion reports time per element,
-//! an element being one bytecode instruction). Two groups:
+//! Compile cost per bytecode instruction, over every function of every
+//! program in `bench/programs/` (criterion reports time per element, an
+//! element being one bytecode instruction). Three groups:
 //!
 //! - `tier1_compile_cold`: no profile, as `--tier 1` compiles (every fast
 //!   path emitted);
 //! - `tier1_compile_profiled`: after the program ran once in the
 //!   interpreter, as `auto` compiles (sites that ran get fast paths only
-//!   for the types they saw).
+//!   for the types they saw);
+//! - `tier2_compile_profiled`: tier 2 from the same feedback (the
+//!   speculation plan, its type inference, Cranelift's optimizer).
 //!
-//! Run: `cargo bench -p ember-engine --bench tier1_compile`.
+//! Run: `cargo bench -p ember-engine --bench compile_cost`.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ember_engine::{Engine, EngineConfig, OutputCapture, TierMode, TieringConfig};
@@ -25,7 +27,7 @@ fn programs() -> Vec<(String, Vec<u8>)> {
     v
 }
 
-fn measure(c: &mut Criterion, group: &str, profiled: bool) {
+fn measure(c: &mut Criterion, group: &str, profiled: bool, tier: u8) {
     let mut group = c.benchmark_group(group);
     for (name, src) in programs() {
         let tiering = TieringConfig { mode: TierMode::Interpreter, ..TieringConfig::default() };
@@ -42,7 +44,11 @@ fn measure(c: &mut Criterion, group: &str, profiled: bool) {
         group.bench_function(&name, |b| {
             b.iter(|| {
                 for p in &protos {
-                    ember_engine::jit::compile_for_measurement(p, profiled).expect("compiles");
+                    if tier == 2 {
+                        ember_engine::jit::compile_for_measurement_tier2(p).expect("compiles");
+                    } else {
+                        ember_engine::jit::compile_for_measurement(p, profiled).expect("compiles");
+                    }
                 }
             })
         });
@@ -50,14 +56,15 @@ fn measure(c: &mut Criterion, group: &str, profiled: bool) {
     group.finish();
 }
 
-fn tier1_compile(c: &mut Criterion) {
-    measure(c, "tier1_compile_cold", false);
-    measure(c, "tier1_compile_profiled", true);
+fn compile_cost(c: &mut Criterion) {
+    measure(c, "tier1_compile_cold", false, 1);
+    measure(c, "tier1_compile_profiled", true, 1);
+    measure(c, "tier2_compile_profiled", true, 2);
 }
 
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(10).warm_up_time(std::time::Duration::from_millis(300)).measurement_time(std::time::Duration::from_secs(1));
-    targets = tier1_compile
+    targets = compile_cost
 }
 criterion_main!(benches);
