@@ -104,6 +104,9 @@ impl Gen {
         }
         let helper = self.arith();
         let (x, y) = (self.argument(switch_at), self.argument(switch_at));
+        let k0 = self.pick(&["0", "1", "2.5"]);
+        let kstep = self.pick(&["1", "0.5", "3"]);
+        let kevery = 1 + self.below(20);
         format!(
             "do -- program {id}
   local up = 0
@@ -116,10 +119,16 @@ impl Gen {
   local bump = function() up = up + 2 end
   local ok, e = pcall(function()
     local acc = 0
+    local k = {k0}
+    local function inc() k = k + {kstep} end
     for i = 1, {n} do
       local v = f({x}, {y})
       if type(v) == 'number' then acc = acc + v else acc = acc + 1 end
       if i % 7 == 0 then bump() end
+      -- k is captured by inc: copies and arithmetic must read it afresh.
+      local kk = k
+      if i % {kevery} == 0 then inc() end
+      acc = acc + kk * 2 - k
     end
     return acc
   end)

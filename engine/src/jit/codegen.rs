@@ -112,6 +112,17 @@ impl Compiler {
             t.translate();
             b.finalize(module.target_config());
         }
+        if std::env::var_os("EMBER_JIT_DUMP").is_some() {
+            // A debugging aid: the IR of every compile, on stderr.
+            eprintln!(
+                "; {} ({}:{}) tier {}\n{}",
+                proto.name,
+                proto.source,
+                proto.line_defined,
+                if plan.is_some() { 2 } else { 1 },
+                self.ctx.func.display()
+            );
+        }
         module.define_function(fid, &mut self.ctx).map_err(|e| match e {
             cranelift_module::ModuleError::Compilation(cranelift_codegen::CodegenError::Verifier(errs)) => {
                 format!("IR verifier: {}", cranelift_codegen::print_errors::pretty_verifier_error(&self.ctx.func, None, errs))

@@ -692,6 +692,12 @@ impl Jit {
         if !at_limit || p.jit.tier.load(Acquire) != 2 {
             return;
         }
+        // Stop entering code that is known to fail here while its
+        // replacement compiles (a deopt costs more than interpreting): the
+        // interpreter runs the function until the new code is published.
+        // Frames already inside keep their unit (freed by epoch, as ever).
+        p.jit.entry.store(std::ptr::null_mut(), SeqCst);
+        p.jit.tier.store(0, Release);
         if p.jit.opt_compiles.load(Relaxed) > recompile_limit {
             if p.jit.opt.swap(opt::PINNED, AcqRel) != opt::PINNED {
                 sh.stats.pinned.fetch_add(1, Relaxed);
@@ -1359,8 +1365,10 @@ impl State {
                 return;
             }
         }
-        // Tier 1: `--tier 1`, or a function tier 2 could not take.
-        if j.entry.load(Acquire).is_null() && j.status.load(Relaxed) != slot::FAILED {
+        // Tier 1: `--tier 1`, or a function tier 2 could not take (not one
+        // whose tier-2 recompile is on its way: it is interpreted meanwhile).
+        let recompiling = self.tier.eager == 2 && j.opt.load(Relaxed) == opt::QUEUED;
+        if j.entry.load(Acquire).is_null() && j.status.load(Relaxed) != slot::FAILED && !recompiling {
             jit.compile_here(arc, CompileTrigger::Eager, 1);
         }
     }

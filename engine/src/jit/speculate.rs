@@ -181,7 +181,19 @@ impl Plan {
         while let Some(pc) = work.pop() {
             queued[pc] = false;
             cur.copy_from_slice(&self.types[pc * nregs..(pc + 1) * nregs]);
-            for (succ, out) in self.transfer(p, pc, &cur) {
+            // A captured register is never known, so nothing copied or
+            // refined from it is either (codegen reads it from memory).
+            for (r, c) in self.captured.iter().enumerate() {
+                if *c {
+                    cur[r] = Ty::Any;
+                }
+            }
+            for (succ, mut out) in self.transfer(p, pc, &cur) {
+                for (r, c) in self.captured.iter().enumerate() {
+                    if *c {
+                        out[r] = Ty::Any;
+                    }
+                }
                 if succ >= n {
                     continue;
                 }
