@@ -1309,7 +1309,14 @@ impl TierState {
         let c = jit.config();
         self.generation = g;
         self.mode = c.mode;
-        self.threshold = if c.mode == TierMode::Auto { c.tier1_threshold } else { u64::MAX };
+        self.threshold = match c.mode {
+            TierMode::Auto => c.tier1_threshold,
+            // Compiled on the first call: a back-edge in the interpreter
+            // (after a deopt, or a helper handing the frame back) goes
+            // straight back into the compiled code.
+            TierMode::Baseline | TierMode::Optimizing => 1,
+            TierMode::Interpreter => u64::MAX,
+        };
         self.threshold2 = if c.mode == TierMode::Auto { c.tier2_threshold } else { u64::MAX };
         self.eager = match c.mode {
             TierMode::Baseline => 1,
@@ -1418,7 +1425,7 @@ impl State {
                     self.engine.jit().request_tier2(p, h, CompileTrigger::Hotness);
                 }
             }
-        } else if h >= self.tier.threshold {
+        } else if h >= self.tier.threshold && self.tier.eager == 0 {
             self.tier_up(p);
         }
     }
