@@ -226,3 +226,34 @@ fn tier_2_requests_are_checked() {
     wait_tier2(&e, key);
     assert_eq!(e.compile_now_at(key, 2).unwrap(), CompileRequest::AlreadyCompiled);
 }
+
+#[test]
+fn a_lying_profile_costs_deopts_that_become_outcomes_but_never_a_wrong_result() {
+    // A well-formed profile that lies: it claims `add` only ever saw
+    // integers. It may cost deopts; it may never change a result.
+    let honest = engine(auto(3, 4));
+    let key = key_of(&honest, "add");
+    let mut st = honest.new_state();
+    st.require("m").unwrap();
+    call(&mut st, "drive", &[LuaValue::Int(500), LuaValue::Int(i64::MAX)]);
+    let mut lie = honest.compact_profile(key).unwrap();
+    // Integers at every site of `add`, no outcomes: tier 2 will speculate.
+    for b in lie.site_bits.iter_mut() {
+        *b = 0x11;
+    }
+    lie.outcomes.clear();
+
+    let background = TieringConfig { workers: 1, tier1_threshold: u64::MAX / 4, tier2_threshold: u64::MAX / 4, ..auto(3, 4) };
+    let victim = engine(background);
+    victim.seed_profile(&lie).unwrap();
+    victim.compile_now_at(key, 2).unwrap();
+    wait_tier2(&victim, key);
+    let mut sv = victim.new_state();
+    sv.require("m").unwrap();
+    // Floats from the first call: every speculation in `add` is wrong.
+    let got = call(&mut sv, "drive", &[LuaValue::Int(3000), LuaValue::Int(1)]);
+    assert_eq!(got, vec![LuaValue::Float((1..=3000).map(|i| i as f64 + 0.5).sum())]);
+    assert!(deopts_in(&victim, "add") >= 3, "the lie cost deopts");
+    let learned = victim.compact_profile(key).unwrap();
+    assert!(learned.outcomes.iter().any(|o| o.kind == GuardKind::OperandType && o.failures >= 3), "{learned:?}");
+}

@@ -176,6 +176,75 @@ async fn a_fresh_node_compiles_what_the_cluster_found_hot_before_its_first_call(
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+const FLIP: &str = r#"
+local M = {}
+function M.add(a, b) return a + b end
+function M.drive(n, float_from)
+  local s = 0
+  for i = 1, n do
+    local x = i
+    if i >= float_from then x = i + 0.5 end
+    s = M.add(s, x)
+  end
+  return s
+end
+return M
+"#;
+
+/// Deopt events in a function's history (`emberctl function NAME`).
+fn deopts_of(node: &Node, name: &str) -> usize {
+    let f = ctl_json(node, &["function", name]);
+    f["history"].as_array().unwrap().iter().filter(|e| e["kind"] == "deopt").count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_warmed_at_tier_2_takes_none_of_the_deopts_its_peer_learned() {
+    let dir = temp_dir("flip");
+    std::fs::write(dir.join("flip.lua"), FLIP).unwrap();
+    let knobs = ["--tiering", "tier2_threshold=20000", "--tiering", "deopt_limit=3"];
+    let mut args_a = vec!["--modules", dir.to_str().unwrap()];
+    args_a.extend_from_slice(&knobs);
+    let a = spawn_node("a", &[], &args_a);
+    let mut ca = client(&a).await;
+    let drive = |from: i64| pb::InvokeRequest { module: "flip".into(), function: "drive".into(), args: vec![int(4000), int(from)] };
+    // Integers until `add` runs tier-2 code on A (compiled in the background)...
+    let t0 = Instant::now();
+    while ctl_json(&a, &["function", "M.add"])["tier"] != 2 {
+        assert!(t0.elapsed() < Duration::from_secs(30), "add never reached tier 2 on A");
+        ca.invoke(drive(i64::MAX)).await.unwrap();
+    }
+    // ...then floats from the middle on: A deoptimizes and learns.
+    let want = ca.invoke(drive(2000)).await.unwrap().into_inner().values;
+    let learned = deopts_of(&a, "M.add");
+    let add_key = ctl_json(&a, &["function", "M.add"])["key"].clone();
+    assert!(learned >= 1, "A logged its deopts: {}", ctl_json(&a, &["function", "M.add"]));
+
+    // B never runs the module before it is warm: add reaches tier 2
+    // before its first invocation, from A's gossiped profile and outcomes.
+    let mut args_b = vec![];
+    args_b.extend_from_slice(&knobs);
+    let b = spawn_node("b", &[&a], &args_b);
+    let t0 = Instant::now();
+    loop {
+        let v = ctl_json(&b, &["profiles", "--cluster"]);
+        // (B has not loaded the module yet: it knows `add` by key only.)
+        if v.as_array().unwrap().iter().any(|p| p["key"] == add_key && p["tier"] == 2 && !p["outcomes"].as_array().unwrap().is_empty()) {
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(30), "B's view never had A's tier-2 add with outcomes: {v}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    ctl_json(&b, &["--token", "admin-secret", "load", dir.join("flip.lua").to_str().unwrap()]);
+    wait_for("add at tier 2 on B", Duration::from_secs(30), || ctl_json(&b, &["function", "M.add"])["tier"] == 2);
+    assert_eq!(ctl_json(&b, &["function", "M.add"])["calls"], 0, "compiled before B's first call");
+    let mut cb = client(&b).await;
+    let got = cb.invoke(drive(2000)).await.unwrap().into_inner().values;
+    assert_eq!(got, want);
+    assert_eq!(deopts_of(&b, "M.add"), 0, "B repeated A's deopt: {}", ctl_json(&b, &["function", "M.add"]));
+    println!("A logged {learned} deopt event(s) learning the flip; B none");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn operator_flows_and_refusals() {
     let dir = temp_dir("ops");

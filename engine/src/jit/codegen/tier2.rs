@@ -190,13 +190,15 @@ impl<'a, 'b> Translator<'a, 'b> {
         }
     }
 
-    /// A float operand. In arithmetic an integer converts (5.4's mixed
-    /// rule); in comparisons the plan never mixes.
-    fn spec_float(&mut self, x: Opd) -> ir::Value {
+    /// A float operand. In arithmetic (`arith`) a register known to hold
+    /// an integer converts, as 5.4 mixes them; in a comparison it does not
+    /// (int/float comparisons are exact, and the plan then assumes the
+    /// register holds a float): the guard deoptimizes instead.
+    fn spec_float(&mut self, x: Opd, arith: bool) -> ir::Value {
         match x {
             Opd::Int(i) => self.b.ins().f64const(i as f64),
             Opd::Float(f) => self.b.ins().f64const(f),
-            Opd::Reg(r) if self.known(r) == Ty::Int => {
+            Opd::Reg(r) if arith && self.known(r) == Ty::Int => {
                 let i = self.int(r);
                 self.b.ins().fcvt_from_sint(types::F64, i)
             }
@@ -250,7 +252,7 @@ impl<'a, 'b> Translator<'a, 'b> {
         let (x, y) = (self.operand(b), self.operand(c));
         let a16 = a as u16;
         if spec == Spec::Float {
-            let (p, q) = (self.spec_float(x), self.spec_float(y));
+            let (p, q) = (self.spec_float(x, true), self.spec_float(y, true));
             let v = match op {
                 Arith::Add => self.b.ins().fadd(p, q),
                 Arith::Sub => self.b.ins().fsub(p, q),
@@ -324,7 +326,7 @@ impl<'a, 'b> Translator<'a, 'b> {
             let (i, j) = (self.spec_int(x), self.spec_int(y));
             self.b.ins().icmp(icc, i, j)
         } else {
-            let (p, q) = (self.spec_float(x), self.spec_float(y));
+            let (p, q) = (self.spec_float(x, false), self.spec_float(y, false));
             self.b.ins().fcmp(fcc, p, q)
         };
         let (bt, bf) = (self.block_at(on_true), self.block_at(on_false));
