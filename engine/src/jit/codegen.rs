@@ -1025,16 +1025,7 @@ impl<'a, 'b> Translator<'a, 'b> {
             self.b.switch_to_block(int_blk);
             self.note_bits(pc, 0x11);
             let (i, j) = (self.int_of(x), self.int_of(y));
-            let ins = self.b.ins();
-            let wrapping = match op {
-                Arith::Add => Some(ins.iadd(i, j)),
-                Arith::Sub => Some(ins.isub(i, j)),
-                Arith::Mul => Some(ins.imul(i, j)),
-                Arith::BAnd => Some(ins.band(i, j)),
-                Arith::BOr => Some(ins.bor(i, j)),
-                Arith::BXor => Some(ins.bxor(i, j)),
-                _ => None,
-            };
+            let wrapping = self.wrapping_int_op(op, i, j);
             match (op, wrapping) {
                 (_, Some(v)) => self.set_int(a, v),
                 (Arith::Div, None) => {
@@ -1051,18 +1042,8 @@ impl<'a, 'b> Translator<'a, 'b> {
                     let go = self.b.create_block();
                     self.b.ins().brif(pos, go, &[], slow, &[]);
                     self.b.switch_to_block(go);
-                    let r = self.b.ins().srem(i, j);
-                    let neg = self.b.ins().icmp(IntCC::SignedLessThan, r, zero);
-                    if op == Arith::Mod {
-                        let fixed = self.b.ins().iadd(r, j);
-                        let v = self.b.ins().select(neg, fixed, r);
-                        self.set_int(a, v)
-                    } else {
-                        let q = self.b.ins().sdiv(i, j);
-                        let one = self.b.ins().uextend(types::I64, neg);
-                        let v = self.b.ins().isub(q, one);
-                        self.set_int(a, v)
-                    }
+                    let v = self.floor_mod_div(op, i, j);
+                    self.set_int(a, v)
                 }
                 _ => unreachable!("wrapping ops handled above; Pow and shifts by arith_call"),
             }
@@ -1088,7 +1069,14 @@ impl<'a, 'b> Translator<'a, 'b> {
         let yb = matches!(y, Opd::Int(_));
         self.note_bits(pc, bits(xb && !both_regs, yb && !both_regs));
         let (p, q) = (self.float_of(x, false), self.float_of(y, false));
-        let v = match op {
+        let v = self.float_op(op, p, q);
+        self.set_float(a, v);
+        self.jump(next);
+    }
+
+    /// `p op q` on floats, for the operators with an inline float path.
+    fn float_op(&mut self, op: Arith, p: ir::Value, q: ir::Value) -> ir::Value {
+        match op {
             Arith::Add => self.b.ins().fadd(p, q),
             Arith::Sub => self.b.ins().fsub(p, q),
             Arith::Mul => self.b.ins().fmul(p, q),
@@ -1097,10 +1085,38 @@ impl<'a, 'b> Translator<'a, 'b> {
                 let d = self.b.ins().fdiv(p, q);
                 self.b.ins().floor(d)
             }
-            _ => unreachable!("float ops only"),
-        };
-        self.set_float(a, v);
-        self.jump(next);
+            _ => unreachable!("inline float paths exist for + - * / // only"),
+        }
+    }
+
+    /// `i op j` on integers for the operators that cannot fail (5.4 wraps).
+    fn wrapping_int_op(&mut self, op: Arith, i: ir::Value, j: ir::Value) -> Option<ir::Value> {
+        let ins = self.b.ins();
+        Some(match op {
+            Arith::Add => ins.iadd(i, j),
+            Arith::Sub => ins.isub(i, j),
+            Arith::Mul => ins.imul(i, j),
+            Arith::BAnd => ins.band(i, j),
+            Arith::BOr => ins.bor(i, j),
+            Arith::BXor => ins.bxor(i, j),
+            _ => return None,
+        })
+    }
+
+    /// Integer `%` or `//` for a divisor known to be positive: no trap,
+    /// and floor semantics need one fix-up of the truncating result.
+    fn floor_mod_div(&mut self, op: Arith, i: ir::Value, j: ir::Value) -> ir::Value {
+        let zero = self.iconst(0);
+        let r = self.b.ins().srem(i, j);
+        let neg = self.b.ins().icmp(IntCC::SignedLessThan, r, zero);
+        if op == Arith::Mod {
+            let fixed = self.b.ins().iadd(r, j);
+            self.b.ins().select(neg, fixed, r)
+        } else {
+            let q = self.b.ins().sdiv(i, j);
+            let one = self.b.ins().uextend(types::I64, neg);
+            self.b.ins().isub(q, one)
+        }
     }
 
     fn unary(&mut self, pc: usize, a: u8, b: u8, bnot: bool) {

@@ -255,27 +255,13 @@ fn deopt_reason(st: &State, p: &crate::bytecode::Proto, base: usize, pc: usize, 
             }
         }
     };
-    match (code, p.code.get(pc)) {
-        (super::codegen::tier2::ENTRY_CHECK, _) => "a register's type changed since the guard that typed it".into(),
-        (4, _) => "the branch the profile showed as never taken was taken".into(),
-        (
-            _,
-            Some(
-                Op::Add { b, c, .. }
-                | Op::Sub { b, c, .. }
-                | Op::Mul { b, c, .. }
-                | Op::Div { b, c, .. }
-                | Op::IDiv { b, c, .. }
-                | Op::Mod { b, c, .. }
-                | Op::BAnd { b, c, .. }
-                | Op::BOr { b, c, .. }
-                | Op::BXor { b, c, .. }
-                | Op::Lt { b, c, .. }
-                | Op::Le { b, c, .. }
-                | Op::Eq { b, c, .. },
-            ),
-        ) => format!("operands were {} and {}", ty(*b), ty(*c)),
-        (_, Some(Op::Unm { b, .. })) => format!("operand was {}", ty(*b as u16)),
+    let Some(op) = p.code.get(pc) else { return "guard failed".into() };
+    let cold_branch = super::codegen::tier2::kind_code(crate::profile::GuardKind::ColdBranch);
+    match (code, super::speculate::speculable_operands(op), op) {
+        (super::codegen::tier2::ENTRY_CHECK, ..) => "a register's type changed since the guard that typed it".into(),
+        (c, ..) if c == cold_branch => "the branch the profile showed as never taken was taken".into(),
+        (_, Some((b, c)), _) => format!("operands were {} and {}", ty(b), ty(c)),
+        (_, None, Op::Unm { b, .. }) => format!("operand was {}", ty(*b as u16)),
         _ => "guard failed".into(),
     }
 }

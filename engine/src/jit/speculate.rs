@@ -114,26 +114,13 @@ impl Plan {
         for (pc, op) in p.code.iter().enumerate() {
             let o = ordinal[pc];
             let site = &p.feedback.sites[pc];
-            match *op {
-                Op::Add { b, c, .. }
-                | Op::Sub { b, c, .. }
-                | Op::Mul { b, c, .. }
-                | Op::Div { b, c, .. }
-                | Op::IDiv { b, c, .. }
-                | Op::Mod { b, c, .. }
-                | Op::BAnd { b, c, .. }
-                | Op::BOr { b, c, .. }
-                | Op::BXor { b, c, .. }
-                | Op::Lt { b, c, .. }
-                | Op::Le { b, c, .. }
-                | Op::Eq { b, c, .. } => {
-                    if Self::banned(&outcomes, o, GuardKind::OperandType, deopt_limit) {
-                        continue;
-                    }
-                    let bits = site.bits.load(Relaxed);
-                    let s = binary_spec(p, op, b, c, bits);
-                    spec[pc] = s;
+            if let Some((b, c)) = speculable_operands(op) {
+                if !Self::banned(&outcomes, o, GuardKind::OperandType, deopt_limit) {
+                    spec[pc] = binary_spec(p, op, b, c, site.bits.load(Relaxed));
                 }
+                continue;
+            }
+            match *op {
                 Op::Unm { .. } => {
                     if Self::banned(&outcomes, o, GuardKind::OperandType, deopt_limit) {
                         continue;
@@ -430,6 +417,26 @@ impl Plan {
             }
             Op::Return { .. } | Op::TailCall { .. } => vec![],
         }
+    }
+}
+
+/// The RK operands of a binary instruction tier 2 may speculate on
+/// (arithmetic with an inline path, and comparisons).
+pub(crate) fn speculable_operands(op: &Op) -> Option<(u16, u16)> {
+    match *op {
+        Op::Add { b, c, .. }
+        | Op::Sub { b, c, .. }
+        | Op::Mul { b, c, .. }
+        | Op::Div { b, c, .. }
+        | Op::IDiv { b, c, .. }
+        | Op::Mod { b, c, .. }
+        | Op::BAnd { b, c, .. }
+        | Op::BOr { b, c, .. }
+        | Op::BXor { b, c, .. }
+        | Op::Lt { b, c, .. }
+        | Op::Le { b, c, .. }
+        | Op::Eq { b, c, .. } => Some((b, c)),
+        _ => None,
     }
 }
 

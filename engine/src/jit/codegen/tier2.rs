@@ -253,17 +253,7 @@ impl<'a, 'b> Translator<'a, 'b> {
         let a16 = a as u16;
         if spec == Spec::Float {
             let (p, q) = (self.spec_float(x, true), self.spec_float(y, true));
-            let v = match op {
-                Arith::Add => self.b.ins().fadd(p, q),
-                Arith::Sub => self.b.ins().fsub(p, q),
-                Arith::Mul => self.b.ins().fmul(p, q),
-                Arith::Div => self.b.ins().fdiv(p, q),
-                Arith::IDiv => {
-                    let d = self.b.ins().fdiv(p, q);
-                    self.b.ins().floor(d)
-                }
-                _ => unreachable!("the plan speculates floats only for + - * / //"),
-            };
+            let v = self.float_op(op, p, q);
             self.write_num(a16, v, Ty::Float);
             return self.jump(pc + 1);
         }
@@ -275,13 +265,11 @@ impl<'a, 'b> Translator<'a, 'b> {
             self.cold_helper(rt::jit_arith as *const u8, pc, ha, hb, hc)
         });
         let (i, j) = (self.spec_int(x), self.spec_int(y));
+        if let Some(v) = self.wrapping_int_op(op, i, j) {
+            self.write_num(a16, v, Ty::Int);
+            return self.jump(pc + 1);
+        }
         let v = match op {
-            Arith::Add => self.b.ins().iadd(i, j),
-            Arith::Sub => self.b.ins().isub(i, j),
-            Arith::Mul => self.b.ins().imul(i, j),
-            Arith::BAnd => self.b.ins().band(i, j),
-            Arith::BOr => self.b.ins().bor(i, j),
-            Arith::BXor => self.b.ins().bxor(i, j),
             Arith::Div => {
                 let p = self.b.ins().fcvt_from_sint(types::F64, i);
                 let q = self.b.ins().fcvt_from_sint(types::F64, j);
@@ -290,9 +278,9 @@ impl<'a, 'b> Translator<'a, 'b> {
                 return self.jump(pc + 1);
             }
             Arith::Mod | Arith::IDiv => {
-                // A positive divisor inline (no trap, one floor fix-up);
-                // zero, negative and MIN / -1 go to the helper, whose
-                // integer result (or error) the continuation reloads.
+                // A positive divisor inline; zero, negative and MIN / -1 go
+                // to the helper, whose integer result (or error) the
+                // continuation reloads.
                 if let Some(slow) = slow {
                     let zero = self.iconst(0);
                     let pos = self.b.ins().icmp(IntCC::SignedGreaterThan, j, zero);
@@ -300,19 +288,9 @@ impl<'a, 'b> Translator<'a, 'b> {
                     self.b.ins().brif(pos, go, &[], slow, &[]);
                     self.b.switch_to_block(go);
                 }
-                let zero = self.iconst(0);
-                let r = self.b.ins().srem(i, j);
-                let neg = self.b.ins().icmp(IntCC::SignedLessThan, r, zero);
-                if op == Arith::Mod {
-                    let fixed = self.b.ins().iadd(r, j);
-                    self.b.ins().select(neg, fixed, r)
-                } else {
-                    let q = self.b.ins().sdiv(i, j);
-                    let one = self.b.ins().uextend(types::I64, neg);
-                    self.b.ins().isub(q, one)
-                }
+                self.floor_mod_div(op, i, j)
             }
-            Arith::Pow | Arith::Shl | Arith::Shr => unreachable!("never speculated"),
+            _ => unreachable!("never speculated: ** << >>"),
         };
         self.write_num(a16, v, Ty::Int);
         self.jump(pc + 1);
