@@ -7,6 +7,9 @@
 //!    ember as under lua5.4. Programs are batched into one file per case so
 //!    each case costs one lua5.4 process.
 
+mod common;
+
+use common::XorShift;
 use std::io::Write as _;
 use std::path::Path;
 use std::process::Command;
@@ -125,18 +128,15 @@ fn mutated_corpus_programs_never_panic() {
 
 /// A tiny random program generator for expression semantics.
 struct Gen {
-    s: u64,
+    r: XorShift,
 }
 
 impl Gen {
     fn next(&mut self) -> u64 {
-        self.s ^= self.s << 13;
-        self.s ^= self.s >> 7;
-        self.s ^= self.s << 17;
-        self.s
+        self.r.next()
     }
     fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
-        xs[self.next() as usize % xs.len()]
+        self.r.pick(xs)
     }
     fn atom(&mut self) -> String {
         match self.next() % 10 {
@@ -193,7 +193,7 @@ fn generated_programs_print_what_lua54_prints() {
     }
     let dir = std::env::temp_dir().join(format!("ember-gen-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let mut generator = Gen { s: 0x1234_5678_9abc_def1 };
+    let mut generator = Gen { r: XorShift(0x1234_5678_9abc_def1) };
     let mut mismatches = Vec::new();
     for case in 0..400 {
         let src = generator.program(40);
