@@ -19,6 +19,7 @@
 //! budgets while it is away.
 
 pub mod budget;
+pub mod cli;
 pub mod loadgen;
 pub mod service;
 pub mod settings;

@@ -22,6 +22,7 @@
 //! change a Lua result: a profile only decides what gets compiled early and
 //! from which feedback, and compiled code guards everything it assumes.
 
+pub mod cli;
 pub mod cluster;
 pub mod codec;
 pub mod config;

@@ -7,11 +7,11 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use crate::loadgen::{BenchConfig, run as run_bench};
+use crate::service::serve;
+use crate::settings::CoordinatorSettings;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use ember_coordinator::loadgen::{BenchConfig, run as run_bench};
-use ember_coordinator::service::serve;
-use ember_coordinator::settings::CoordinatorSettings;
 
 #[derive(Parser)]
 #[command(name = "ember-coordinator", version, about = "Ember's compile-budget coordinator")]
@@ -111,10 +111,18 @@ fn settings(cli: &Cli) -> anyhow::Result<CoordinatorSettings> {
     Ok(s)
 }
 
-#[tokio::main]
-async fn main() {
-    let cli = Cli::parse();
-    ember_telemetry::run("ember-coordinator", run(cli)).await;
+/// The `ember-coordinator` program: parses `args` (the first item is the program
+/// name) and runs until shutdown. Exits the process on a bad command line
+/// or a fatal error, with the message on stderr. The binary is a one-line
+/// wrapper; `ember-sim` runs this too, in a child process of its own.
+pub fn main_with_args<I, T>(args: I)
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let cli = Cli::parse_from(args);
+    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    runtime.block_on(ember_telemetry::run("ember-coordinator", run(cli)));
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
