@@ -44,7 +44,7 @@ struct Args {
     /// Private key of --tls-cert (PEM).
     #[arg(long, env = "EMBER_TLS_KEY", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
-    /// Node id, unique in the cluster.
+    /// Node id, unique in the cluster (`auto`: the host name).
     #[arg(long, env = "EMBER_NODE_ID")]
     node_id: Option<String>,
     /// Cluster id: nodes gossip only within one.
@@ -53,9 +53,12 @@ struct Args {
     /// UDP gossip listen address.
     #[arg(long, env = "EMBER_GOSSIP_LISTEN")]
     gossip_listen: Option<SocketAddr>,
-    /// Gossip address peers should use (default: --gossip-listen).
+    /// Gossip address peers should use (default: --gossip-listen), as
+    /// IP:port or host:port; a host name is resolved at start (in a
+    /// container, its service name gives the container's current address);
+    /// `auto`: this host's name and the gossip port.
     #[arg(long, env = "EMBER_GOSSIP_ADVERTISE")]
-    gossip_advertise: Option<SocketAddr>,
+    gossip_advertise: Option<String>,
     /// Seed nodes' gossip addresses, comma-separated host:port.
     #[arg(long, env = "EMBER_SEEDS", value_delimiter = ',')]
     seeds: Option<Vec<String>>,
@@ -133,10 +136,16 @@ fn settings(args: &Args) -> anyhow::Result<NodeSettings> {
         s.tls_key = args.tls_key.clone();
     }
     set!(s.gossip.node_id, args.node_id);
+    if s.gossip.node_id == "auto" {
+        // One id per container when a service is scaled: its host name.
+        s.gossip.node_id = hostname().context("--node-id auto: no host name")?;
+    }
     set!(s.gossip.cluster_id, args.cluster_id);
     set!(s.gossip.listen, args.gossip_listen);
-    if args.gossip_advertise.is_some() {
-        s.gossip.advertise = args.gossip_advertise;
+    if let Some(a) = &args.gossip_advertise
+        && let Ok(addr) = a.parse::<SocketAddr>()
+    {
+        s.gossip.advertise = Some(addr);
     }
     set!(s.gossip.seeds, args.seeds);
     set!(s.gossip.interval_ms, args.gossip_interval_ms);
@@ -198,6 +207,39 @@ fn load_modules(node: &ClusterNode, dir: &std::path::Path) -> anyhow::Result<usi
     Ok(files.len())
 }
 
+/// This machine's (or container's) host name.
+fn hostname() -> Option<String> {
+    std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+}
+
+/// Resolves `host:port` to an IPv4 address (preferred: what peers on a
+/// container network reach), retrying for a while: a container's name may
+/// not be in DNS the instant it starts.
+async fn resolve(host_port: &str) -> anyhow::Result<SocketAddr> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let error = match tokio::net::lookup_host(host_port).await {
+            Ok(addrs) => {
+                let addrs: Vec<SocketAddr> = addrs.collect();
+                if let Some(a) = addrs.iter().find(|a| a.is_ipv4()).or(addrs.first()) {
+                    tracing::info!(name = host_port, address = %a, "gossip advertise address resolved");
+                    return Ok(*a);
+                }
+                "no address".to_string()
+            }
+            Err(e) => e.to_string(),
+        };
+        if std::time::Instant::now() >= deadline {
+            anyhow::bail!("--gossip-advertise {host_port}: cannot resolve: {error}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+}
+
 /// The `ember-node` program: parses `args` (the first item is the program
 /// name) and runs until shutdown. Exits the process on a bad command line
 /// or a fatal error, with the message on stderr. The binary is a one-line
@@ -224,6 +266,16 @@ async fn run(args: Args) -> anyhow::Result<()> {
         }
         print!("{}", shown.to_toml());
         return Ok(());
+    }
+    if let Some(a) = &args.gossip_advertise
+        && a.parse::<SocketAddr>().is_err()
+    {
+        let a = if a == "auto" {
+            format!("{}:{}", hostname().context("--gossip-advertise auto: no host name")?, s.gossip.listen.port())
+        } else {
+            a.clone()
+        };
+        s.gossip.advertise = Some(resolve(&a).await?);
     }
     let listener = tokio::net::TcpListener::bind(s.listen).await.with_context(|| format!("binding gRPC on {}", s.listen))?;
     let bound = listener.local_addr()?;
@@ -278,7 +330,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
         s.tiering.policy
     );
     tracing::info!(node = %s.gossip.node_id, grpc = %bound, gossip = %s.gossip.listen, "serving");
-    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    // Nagle's algorithm off: replies are small, and coalescing them with
+    // the client's delayed ACKs stalls a request for 40 ms now and then.
+    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
     let mut server = tonic::transport::Server::builder();
     if let (Some(cert), Some(key)) = (&s.tls_cert, &s.tls_key) {
         let cert = std::fs::read(cert).with_context(|| format!("reading {}", cert.display()))?;

@@ -133,7 +133,15 @@ where
     macro_rules! body {
         ($chart:expr, $ymin:expr) => {{
             let mut chart = $chart;
-            chart.configure_mesh().x_desc(x_desc).y_desc(y_desc).label_style((FONT, 13)).axis_desc_style((FONT, 14)).draw()?;
+            chart
+                .configure_mesh()
+                .x_desc(x_desc)
+                .y_desc(y_desc)
+                .label_style((FONT, 13))
+                .x_label_formatter(&|v| format!("{v:.0}"))
+                .y_label_formatter(&|v| format!("{v:.0}"))
+                .axis_desc_style((FONT, 14))
+                .draw()?;
             for m in marks {
                 chart.draw_series(std::iter::once(PathElement::new(
                     vec![(m.t, $ymin), (m.t, ymax)],

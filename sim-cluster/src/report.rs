@@ -6,8 +6,9 @@
 //! Definitions (also in the README of the simulator):
 //! - *steady throughput* of a node: its completed requests per second over
 //!   the last third of the time it was driven after the (re)start;
-//! - *time to 90%*: from the moment it was serving to the first time its
-//!   1-second moving throughput reached 90% of that;
+//! - *time to 90%*: from the moment it was serving to the end of the first
+//!   half-second window whose throughput reached 90% of that (so 0.5 s is
+//!   the shortest warm-up it can report);
 //! - *warm-up window*, for latency: the first W seconds of service, where
 //!   W is the slowest measured warm-up in the run (at least 1 s), so every
 //!   node is compared over the same span.
@@ -50,6 +51,10 @@ pub struct Report {
     pub summary: Json,
 }
 
+/// Width of the moving window of the warm-up criterion, seconds: the
+/// shortest warm-up it can report.
+const WINDOW: f64 = 0.5;
+
 /// Seconds of service over which "throughput over the first seconds" is taken.
 const FIRST_SECONDS: f64 = 3.0;
 
@@ -88,18 +93,18 @@ fn measure(st: &ServiceStart, samples: &[Sample], log: &RunLog, end: f64) -> War
     let steady_from = st.t + span * 2.0 / 3.0;
     let steady: Vec<&&Sample> = ok.iter().filter(|s| s.t >= steady_from).collect();
     let steady_rps = if last > steady_from { steady.len() as f64 / (last - steady_from) } else { 0.0 };
-    // 1 s moving throughput, stepped every 100 ms.
+    // Half-second moving throughput, stepped every 50 ms.
     let mut warmup_s = None;
     if steady_rps > 0.0 {
         let mut t = st.t.min(first);
-        while t + 1.0 <= last {
-            let n = ok.iter().filter(|s| s.t >= t && s.t < t + 1.0).count() as f64;
-            if n >= 0.9 * steady_rps {
+        while t + WINDOW <= last {
+            let n = ok.iter().filter(|s| s.t >= t && s.t < t + WINDOW).count() as f64;
+            if n >= 0.9 * steady_rps * WINDOW {
                 // Credit the end of the window: that is when the rate was reached.
-                warmup_s = Some((t + 1.0 - st.t).max(0.0));
+                warmup_s = Some((t + WINDOW - st.t).max(0.0));
                 break;
             }
-            t += 0.1;
+            t += 0.05;
         }
     }
     let first_seconds = FIRST_SECONDS.min(span.max(0.1));

@@ -26,7 +26,7 @@ function M.checksum(n)
   for i = 1, 16 do parts[i] = string.format("%d:%d", n, i * i) end
   local s = table.concat(parts, ",")
   local h = 0
-  for r = 1, 160 do
+  for r = 1, 600 do
     for i = 1, #s do h = (h * 31 + s:byte(i) + r) % 1000003 end
   end
   return h
@@ -36,7 +36,7 @@ end
 function M.route(n)
   local path = "/api/v" .. (n % 3 + 1) .. "/users/" .. n .. "/orders/" .. (n * 7) .. "/items"
   local words, numbers = 0, 0
-  for _ = 1, 150 do
+  for _ = 1, 600 do
     for seg in path:gmatch("[^/]+") do
       if tonumber(seg) then numbers = numbers + 1 else words = words + 1 end
     end
@@ -78,12 +78,12 @@ end
 local function fib(k) if k < 2 then return k end return fib(k - 1) + fib(k - 2) end
 
 -- Recursive calls.
-function M.recommend(n) return fib(19 + n % 3) end
+function M.recommend(n) return fib(21 + n % 3) end
 
 -- A float iteration per request (the kind of loop tier 2 unboxes).
 function M.forecast(n, growth)
   local x, s = 1.0, 0.0
-  for i = 1, 8000 + n % 2000 do
+  for i = 1, 30000 + n % 5000 do
     x = x * growth + 0.5
     if x > 1000.0 then x = x / 3.0 end
     s = s + x
@@ -94,7 +94,7 @@ end
 -- Collatz steps summed over a range (integer loop, branches).
 function M.audit(n)
   local steps = 0
-  for v = n, n + 800 do
+  for v = n, n + 3000 do
     local x = v
     while x ~= 1 do
       if x % 2 == 0 then x = x // 2 else x = 3 * x + 1 end
