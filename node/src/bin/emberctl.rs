@@ -35,6 +35,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Is the server at --node serving? (grpc.health.v1: answers for nodes
+    /// and the coordinator alike; exit status 0 only when SERVING — for
+    /// container healthchecks.)
+    Health,
     /// Cluster members as this node's gossip sees them.
     Members,
     /// Loaded modules.
@@ -296,9 +300,26 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         endpoint = endpoint.tls_config(tls).context("TLS configuration")?;
     }
     let channel = endpoint.connect().await.with_context(|| format!("cannot reach the node at {addr}"))?;
+    if let Command::Health = cli.command {
+        use tonic_health::pb::health_check_response::ServingStatus;
+        let r = tonic_health::pb::health_client::HealthClient::new(channel)
+            .check(tonic_health::pb::HealthCheckRequest { service: String::new() })
+            .await
+            .map_err(status_error)?
+            .into_inner();
+        let status = ServingStatus::try_from(r.status).unwrap_or(ServingStatus::Unknown);
+        if cli.json {
+            println!("{}", json!({"status": status.as_str_name()}));
+        } else {
+            println!("{}", status.as_str_name());
+        }
+        anyhow::ensure!(status == ServingStatus::Serving, "{addr} is not serving");
+        return Ok(());
+    }
     let mut c = Client { inner: NodeServiceClient::new(channel).max_decoding_message_size(64 << 20), token: cli.token.clone() };
     let j = cli.json;
     match cli.command {
+        Command::Health => unreachable!("answered above"),
         Command::Members => {
             let r = c.inner.list_members(c.req(pb::ListMembersRequest {})?).await.map_err(status_error)?.into_inner();
             if j {
