@@ -343,7 +343,17 @@ impl State {
         b.fuel_used_before_tick = 0;
         b.deadline = l.deadline.map(|d| (Instant::now() + d, d.as_millis() as u64));
         b.max_depth = l.max_depth;
-        b.tick = 0;
+        // With fuel or a deadline the first step checks them. Without, the
+        // countdown goes on where the last invocation left it: a slice that
+        // ends inside a tier-1 loop is what credits that loop toward tier 2,
+        // and restarting the slice at every invocation would make it end at
+        // each invocation's first step, so a loop shorter than a slice
+        // would never be credited however often it ran.
+        if l.fuel.is_some() || l.deadline.is_some() {
+            b.tick = 0;
+        } else {
+            b.tick = b.tick.max(0);
+        }
         self.heap.limit = l.heap_bytes;
         self.heap.reset_threshold();
     }
@@ -353,7 +363,6 @@ impl State {
         b.fuel_limit = None;
         b.deadline = None;
         b.max_depth = None;
-        b.tick = 0;
         self.heap.limit = None;
         // Free what a failed invocation left behind if it was over the limit.
         if self.heap.bytes > self.heap.threshold {

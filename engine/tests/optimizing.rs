@@ -167,6 +167,25 @@ fn a_hot_loop_inside_one_call_moves_to_tier_2_at_its_header() {
     assert_eq!(st.stats().tier2_calls, 0, "tier 2 was entered mid-call, not by a call");
 }
 
+#[test]
+fn a_short_loop_in_many_invocations_still_reaches_tier_2() {
+    // Each invocation runs fewer loop iterations than a tick slice; the
+    // slices must carry over between invocations so that tier-1 loop work
+    // keeps counting toward tier 2 (a node's traffic looks like this).
+    let t = TieringConfig { tier1_threshold: 40, tier2_threshold: 50_000, ..auto(8, 4) };
+    let e = engine(t);
+    let mut st = e.new_state();
+    st.require("m").unwrap();
+    let mut calls = 0;
+    while e.function_tier(key_of(&e, "long_loop")).unwrap().tier != 2 {
+        call(&mut st, "long_loop", &[LuaValue::Int(1000)]);
+        calls += 1;
+        // 50k of hotness is 50 calls' worth of back-edges, plus the slice
+        // that happens to straddle the tier-up.
+        assert!(calls < 200, "still not at tier 2 after {calls} calls of 1000 iterations: {:?}", e.function_tier(key_of(&e, "long_loop")));
+    }
+}
+
 /// Waits until `key` has tier-2 code (the request runs on a worker).
 fn wait_tier2(e: &Engine, key: FunctionKey) {
     let t0 = Instant::now();
