@@ -343,13 +343,15 @@ impl State {
         b.fuel_used_before_tick = 0;
         b.deadline = l.deadline.map(|d| (Instant::now() + d, d.as_millis() as u64));
         b.max_depth = l.max_depth;
-        // With fuel or a deadline the first step checks them. Without, the
-        // countdown goes on where the last invocation left it: a slice that
-        // ends inside a tier-1 loop is what credits that loop toward tier 2,
-        // and restarting the slice at every invocation would make it end at
-        // each invocation's first step, so a loop shorter than a slice
-        // would never be credited however often it ran.
-        if l.fuel.is_some() || l.deadline.is_some() {
+        // With fuel, the countdown restarts so that every step of this
+        // invocation is counted against it. Otherwise it goes on where the
+        // last invocation left it (a deadline is then first checked within
+        // one slice, as it is between any two checks): a slice that ends
+        // inside a tier-1 loop is what credits that loop toward tier 2, and
+        // restarting the slice at every invocation would make it end at the
+        // invocation's first step, so a loop shorter than a slice would
+        // never be credited however often it ran.
+        if l.fuel.is_some() {
             b.tick = 0;
         } else {
             b.tick = b.tick.max(0);

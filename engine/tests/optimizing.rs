@@ -176,6 +176,8 @@ fn a_short_loop_in_many_invocations_still_reaches_tier_2() {
     let e = engine(t);
     let mut st = e.new_state();
     st.require("m").unwrap();
+    // As a node runs it: every invocation under a deadline.
+    st.set_limits(ember_engine::Limits { deadline: Some(Duration::from_secs(60)), ..ember_engine::Limits::default() });
     let mut calls = 0;
     while e.function_tier(key_of(&e, "long_loop")).unwrap().tier != 2 {
         call(&mut st, "long_loop", &[LuaValue::Int(1000)]);

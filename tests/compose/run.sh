@@ -96,8 +96,8 @@ echo "step 0: image built, coordinator and 3 nodes up and gossiping ($(since "$t
 t=$(now)
 for i in 1 2 3; do "$CTL" --node "$(node "$i")" load tests/compose/flip.lua >/dev/null; done
 for i in 1 3; do
-  drive "$i" shop audit 500 --repeat 40
-  drive "$i" shop forecast 7 1.01 --repeat 40
+  drive "$i" shop audit 500 --repeat 5
+  drive "$i" shop forecast 7 1.01 --repeat 10
   drive "$i" flip add 2000 3 --repeat 60
 done
 audit_key=$("$CTL" --node "$(node 1)" --json function audit --module shop | jval "j['key']")
