@@ -83,7 +83,7 @@ impl Cluster {
         self.t0.elapsed().as_secs_f64()
     }
 
-    pub fn start_coordinator(&mut self) -> anyhow::Result<()> {
+    pub async fn start_coordinator(&mut self) -> anyhow::Result<()> {
         let Some(addr) = self.coordinator_addr else { bail!("this scenario has no coordinator") };
         let metrics = match self.coordinator_metrics {
             Some(m) => m,
@@ -107,7 +107,7 @@ impl Cluster {
             args.push("--no-pioneer".into());
         }
         let log = self.dir.join("logs").join("coordinator.log");
-        self.coordinator = Some(Proc::start("coordinator", Role::Coordinator, &args, &[], &log, READY_TIMEOUT)?);
+        self.coordinator = Some(Proc::start("coordinator", Role::Coordinator, &args, &[], &log, READY_TIMEOUT).await?);
         Ok(())
     }
 
@@ -185,7 +185,7 @@ impl Cluster {
         }
         let starts = n.starts + 1;
         let log = self.dir.join("logs").join(format!("{id}.{starts}.log"));
-        let proc = Proc::start(id, Role::Node, &args, &[("EMBER_CLUSTER_SECRET", SECRET.to_string())], &log, READY_TIMEOUT)?;
+        let proc = Proc::start(id, Role::Node, &args, &[("EMBER_CLUSTER_SECRET", SECRET.to_string())], &log, READY_TIMEOUT).await?;
         let grpc = proc.ready_field("grpc").with_context(|| format!("{id}: no grpc= in its ready line: {}", proc.ready_line))?;
         let channel =
             Channel::from_shared(format!("http://{grpc}"))?.connect().await.with_context(|| format!("connecting to {id} at {grpc}"))?;
@@ -258,11 +258,11 @@ impl Cluster {
     }
 
     /// Graceful stop (SIGTERM: drain, snapshot, leave).
-    pub fn stop_node(&mut self, id: &str) -> anyhow::Result<()> {
+    pub async fn stop_node(&mut self, id: &str) -> anyhow::Result<()> {
         let n = self.nodes.get_mut(id).with_context(|| format!("no node {id}"))?;
         *n.client.write().unwrap() = None;
         match n.proc.take() {
-            Some(p) => p.stop(Duration::from_secs(15)),
+            Some(p) => p.stop(Duration::from_secs(15)).await,
             None => Ok(()),
         }
     }

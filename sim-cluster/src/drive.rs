@@ -98,6 +98,7 @@ fn generate(g: &ArgGen, rng: &mut XorShift, seq: u64) -> pb::value::Kind {
     match *g {
         ArgGen::Int(a, b) => Kind::Int(a + (rng.next() % ((b - a) as u64 + 1)) as i64),
         ArgGen::Float(a, b) => Kind::Float(a + (b - a) * (rng.next() >> 11) as f64 / (1u64 << 53) as f64),
+        ArgGen::IntFloat(a, b) => Kind::Float((a + (rng.next() % ((b - a) as u64 + 1)) as i64) as f64),
         ArgGen::Str(n) => Kind::String((0..n).map(|_| b'a' + (rng.next() % 26) as u8).collect()),
         ArgGen::Seq => Kind::Int(seq as i64),
         ArgGen::LiteralInt(i) => Kind::Int(i),

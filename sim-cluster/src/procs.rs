@@ -49,7 +49,7 @@ const TAIL_LINES: usize = 20;
 impl Proc {
     /// Starts `role` with `args`, logging its stderr to `log_file`, and
     /// waits (up to `timeout`) for its ready line on stdout.
-    pub fn start(
+    pub async fn start(
         name: &str,
         role: Role,
         args: &[String],
@@ -109,16 +109,19 @@ impl Proc {
         });
         let mut proc = Proc { name: name.to_string(), pid, ready_line: String::new(), child, log_tail };
         let deadline = Instant::now() + timeout;
+        // Polled, not blocked on: the simulator's one thread keeps serving
+        // the load clients meanwhile.
         loop {
-            match rx.recv_timeout(Duration::from_millis(50)) {
+            match rx.try_recv() {
                 Ok(line) => {
                     proc.ready_line = line;
                     return Ok(proc);
                 }
-                Err(std::sync::mpsc::RecvTimeoutError::Timeout) if Instant::now() < deadline => {
+                Err(std::sync::mpsc::TryRecvError::Empty) if Instant::now() < deadline => {
                     if let Ok(Some(status)) = proc.child.try_wait() {
                         bail!("{name} exited before it was ready ({status}):\n{}", proc.tail());
                     }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
                 }
                 Err(_) => bail!("{name} was not ready within {timeout:?}:\n{}", proc.tail()),
             }
@@ -150,8 +153,10 @@ impl Proc {
     }
 
     /// SIGTERM and wait for a graceful exit (drain, snapshot, leave);
-    /// SIGKILL after `grace`.
-    pub fn stop(mut self, grace: Duration) -> anyhow::Result<()> {
+    /// SIGKILL after `grace`. Waits without blocking the runtime: the
+    /// clients' connections must keep running to see the server's GOAWAY
+    /// and close, or a graceful server waits for them forever.
+    pub async fn stop(mut self, grace: Duration) -> anyhow::Result<()> {
         // SAFETY: sending a signal to our own child's pid, which we have not
         // reaped yet, so the pid cannot have been reused.
         unsafe {
@@ -165,7 +170,7 @@ impl Proc {
                 }
                 return Ok(());
             }
-            std::thread::sleep(Duration::from_millis(20));
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
         bail!("{} did not stop within {grace:?} of SIGTERM", self.name)
     }

@@ -62,7 +62,7 @@ pub async fn run(s: Scenario, dir: std::path::PathBuf) -> anyhow::Result<RunLog>
 
     note(&format!("scenario '{}': {} phases, {:.0} s of load", s.name, s.phases.len(), s.phases.iter().map(Phase::seconds).sum::<f64>()));
     if cluster.coordinator_addr.is_some() {
-        cluster.start_coordinator()?;
+        cluster.start_coordinator().await?;
     }
     for i in 1..=s.cluster.nodes {
         cluster.add_node(&format!("n{i}"), &s.cluster.policy, true).await?;
@@ -123,7 +123,7 @@ pub async fn run(s: Scenario, dir: std::path::PathBuf) -> anyhow::Result<RunLog>
             }
             Phase::Restart { node } => {
                 note(&label);
-                cluster.stop_node(node)?;
+                cluster.stop_node(node).await?;
                 let t = cluster.now();
                 cluster.start_node(node).await?;
                 starts.push(serving(&cluster, node, "restart", t).await?);
@@ -149,7 +149,7 @@ pub async fn run(s: Scenario, dir: std::path::PathBuf) -> anyhow::Result<RunLog>
             }
             Phase::CoordinatorUp => {
                 note(&label);
-                cluster.start_coordinator()?;
+                cluster.start_coordinator().await?;
             }
             Phase::Shift { mix } => {
                 note(&label);

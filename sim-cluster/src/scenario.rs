@@ -114,8 +114,8 @@ pub struct MixEntry {
     pub function: String,
     #[serde(default = "one")]
     pub weight: u32,
-    /// Argument generators: `int:A..B`, `float:A..B`, `str:N`, `seq`, or a
-    /// literal number.
+    /// Argument generators: `int:A..B`, `float:A..B`, `ifloat:A..B`
+    /// (integer-valued floats), `str:N`, `seq`, or a literal number.
     #[serde(default)]
     pub args: Vec<String>,
 }
@@ -221,6 +221,9 @@ impl Phase {
 pub enum ArgGen {
     Int(i64, i64),
     Float(f64, f64),
+    /// A float with an integer value (`3.0`): a type flip that keeps
+    /// integer arithmetic meaningful.
+    IntFloat(i64, i64),
     Str(usize),
     Seq,
     LiteralInt(i64),
@@ -234,7 +237,14 @@ impl ArgGen {
                 .map(|(a, b)| (a.trim().to_string(), b.trim().to_string()))
                 .ok_or_else(|| format!("'{spec}': expected a range A..B"))
         };
-        if let Some(body) = spec.strip_prefix("int:") {
+        if let Some(body) = spec.strip_prefix("ifloat:") {
+            let (a, b) = range(body)?;
+            let (a, b) = (a.parse::<i64>().map_err(|e| format!("'{spec}': {e}"))?, b.parse::<i64>().map_err(|e| format!("'{spec}': {e}"))?);
+            if a > b {
+                return Err(format!("'{spec}': empty range"));
+            }
+            Ok(ArgGen::IntFloat(a, b))
+        } else if let Some(body) = spec.strip_prefix("int:") {
             let (a, b) = range(body)?;
             let (a, b) = (a.parse::<i64>().map_err(|e| format!("'{spec}': {e}"))?, b.parse::<i64>().map_err(|e| format!("'{spec}': {e}"))?);
             if a > b {
@@ -261,7 +271,7 @@ impl ArgGen {
         } else if let Ok(f) = spec.parse::<f64>() {
             Ok(ArgGen::LiteralFloat(f))
         } else {
-            Err(format!("'{spec}': not an argument generator (int:A..B, float:A..B, str:N, seq, or a number)"))
+            Err(format!("'{spec}': not an argument generator (int:A..B, float:A..B, ifloat:A..B, str:N, seq, or a number)"))
         }
     }
 }
@@ -540,6 +550,7 @@ mod tests {
         assert!(e.contains("'banana': not an argument generator"), "{e}");
         assert_eq!(ArgGen::parse("float:0.5..2"), Ok(ArgGen::Float(0.5, 2.0)));
         assert_eq!(ArgGen::parse("7"), Ok(ArgGen::LiteralInt(7)));
+        assert_eq!(ArgGen::parse("ifloat:1..9"), Ok(ArgGen::IntFloat(1, 9)));
     }
 
     #[test]
