@@ -110,6 +110,72 @@ fn the_quick_demo_warms_a_node_by_gossip_and_reports_every_figure() {
 }
 
 #[test]
+fn every_kind_of_event_runs_and_each_restart_is_measured() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = temp_dir("events");
+    let file = dir.join("events.toml");
+    std::fs::write(
+        &file,
+        r#"
+name = "events"
+[cluster]
+nodes = 2
+[[mix.default]]
+function = "audit"
+args = ["int:1..50"]
+[[mix.default]]
+function = "forecast"
+args = ["int:1..100", "float:1.001..1.01"]
+[[mix.flipped]]
+function = "audit"
+args = ["ifloat:1..50"]
+[[phase]]
+kind = "ramp"
+seconds = 2
+clients = 2
+[[phase]]
+kind = "restart"
+node = "n1"
+[[phase]]
+kind = "kill"
+node = "n2"
+restart_after_s = 0.5
+[[phase]]
+kind = "coordinator_down"
+[[phase]]
+kind = "steady"
+seconds = 1.5
+[[phase]]
+kind = "coordinator_up"
+[[phase]]
+kind = "shift"
+mix = "flipped"
+[[phase]]
+kind = "policy"
+set = { tier2_threshold = "30000" }
+[[phase]]
+kind = "steady"
+seconds = 1.5
+"#,
+    )
+    .unwrap();
+    let out = sim().arg("run").arg(&file).arg("--report").arg(&dir).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let s: Json = serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap();
+    let nodes = s["nodes"].as_array().unwrap();
+    let causes: Vec<(&str, &str)> = nodes.iter().map(|n| (n["node"].as_str().unwrap(), n["cause"].as_str().unwrap())).collect();
+    assert_eq!(causes, [("n1", "restart"), ("n2", "kill")], "{s:#}");
+    for n in nodes {
+        assert!(n["requests"].as_u64().unwrap() > 0, "{n}");
+        assert!(n["compiled_before_first_request"].as_u64().unwrap() >= 1, "warmed by snapshot and gossip: {n}");
+    }
+    assert_eq!(s["budget_violations"], 0);
+    assert!(processes_mentioning(&dir.display().to_string()).is_empty(), "child processes left behind");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn model_mode_converges_at_a_small_size_and_measures_bandwidth() {
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let dir = temp_dir("model");
