@@ -237,19 +237,19 @@ impl ArgGen {
                 .map(|(a, b)| (a.trim().to_string(), b.trim().to_string()))
                 .ok_or_else(|| format!("'{spec}': expected a range A..B"))
         };
-        if let Some(body) = spec.strip_prefix("ifloat:") {
+        let int_range = |body: &str| -> Result<(i64, i64), String> {
             let (a, b) = range(body)?;
             let (a, b) = (a.parse::<i64>().map_err(|e| format!("'{spec}': {e}"))?, b.parse::<i64>().map_err(|e| format!("'{spec}': {e}"))?);
             if a > b {
                 return Err(format!("'{spec}': empty range"));
             }
+            Ok((a, b))
+        };
+        if let Some(body) = spec.strip_prefix("ifloat:") {
+            let (a, b) = int_range(body)?;
             Ok(ArgGen::IntFloat(a, b))
         } else if let Some(body) = spec.strip_prefix("int:") {
-            let (a, b) = range(body)?;
-            let (a, b) = (a.parse::<i64>().map_err(|e| format!("'{spec}': {e}"))?, b.parse::<i64>().map_err(|e| format!("'{spec}': {e}"))?);
-            if a > b {
-                return Err(format!("'{spec}': empty range"));
-            }
+            let (a, b) = int_range(body)?;
             Ok(ArgGen::Int(a, b))
         } else if let Some(body) = spec.strip_prefix("float:") {
             let (a, b) = range(body)?;
