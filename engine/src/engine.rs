@@ -121,6 +121,12 @@ impl Engine {
         self.inner.jit.stats(&protos)
     }
 
+    /// Microseconds since the engine started: the clock of tier events'
+    /// `at_us`, for putting other events on the same time line.
+    pub fn uptime_us(&self) -> u64 {
+        self.inner.jit.uptime_us()
+    }
+
     /// Tier events after sequence number `after` (0: all kept, up to 10,000).
     pub fn tier_events(&self, after: u64) -> Vec<crate::jit::TierEvent> {
         self.inner.jit.events_since(after)

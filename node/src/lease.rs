@@ -9,11 +9,12 @@
 //! its share of the cluster budget — and tries the coordinator again after
 //! an exponential backoff; the first successful answer switches it back.
 
+use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use ember_engine::{CompileGate, GateDecision, GateOutcome, GatePermit, GateRequest};
+use ember_engine::{CompileGate, FunctionKey, GateDecision, GateOutcome, GatePermit, GateRequest};
 use ember_proto::coordinator as pb;
 use ember_proto::coordinator::coordinator_client::CoordinatorClient;
 use serde::{Deserialize, Serialize};
@@ -110,9 +111,72 @@ pub struct LeaseGate {
     local: AtomicU64,
     fallbacks: AtomicU64,
     local_seq: AtomicU64,
+    history: Mutex<LeaseHistory>,
+}
+
+/// One budget decision about one function, for its `GetFunction` history.
+#[derive(Clone, Debug)]
+pub struct LeaseEvent {
+    /// When it was decided (the last time, for repeats).
+    pub at: Instant,
+    /// The tier the compile was for.
+    pub tier: u8,
+    /// `granted`, `denied`, `local` (the local budget took it) or
+    /// `waiting` (the local budget was full).
+    pub decision: &'static str,
+    /// Lease id, deny reason, why the local budget...
+    pub detail: String,
+    /// Identical decisions in a row folded into this one (a denied compile
+    /// asks again every few ms).
+    pub repeats: u32,
+}
+
+/// The last few lease decisions per function, within fixed bounds.
+#[derive(Default)]
+struct LeaseHistory {
+    by_key: HashMap<FunctionKey, VecDeque<LeaseEvent>>,
+}
+
+/// Decisions kept per function, and functions with a history.
+const HISTORY_PER_FUNCTION: usize = 8;
+const HISTORY_FUNCTIONS: usize = 4096;
+
+impl LeaseHistory {
+    fn record(&mut self, key: FunctionKey, tier: u8, decision: &'static str, detail: String) {
+        if !self.by_key.contains_key(&key) && self.by_key.len() >= HISTORY_FUNCTIONS {
+            // Bounded: forget the function whose latest decision is oldest.
+            if let Some(oldest) = self.by_key.iter().min_by_key(|(_, v)| v.back().map(|e| e.at)).map(|(k, _)| *k) {
+                self.by_key.remove(&oldest);
+            }
+        }
+        let events = self.by_key.entry(key).or_default();
+        let now = Instant::now();
+        if let Some(last) = events.back_mut()
+            && last.decision == decision
+            && last.detail == detail
+            && last.tier == tier
+        {
+            last.repeats += 1;
+            last.at = now;
+            return;
+        }
+        if events.len() == HISTORY_PER_FUNCTION {
+            events.pop_front();
+        }
+        events.push_back(LeaseEvent { at: now, tier, decision, detail, repeats: 0 });
+    }
 }
 
 impl LeaseGate {
+    /// The recent budget decisions about one function, oldest first.
+    pub fn history(&self, key: FunctionKey) -> Vec<LeaseEvent> {
+        self.history.lock().expect("lease history lock").by_key.get(&key).map(|v| v.iter().cloned().collect()).unwrap_or_default()
+    }
+
+    fn note(&self, r: &GateRequest, decision: &'static str, detail: String) {
+        self.history.lock().expect("lease history lock").record(r.key, r.tier, decision, detail);
+    }
+
     /// A gate for `node`. Call from inside a tokio runtime: it keeps the
     /// runtime's handle for its network calls.
     pub fn new(node: &str, config: LeaseConfig) -> anyhow::Result<LeaseGate> {
@@ -145,6 +209,7 @@ impl LeaseGate {
             denied: AtomicU64::new(0),
             local: AtomicU64::new(0),
             fallbacks: AtomicU64::new(0),
+            history: Mutex::new(LeaseHistory::default()),
             local_seq: AtomicU64::new(0),
         })
     }
@@ -163,6 +228,16 @@ impl LeaseGate {
             fallback_for_ms: if m.source == BudgetSource::Fallback { m.since.elapsed().as_millis() as u64 } else { 0 },
             in_flight: self.local_active.load(Ordering::Relaxed),
         }
+    }
+
+    /// The local budget's answer, recorded in the function's history.
+    fn local_for(&self, r: &GateRequest, why: &str) -> GateDecision {
+        let d = self.local_permit();
+        match &d {
+            GateDecision::Go(_) => self.note(r, "local", why.to_string()),
+            _ => self.note(r, "waiting", format!("the local budget is full ({why})")),
+        }
+        d
     }
 
     fn local_permit(&self) -> GateDecision {
@@ -209,15 +284,15 @@ impl LeaseGate {
 
 impl CompileGate for LeaseGate {
     fn acquire(&self, r: &GateRequest) -> GateDecision {
-        let Some(client) = &self.client else { return self.local_permit() };
+        let Some(client) = &self.client else { return self.local_for(r, "no coordinator configured") };
         if r.tier < 2 && !self.config.lease_tier1 {
-            return self.local_permit();
+            return self.local_for(r, "tier-1 compiles use the local budget");
         }
         {
             let m = self.mode.lock().expect("lease lock");
             if m.source == BudgetSource::Fallback && Instant::now() < m.retry_at {
                 drop(m);
-                return self.local_permit();
+                return self.local_for(r, "fallback: the coordinator is unreachable");
             }
         }
         let req = pb::AcquireRequest {
@@ -254,25 +329,32 @@ impl CompileGate for LeaseGate {
                 match resp.into_inner().decision {
                     Some(pb::acquire_response::Decision::Granted(g)) => {
                         self.granted.fetch_add(1, Ordering::Relaxed);
+                        self.note(
+                            r,
+                            "granted",
+                            format!("lease {} for {} ms{}", g.lease_id, g.ttl_ms, if g.pioneer { ", as pioneer" } else { "" }),
+                        );
                         GateDecision::Go(GatePermit(g.lease_id & !LOCAL))
                     }
                     Some(pb::acquire_response::Decision::Denied(d)) => {
                         self.denied.fetch_add(1, Ordering::Relaxed);
+                        let pioneer = if d.pioneer_node.is_empty() { String::new() } else { format!(" (pioneer: {})", d.pioneer_node) };
+                        self.note(r, "denied", format!("{}{pioneer}", d.reason));
                         GateDecision::Later(Duration::from_millis(d.retry_after_ms.max(1)))
                     }
                     None => {
                         self.fall_back("a response with no decision".into());
-                        self.local_permit()
+                        self.local_for(r, "fallback: the coordinator sent no decision")
                     }
                 }
             }
             Ok(Err(status)) => {
                 self.fall_back(format!("{:?}: {}", status.code(), status.message()));
-                self.local_permit()
+                self.local_for(r, "fallback: the coordinator is unreachable")
             }
             Err(_) => {
                 self.fall_back(format!("no answer within {} ms", timeout.as_millis()));
-                self.local_permit()
+                self.local_for(r, "fallback: the coordinator did not answer in time")
             }
         }
     }
@@ -294,5 +376,31 @@ impl CompileGate for LeaseGate {
         self.runtime.spawn(async move {
             let _ = tokio::time::timeout(timeout, client.release(req)).await;
         });
+    }
+}
+
+#[cfg(test)]
+mod history_tests {
+    use super::*;
+
+    fn key(i: u8) -> FunctionKey {
+        FunctionKey(u128::from(i))
+    }
+
+    #[test]
+    fn repeated_decisions_fold_and_each_function_keeps_the_last_few() {
+        let mut h = LeaseHistory::default();
+        for _ in 0..50 {
+            h.record(key(1), 2, "denied", "pioneer_wait".into());
+        }
+        h.record(key(1), 2, "granted", "lease 7 for 10000 ms".into());
+        let v: Vec<_> = h.by_key[&key(1)].iter().map(|e| (e.decision, e.repeats)).collect();
+        assert_eq!(v, [("denied", 49), ("granted", 0)]);
+        for i in 0..20 {
+            h.record(key(2), 1, "local", format!("compile {i}"));
+        }
+        let v = &h.by_key[&key(2)];
+        assert_eq!(v.len(), HISTORY_PER_FUNCTION);
+        assert_eq!(v.back().unwrap().detail, "compile 19", "the newest are kept");
     }
 }

@@ -384,7 +384,7 @@ impl NodeService for NodeApi {
         };
         let key = p.key();
         let t = engine.function_tier(key).expect("loaded");
-        let history = engine
+        let mut history: Vec<pb::TierEvent> = engine
             .tier_events(0)
             .into_iter()
             .filter(|e| e.key == key)
@@ -417,6 +417,20 @@ impl NodeService for NodeApi {
                 },
             })
             .collect();
+        // The compile budget's decisions about it, on the engine's clock.
+        if let Some(gate) = &self.lease {
+            let now_us = engine.uptime_us();
+            history.extend(gate.history(key).into_iter().map(|e| pb::TierEvent {
+                at_us: now_us.saturating_sub(e.at.elapsed().as_micros() as u64),
+                kind: "lease".into(),
+                tier: u32::from(e.tier),
+                compile_us: 0,
+                code_bytes: 0,
+                trigger: e.decision.into(),
+                reason: if e.repeats > 0 { format!("{} (×{})", e.detail, e.repeats + 1) } else { e.detail },
+            }));
+            history.sort_by_key(|e| e.at_us);
+        }
         let view = self.node.view();
         Ok(Response::new(pb::FunctionInfo {
             key: key.to_string(),

@@ -526,6 +526,16 @@ async fn nodes_take_compile_leases_from_a_coordinator() {
     let budget = ctl_json(&a, &["budget"]);
     assert_eq!(budget["source"], "coordinator", "{budget}");
     assert_eq!(budget["local_compiles"], 0, "{budget}");
+    // The grant is in the function's own history, before the compile it allowed.
+    let f = ctl_json(&a, &["function", "work"]);
+    let history = f["history"].as_array().unwrap();
+    let compiled = history.iter().find(|e| e["kind"] == "compiled").unwrap_or_else(|| panic!("no compile: {f:#}"));
+    let grant = history
+        .iter()
+        .find(|e| e["kind"] == "lease" && e["trigger"] == "granted" && e["tier"] == compiled["tier"])
+        .unwrap_or_else(|| panic!("no granted lease in the history: {f:#}"));
+    assert!(grant["reason"].as_str().unwrap().starts_with("lease "), "{grant}");
+    assert!(grant["at_us"].as_u64() <= compiled["at_us"].as_u64(), "lease after the compile: {f:#}");
     // B's warm-start compiles ask too, as warm-start priority.
     wait_for("B's view has A's hot functions", Duration::from_secs(30), || {
         ctl_json(&b, &["profiles", "--cluster"]).as_array().is_some_and(|v| v.len() >= 2)

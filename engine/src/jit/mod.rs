@@ -737,6 +737,10 @@ impl Jit {
         *self.shared.gate.write().expect("gate lock") = gate;
     }
 
+    pub(crate) fn uptime_us(&self) -> u64 {
+        self.shared.started.elapsed().as_micros() as u64
+    }
+
     pub(crate) fn events_since(&self, seq: u64) -> Vec<TierEvent> {
         let ev = self.shared.events.lock().expect("events lock");
         ev.1.iter().filter(|e| e.seq > seq).cloned().collect()
