@@ -186,6 +186,11 @@ fn a_short_loop_in_many_invocations_still_reaches_tier_2() {
         // that happens to straddle the tier-up.
         assert!(calls < 200, "still not at tier 2 after {calls} calls of 1000 iterations: {:?}", e.function_tier(key_of(&e, "long_loop")));
     }
+    // Its compile event says what it speculated: integer arithmetic.
+    let key = key_of(&e, "long_loop");
+    let ev = e.tier_events(0).into_iter().find(|ev| ev.key == key && ev.kind == TierEventKind::Compiled && ev.tier == 2).unwrap();
+    let what = ev.reason.unwrap_or_default();
+    assert!(what.starts_with("speculates: int "), "{what}");
 }
 
 /// Waits until `key` has tier-2 code (the request runs on a worker).

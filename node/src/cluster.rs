@@ -470,6 +470,7 @@ impl Shared {
             code_bytes = ev.code_bytes,
             queue_wait_us = ev.queue_wait_us,
             trigger,
+            speculations = ev.reason.as_deref().and_then(|r| r.strip_prefix("speculates: ")).unwrap_or(""),
             node = %self.id.node_id,
         );
         if trigger == "warm-start"

@@ -172,7 +172,9 @@ pub struct TierEvent {
     pub queue_wait_us: u64,
     /// Bytecode instructions translated.
     pub bytecodes: u32,
-    /// Why it was rejected (Rejected).
+    /// Why it was rejected (Rejected); what the guard found (Deopt); why
+    /// it was pinned (Pinned); what a tier-2 compile speculates
+    /// (`speculates: int 5, float 2, cold branches 1`).
     pub reason: Option<String>,
     /// What asked for the compile (Compiled, Rejected).
     pub trigger: Option<CompileTrigger>,
@@ -871,9 +873,11 @@ impl Shared {
             return;
         }
         let t0 = Instant::now();
+        let mut speculations = None;
         let result = if tier == 2 {
             let limit = self.config.read().expect("config lock").deopt_limit;
             let plan = speculate::Plan::build(proto, limit);
+            speculations = Some(format!("speculates: {}", plan.summary()));
             compiler.compile_optimized(proto, &plan)
         } else {
             compiler.compile(proto, self.profiling, trigger.use_profile())
@@ -934,6 +938,7 @@ impl Shared {
             code_bytes: code_bytes as u64,
             queue_wait_us: wait,
             trigger: Some(trigger),
+            reason: speculations,
             ..EventDetail::default()
         };
         self.event_full(TierEventKind::Compiled, proto, tier, detail);

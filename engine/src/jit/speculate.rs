@@ -73,6 +73,20 @@ pub(crate) struct Plan {
 const COLD_BRANCH_RUNS: u32 = 64;
 
 impl Plan {
+    /// What the plan speculates, for the compile's event and span:
+    /// `int 5, float 2, cold branches 1` (or `none`).
+    pub fn summary(&self) -> String {
+        let int = self.spec.iter().filter(|s| matches!(s, Spec::Int)).count();
+        let float = self.spec.iter().filter(|s| matches!(s, Spec::Float)).count();
+        let cold = self.cold.iter().filter(|c| c.is_some()).count();
+        let parts: Vec<String> = [("int", int), ("float", float), ("cold branches", cold)]
+            .iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(what, n)| format!("{what} {n}"))
+            .collect();
+        if parts.is_empty() { "none".into() } else { parts.join(", ") }
+    }
+
     /// The type of register `r` on entry to `pc`.
     pub fn ty(&self, pc: usize, r: u16) -> Ty {
         let r = r as usize;
