@@ -31,6 +31,12 @@ fn register_font() {
     });
 }
 
+/// An axis label: whole numbers without decimals, fractions with one
+/// (so a 0-4 s axis reads 0.5, 1, 1.5... and not 0.0, 1.0, 1.0...).
+fn tick_label(v: &f64) -> String {
+    if (v - v.round()).abs() < 1e-9 { format!("{v:.0}") } else { format!("{v:.1}") }
+}
+
 /// A named line.
 struct Line {
     name: String,
@@ -138,8 +144,8 @@ where
                 .x_desc(x_desc)
                 .y_desc(y_desc)
                 .label_style((FONT, 13))
-                .x_label_formatter(&|v| format!("{v:.0}"))
-                .y_label_formatter(&|v| format!("{v:.0}"))
+                .x_label_formatter(&tick_label)
+                .y_label_formatter(&tick_label)
                 .axis_desc_style((FONT, 14))
                 .draw()?;
             for m in marks {
