@@ -578,6 +578,9 @@ impl State {
                             }
                             _ => x.raw_eq(*y),
                         };
+                        if prof {
+                            fb.count_branch(pc - 1, eq == k);
+                        }
                         cond_jump!(eq == k);
                     }
                     Op::Lt { k, b, c } => {
@@ -593,6 +596,7 @@ impl State {
                         };
                         if prof {
                             fb.add_bits(pc - 1, bits);
+                            fb.count_branch(pc - 1, lt == k);
                         }
                         cond_jump!(lt == k);
                     }
@@ -609,6 +613,7 @@ impl State {
                         };
                         if prof {
                             fb.add_bits(pc - 1, bits);
+                            fb.count_branch(pc - 1, le == k);
                         }
                         cond_jump!(le == k);
                     }

@@ -322,7 +322,8 @@ pub struct SpeculationOutcome {
 /// It carries only what later compiles use: type / access / call-kind bits
 /// per site, branch bias, call targets and speculation outcomes, plus raw
 /// hotness. Branch bias is quantized: 0 = the branch never ran, 1..=255 =
-/// share of runs that took it (1 = never, 255 = always).
+/// share of runs that took it (1 = never, 255 = always, and only then:
+/// a side taken once quantizes to 2 at least).
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CompactProfile {
     /// The function's key.
@@ -333,8 +334,8 @@ pub struct CompactProfile {
     pub back_edges: u64,
     /// Bits per site ordinal; trailing empty sites are left off.
     pub site_bits: Vec<u8>,
-    /// Bias per branch ordinal (the n-th test or comparison site; today
-    /// only tests count their outcomes); trailing zeros left off.
+    /// Bias per branch ordinal (the n-th test or comparison site: both
+    /// count how often their jump was taken); trailing zeros left off.
     pub branch_bias: Vec<u8>,
     /// (site ordinal, low 64 bits of the callee's key or [`MEGAMORPHIC`]).
     pub call_targets: Vec<(u32, u64)>,
@@ -383,7 +384,14 @@ pub fn quantize_bias(taken: u64, not_taken: u64) -> u8 {
     if total == 0 {
         return 0;
     }
-    (1 + (taken as u128 * 254 + total as u128 / 2) / total as u128) as u8
+    let b = (1 + (taken as u128 * 254 + total as u128 / 2) / total as u128) as u8;
+    // The ends mean *never* and *always*, and tier 2 drops a side on
+    // them: a side that ran even once must not round onto an end.
+    match (taken, not_taken) {
+        (0, _) => 1,
+        (_, 0) => 255,
+        _ => b.clamp(2, 254),
+    }
 }
 
 pub(crate) fn compact(p: &crate::bytecode::Proto) -> CompactProfile {
@@ -503,6 +511,8 @@ mod tests {
         assert_eq!(quantize_bias(0, 1_000_000), 1, "never taken");
         assert_eq!(quantize_bias(u32::MAX as u64, 0), 255, "always taken");
         assert_eq!(quantize_bias(1, 1), 128);
+        assert_eq!(quantize_bias(1, 1_000_000), 2, "rarely taken is not never taken");
+        assert_eq!(quantize_bias(1_000_000, 1), 254, "nearly always is not always");
         for bias in 1..=255u8 {
             let taken = bias as u64 - 1;
             assert_eq!(quantize_bias(taken, 254 - taken), bias);

@@ -17,6 +17,11 @@ function classify(x, limit)
   return 1
 end
 
+function split(x, limit)
+  if x > limit then return 2 end
+  return 1
+end
+
 function drive(n, float_from)
   local s = 0
   for i = 1, n do
@@ -121,6 +126,40 @@ fn a_branch_that_was_never_taken_deopts_when_it_is() {
     let site = stats.deopt_sites.iter().find(|d| d.name == "classify" && d.guard == Some(GuardKind::ColdBranch));
     let site = site.unwrap_or_else(|| panic!("no cold-branch deopt: {:?}", stats.deopt_sites));
     assert_eq!(site.count, 2, "two failures reach the limit, then the recompile includes the branch");
+}
+
+#[test]
+fn a_comparison_that_always_went_one_way_deopts_when_it_does_not() {
+    // `x > limit` jumps straight on its comparison (no `Test`): the
+    // comparison's own taken/not-taken counts make its other side cold.
+    let e = engine(TieringConfig { tier2_threshold: 4000, ..auto(2, 4) });
+    let mut st = e.new_state();
+    st.require("m").unwrap();
+    for i in 0..3000 {
+        assert_eq!(call(&mut st, "split", &[LuaValue::Int(i % 50), LuaValue::Int(100)]), vec![LuaValue::Int(1)]);
+    }
+    assert_eq!(e.function_tier(key_of(&e, "split")).unwrap().tier, 2);
+    // The counts travel in the profile: one branch site, never the "big" way.
+    let bias = e.compact_profile(key_of(&e, "split")).unwrap().branch_bias;
+    assert_eq!(bias.len(), 1, "{bias:?}");
+    assert!(bias[0] == 1 || bias[0] == 255, "a one-sided bias, got {bias:?}");
+    for _ in 0..5 {
+        assert_eq!(call(&mut st, "split", &[LuaValue::Int(500), LuaValue::Int(100)]), vec![LuaValue::Int(2)]);
+    }
+    let stats = e.jit_stats();
+    let site = stats.deopt_sites.iter().find(|d| d.name == "split" && d.guard == Some(GuardKind::ColdBranch));
+    let site = site.unwrap_or_else(|| panic!("no cold-branch deopt: {:?}", stats.deopt_sites));
+    assert_eq!(site.count, 2, "two failures reach the limit, then the recompile includes the branch");
+    // And the recompiled code takes both ways without deopting again.
+    for i in 0..200 {
+        let want = if i % 2 == 0 { 2 } else { 1 };
+        assert_eq!(
+            call(&mut st, "split", &[LuaValue::Int(if i % 2 == 0 { 500 } else { 5 }), LuaValue::Int(100)]),
+            vec![LuaValue::Int(want)]
+        );
+    }
+    let again = e.jit_stats().deopt_sites.iter().filter(|d| d.name == "split").map(|d| d.count).sum::<u64>();
+    assert_eq!(again, 2);
 }
 
 #[test]

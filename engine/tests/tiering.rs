@@ -366,3 +366,52 @@ fn a_compile_gate_is_asked_before_every_background_compile() {
     assert_eq!(stats.gate_waits, gate.said_later.load(Ordering::SeqCst));
     assert!(stats.gate_waits >= 6);
 }
+
+/// A gate learns how each compile it allowed ended; at tier 2 too (the
+/// coordinator keeps a pioneer only when its compile was published, so an
+/// optimizing compile reported as failed would undo the pioneer rule).
+#[test]
+fn a_compile_gate_hears_that_tier_2_compiles_were_published() {
+    use ember_engine::{CompileGate, GateDecision, GateOutcome, GatePermit, GateRequest};
+    use std::sync::Mutex;
+
+    #[derive(Default)]
+    struct Gate {
+        next: AtomicU64,
+        tiers: Mutex<std::collections::HashMap<u64, u8>>,
+        released: Mutex<Vec<(u8, bool)>>,
+    }
+    impl CompileGate for Gate {
+        fn acquire(&self, r: &GateRequest) -> GateDecision {
+            let n = self.next.fetch_add(1, Ordering::SeqCst);
+            self.tiers.lock().unwrap().insert(n, r.tier);
+            GateDecision::Go(GatePermit(n))
+        }
+        fn release(&self, p: GatePermit, o: GateOutcome) {
+            let tier = self.tiers.lock().unwrap().remove(&p.0).expect("a permit we issued");
+            self.released.lock().unwrap().push((tier, o.compiled));
+        }
+    }
+
+    let engine = Engine::with_config(config(|t| {
+        t.tier1_threshold = 40;
+        t.tier2_threshold = 2000;
+        t.workers = 1;
+        t.compile_on_invoking_thread = false;
+    }));
+    let gate = Arc::new(Gate::default());
+    engine.set_compile_gate(Some(gate.clone()));
+    engine.load_module("m", many_functions(1).as_bytes()).unwrap();
+    let mut s = engine.new_state();
+    s.require("m").unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while engine.jit_stats().tier2_compiled == 0 && std::time::Instant::now() < deadline {
+        for x in 0..50 {
+            assert_eq!(s.call("f0", &[LuaValue::Int(x)]).unwrap(), vec![LuaValue::Int(expected(0, x))]);
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    assert_eq!(engine.jit_stats().tier2_compiled, 1, "f0 reached tier 2");
+    let released = gate.released.lock().unwrap().clone();
+    assert_eq!(released, [(1, true), (2, true)], "both compiles released as published");
+}

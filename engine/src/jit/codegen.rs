@@ -715,6 +715,19 @@ impl<'a, 'b> Translator<'a, 'b> {
         blk
     }
 
+    /// Where the taken (or not-taken) side of the branch at `pc` goes from
+    /// an inline fast path: in tier 2, a deopt when the plan left that side
+    /// out as cold; when profiling, through a block that counts it; else
+    /// straight to `target`. Made before the fast path's instructions.
+    fn edge(&mut self, pc: usize, taken: bool, target: usize) -> Block {
+        if let Some(plan) = self.plan
+            && plan.cold[pc] == Some(taken)
+        {
+            return self.deopt_block(pc, crate::profile::GuardKind::ColdBranch);
+        }
+        if self.prof { self.counted_edge(pc, taken, target) } else { self.block_at(target) }
+    }
+
     /// Successors of a compare/test at `pc` (which a jump follows): taken, not taken.
     fn cond_succs(&self, pc: usize) -> [usize; 2] {
         let Op::Jmp { off, .. } = self.p.code[pc + 1] else { unreachable!("verified: a jump follows") };
@@ -797,11 +810,7 @@ impl<'a, 'b> Translator<'a, 'b> {
                 // Jump when truthy == k, i.e. falsy != k.
                 let [taken, not] = self.cond_succs(pc);
                 // (Edge blocks first: the builder cannot leave a half-built block.)
-                let (tb, nb) = if self.prof {
-                    (self.counted_edge(pc, true, taken), self.counted_edge(pc, false, not))
-                } else {
-                    (self.block_at(taken), self.block_at(not))
-                };
+                let (tb, nb) = (self.edge(pc, true, taken), self.edge(pc, false, not));
                 let f = self.falsy(a as u16);
                 let (t, e) = if k { (nb, tb) } else { (tb, nb) };
                 self.b.ins().brif(f, t, &[], e, &[]);
@@ -1056,6 +1065,9 @@ impl<'a, 'b> Translator<'a, 'b> {
             self.b.ins().jump(slow, &[]);
             return;
         }
+        if self.mixed_site(pc, x, y) {
+            return self.mixed_float_path(pc, a, x, y, op, slow, next);
+        }
         // Float path: each register operand a float; a numeric constant
         // converts (the interpreter's mixed int/float arms).
         let cx = self.has_tag(x, tag::FLOAT);
@@ -1069,6 +1081,97 @@ impl<'a, 'b> Translator<'a, 'b> {
         let yb = matches!(y, Opd::Int(_));
         self.note_bits(pc, bits(xb && !both_regs, yb && !both_regs));
         let (p, q) = (self.float_of(x, false), self.float_of(y, false));
+        let v = self.float_op(op, p, q);
+        self.set_float(a, v);
+        self.jump(next);
+    }
+
+    /// Whether an arithmetic site's float path should also take an integer
+    /// register and convert it (`i * 0.5`, `x / n`): where the profile saw
+    /// an integer meet a float, or, with no profile, where a float constant
+    /// meets a register. Elsewhere the plain float path is smaller.
+    fn mixed_site(&self, pc: usize, x: Opd, y: Opd) -> bool {
+        let reg_meets_float_k = matches!((x, y), (Opd::Reg(_), Opd::Float(_)) | (Opd::Float(_), Opd::Reg(_)));
+        if !self.profiled() {
+            return reg_meets_float_k;
+        }
+        let bits = self.p.feedback.sites[pc].bits.load(std::sync::atomic::Ordering::Relaxed);
+        if bits == 0 {
+            return reg_meets_float_k;
+        }
+        let (lo, hi) = (bits & 0xf, bits >> 4);
+        (lo & 1 != 0 && hi & 2 != 0) || (lo & 2 != 0 && hi & 1 != 0)
+    }
+
+    /// An operand as a float for the mixed path: its value, whether it is a
+    /// number at all (`None`: statically yes), whether it is a float, and
+    /// its feedback nibble (1 integer, 2 float) as an I32.
+    fn mixed_operand(&mut self, x: Opd) -> (ir::Value, Option<ir::Value>, ir::Value, ir::Value) {
+        let i32c = |t: &mut Self, v: i64| t.b.ins().iconst(types::I32, v);
+        match x {
+            Opd::Reg(r) if self.known(r) == Ty::Int => {
+                let i = self.int(r);
+                let v = self.b.ins().fcvt_from_sint(types::F64, i);
+                let f = self.b.ins().iconst(types::I8, 0);
+                (v, None, f, i32c(self, 1))
+            }
+            Opd::Reg(r) if self.known(r) == Ty::Float => {
+                let v = self.float(r);
+                let f = self.b.ins().iconst(types::I8, 1);
+                (v, None, f, i32c(self, 2))
+            }
+            Opd::Reg(r) => {
+                let tg = self.tag(r);
+                let is_int = self.eq_imm(tg, tag::INT);
+                let is_float = self.eq_imm(tg, tag::FLOAT);
+                let number = self.b.ins().bor(is_int, is_float);
+                // Both loads read the same payload word; the select keeps
+                // the reading that matches the tag (converting garbage
+                // bits in the other one cannot trap).
+                let i = self.int(r);
+                let converted = self.b.ins().fcvt_from_sint(types::F64, i);
+                let raw = self.float(r);
+                let v = self.b.ins().select(is_int, converted, raw);
+                let (one, two) = (i32c(self, 1), i32c(self, 2));
+                let nibble = self.b.ins().select(is_int, one, two);
+                (v, Some(number), is_float, nibble)
+            }
+            Opd::Int(i) => {
+                let v = self.b.ins().f64const(i as f64);
+                let f = self.b.ins().iconst(types::I8, 0);
+                (v, None, f, i32c(self, 1))
+            }
+            Opd::Float(q) => {
+                let v = self.b.ins().f64const(q);
+                let f = self.b.ins().iconst(types::I8, 1);
+                (v, None, f, i32c(self, 2))
+            }
+            Opd::Other(..) => unreachable!("numeric operand"),
+        }
+    }
+
+    /// The float path of a mixed site: both operands numbers, at least one
+    /// a float (two integers are the integer path's, or the slow path's,
+    /// business: `+` on them must stay an integer), integers converted.
+    #[allow(clippy::too_many_arguments)]
+    fn mixed_float_path(&mut self, pc: usize, a: u16, x: Opd, y: Opd, op: Arith, slow: Block, next: usize) {
+        let (p, px, fx, nx) = self.mixed_operand(x);
+        let (q, py, fy, ny) = self.mixed_operand(y);
+        let any_float = self.b.ins().bor(fx, fy);
+        let numbers = self.both(px, py);
+        let cond = self.both(numbers, Some(any_float));
+        let blk = self.b.create_block();
+        self.branch_if(cond, blk, slow);
+        self.b.switch_to_block(blk);
+        if self.prof {
+            // The operand kinds that met, as the interpreter records them.
+            let hi = self.b.ins().ishl_imm_u(ny, 4);
+            let bits = self.b.ins().bor(nx, hi);
+            let addr = self.iconst(self.p.feedback.sites[pc].bits.as_ptr() as i64);
+            let old = self.b.ins().uload8(types::I32, self.mf, addr, 0);
+            let new = self.b.ins().bor(old, bits);
+            self.b.ins().istore8(self.mf, new, addr, 0);
+        }
         let v = self.float_op(op, p, q);
         self.set_float(a, v);
         self.jump(next);
@@ -1156,19 +1259,19 @@ impl<'a, 'b> Translator<'a, 'b> {
         let succs = self.cond_succs(pc);
         let [taken, not] = succs;
         let (x, y) = (self.operand(b), self.operand(c));
-        // Jump to `taken` when the comparison's result equals k.
-        let (on_true, on_false) = if k { (taken, not) } else { (not, taken) };
-        if icc == IntCC::Equal
-            && let Some(done) = self.eq_constant(x, y, on_true, on_false)
-        {
-            return done;
-        }
+        let by_constant = icc == IntCC::Equal && Self::eq_constant_inline(x, y);
         let (want_int, want_float) = self.observed_numbers(pc);
-        if matches!(x, Opd::Other(..)) || matches!(y, Opd::Other(..)) || !(want_int || want_float) {
+        if !by_constant && (matches!(x, Opd::Other(..)) || matches!(y, Opd::Other(..)) || !(want_int || want_float)) {
+            // The interpreter's step counts the branch.
             return self.step(pc, &succs);
         }
+        // Jump to `taken` when the comparison's result equals k.
+        let (te, ne) = (self.edge(pc, true, taken), self.edge(pc, false, not));
+        let (bt, bf) = if k { (te, ne) } else { (ne, te) };
+        if by_constant {
+            return self.eq_constant(x, y, bt, bf);
+        }
         let slow = self.slow_block(pc, &succs);
-        let (bt, bf) = (self.block_at(on_true), self.block_at(on_false));
         let float_blk = self.b.create_block();
         if !want_float {
             self.b.switch_to_block(float_blk);
@@ -1213,12 +1316,24 @@ impl<'a, 'b> Translator<'a, 'b> {
     /// `x == nil`, `x == true/false` and `x == "short string"` inline: tag
     /// (and for strings, interned pointer) comparisons. Returns None when
     /// neither operand is such a constant.
-    fn eq_constant(&mut self, x: Opd, y: Opd, on_true: usize, on_false: usize) -> Option<()> {
+    fn eq_constant_inline(x: Opd, y: Opd) -> bool {
+        match (x, y) {
+            (Opd::Reg(_), Opd::Other(k, _)) | (Opd::Other(k, _), Opd::Reg(_)) => match k {
+                Constant::Nil | Constant::Bool(_) => true,
+                Constant::Str(s) => s.len() <= crate::value::SHORT_STRING_MAX,
+                _ => false,
+            },
+            _ => false,
+        }
+    }
+
+    /// Emits what [`Self::eq_constant_inline`] accepted: a jump to `bt`
+    /// when equal, `bf` when not.
+    fn eq_constant(&mut self, x: Opd, y: Opd, bt: Block, bf: Block) {
         let (reg, k, kidx) = match (x, y) {
             (Opd::Reg(r), Opd::Other(k, i)) | (Opd::Other(k, i), Opd::Reg(r)) => (r, k, i),
-            _ => return None,
+            _ => unreachable!("eq_constant_inline checked"),
         };
-        let (bt, bf) = (self.block_at(on_true), self.block_at(on_false));
         let t = self.tag(reg);
         let cond = match k {
             Constant::Nil => self.eq_imm(t, tag::NIL),
@@ -1238,10 +1353,9 @@ impl<'a, 'b> Translator<'a, 'b> {
                 let same = self.b.ins().icmp(IntCC::Equal, p, kp);
                 self.b.ins().band(is_str, same)
             }
-            _ => return None,
+            _ => unreachable!("eq_constant_inline checked"),
         };
         self.b.ins().brif(cond, bt, &[], bf, &[]);
-        Some(())
     }
 
     fn for_loop(&mut self, pc: usize, a: u16, target: usize) {

@@ -866,11 +866,11 @@ impl Shared {
         queued_at: Option<Instant>,
         trigger: CompileTrigger,
         tier: u8,
-    ) {
+    ) -> bool {
         let wait = queued_at.map_or(0, |t| t.elapsed().as_micros() as u64);
         if tier == 1 && proto.jit.tier.load(Acquire) == 2 && proto.jit.opt.load(Acquire) != opt::PINNED {
             // Tier 2 got there first; tier 1 would be a step down.
-            return;
+            return false;
         }
         let t0 = Instant::now();
         let mut speculations = None;
@@ -885,8 +885,14 @@ impl Shared {
         let us = t0.elapsed().as_micros() as u64;
         let code = match result {
             Ok(c) => c,
-            Err(e) if tier == 2 => return self.reject_tier2(proto, e, trigger),
-            Err(e) => return self.reject(proto, e, trigger),
+            Err(e) if tier == 2 => {
+                self.reject_tier2(proto, e, trigger);
+                return false;
+            }
+            Err(e) => {
+                self.reject(proto, e, trigger);
+                return false;
+            }
         };
         let CompiledCode { module, entry, code_bytes, ic } = code;
         let bytes = code_bytes.div_ceil(PAGE).max(1) * PAGE;
@@ -901,7 +907,12 @@ impl Shared {
                 // Never published, so it can go at once.
                 drop(unit);
                 let why = format!("{bytes} bytes of code exceed the whole code cache ({limit} bytes)");
-                return if tier == 2 { self.reject_tier2(proto, why, trigger) } else { self.reject(proto, why, trigger) };
+                if tier == 2 {
+                    self.reject_tier2(proto, why, trigger)
+                } else {
+                    self.reject(proto, why, trigger)
+                };
+                return false;
             }
             self.evict_to(&mut cache, limit - bytes, Some(id));
             unit.hot_mark = proto.jit.hot.load(Relaxed);
@@ -942,6 +953,7 @@ impl Shared {
             ..EventDetail::default()
         };
         self.event_full(TierEventKind::Compiled, proto, tier, detail);
+        true
     }
 
     fn reject(&self, proto: &Arc<Proto>, reason: String, trigger: CompileTrigger) {
@@ -1180,11 +1192,11 @@ fn worker(shared: Arc<Shared>, id: usize) {
                 }
             }
         };
-        let before = shared.stats.compiled.load(Relaxed);
         let t0 = Instant::now();
-        shared.compile_and_publish(&mut compiler, &req.proto, Some(req.queued_at), req.trigger, req.tier);
+        // The outcome the budget hears: a coordinator keeps a pioneer only
+        // when its compile was published (there is then something to learn).
+        let compiled = shared.compile_and_publish(&mut compiler, &req.proto, Some(req.queued_at), req.trigger, req.tier);
         if let (Some(g), Some(p)) = (gate, permit) {
-            let compiled = shared.stats.compiled.load(Relaxed) > before;
             g.release(p, GateOutcome { compiled, compile_us: t0.elapsed().as_micros() as u64 });
         }
     }

@@ -66,11 +66,29 @@ pub(crate) struct Plan {
     /// Registers captured by a closure: an open upvalue can change them
     /// behind compiled code's back, so they are never cached.
     pub captured: Vec<bool>,
+    /// Per pc: whether the dataflow reached it from the entry. Code behind
+    /// a cold side is not: its blocks may jump into code that keeps
+    /// registers in SSA variables they never defined, so it must never be
+    /// resumed into (see `Translator::resume_block`).
+    reached: Vec<bool>,
 }
 
 /// A branch is treated as cold when it never went one way in at least
 /// this many runs.
 const COLD_BRANCH_RUNS: u32 = 64;
+
+/// The side of a branch site left out as cold: `Some(true)` when its jump
+/// was never taken, `Some(false)` when it was always taken.
+fn cold_side(site: &crate::profile::Site) -> Option<bool> {
+    let (t, nt) = (site.taken.load(Relaxed), site.not_taken.load(Relaxed));
+    if t == 0 && nt >= COLD_BRANCH_RUNS {
+        Some(true)
+    } else if nt == 0 && t >= COLD_BRANCH_RUNS {
+        Some(false)
+    } else {
+        None
+    }
+}
 
 impl Plan {
     /// What the plan speculates, for the compile's event and span:
@@ -132,6 +150,14 @@ impl Plan {
                 if !Self::banned(&outcomes, o, GuardKind::OperandType, deopt_limit) {
                     spec[pc] = binary_spec(p, op, b, c, site.bits.load(Relaxed));
                 }
+                // A speculated comparison is all inline code, so one of its
+                // sides can be left out like a test's.
+                if matches!(op, Op::Lt { .. } | Op::Le { .. } | Op::Eq { .. })
+                    && spec[pc] != Spec::None
+                    && !Self::banned(&outcomes, o, GuardKind::ColdBranch, deopt_limit)
+                {
+                    cold[pc] = cold_side(site);
+                }
                 continue;
             }
             match *op {
@@ -150,17 +176,12 @@ impl Plan {
                     if Self::banned(&outcomes, o, GuardKind::ColdBranch, deopt_limit) {
                         continue;
                     }
-                    let (t, nt) = (site.taken.load(Relaxed), site.not_taken.load(Relaxed));
-                    if t == 0 && nt >= COLD_BRANCH_RUNS {
-                        cold[pc] = Some(true);
-                    } else if nt == 0 && t >= COLD_BRANCH_RUNS {
-                        cold[pc] = Some(false);
-                    }
+                    cold[pc] = cold_side(site);
                 }
                 _ => {}
             }
         }
-        let mut plan = Plan { spec, cold, types: vec![Ty::Unreached; n * nregs], nregs, captured };
+        let mut plan = Plan { spec, cold, types: vec![Ty::Unreached; n * nregs], nregs, captured, reached: vec![false; n] };
         plan.infer(p);
         plan
     }
@@ -219,6 +240,12 @@ impl Plan {
         for (pc, _) in reached.iter().enumerate().filter(|(_, r)| !**r) {
             self.types[pc * nregs..(pc + 1) * nregs].fill(Ty::Any);
         }
+        self.reached = reached;
+    }
+
+    /// Whether `pc` is reachable from the entry under this plan.
+    pub(crate) fn reached(&self, pc: usize) -> bool {
+        self.reached.get(pc).copied().unwrap_or(false)
     }
 
     /// Successors of `pc` with the register types on each edge.
@@ -331,6 +358,12 @@ impl Plan {
                 one(t)
             }
             Op::Lt { b, c, .. } | Op::Le { b, c, .. } | Op::Eq { b, c, .. } => {
+                let [x, y] = cond(pc);
+                let outs = match self.cold[pc] {
+                    Some(true) => vec![y],
+                    Some(false) => vec![x],
+                    None => vec![x, y],
+                };
                 match self.spec[pc] {
                     Spec::Int => {
                         refine(&mut t, b, Ty::Int);
@@ -342,8 +375,7 @@ impl Plan {
                     }
                     Spec::None => {}
                 }
-                let [x, y] = cond(pc);
-                vec![(x, t.clone()), (y, t)]
+                outs.into_iter().map(|succ| (succ, t.clone())).collect()
             }
             Op::Test { .. } => {
                 let [taken, not] = cond(pc);

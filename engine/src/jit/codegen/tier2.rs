@@ -75,6 +75,15 @@ impl<'a, 'b> Translator<'a, 'b> {
         if pc >= self.blocks.len() {
             return self.bail;
         }
+        // A resume point behind a side the plan left out (a loop header, or
+        // the pc after a call, in code only a deopt leads to): the
+        // interpreter carries on there. Compiled, that code would run into
+        // the reached code with its SSA copies of registers undefined.
+        if let Some(plan) = self.plan
+            && !plan.reached(pc)
+        {
+            return self.bail;
+        }
         if self.known_at(pc).is_empty() {
             return self.blocks[pc];
         }
@@ -124,7 +133,7 @@ impl<'a, 'b> Translator<'a, 'b> {
 
     /// The cold exit for a failed `kind` guard at `pc` (filled in by
     /// `finish_stubs`: the builder cannot leave a half-built block).
-    fn deopt_block(&mut self, pc: usize, kind: GuardKind) -> Block {
+    pub(super) fn deopt_block(&mut self, pc: usize, kind: GuardKind) -> Block {
         let code = kind_code(kind);
         if let Some(b) = self.deopts.get(&(pc, code)) {
             return *b;
@@ -297,8 +306,11 @@ impl<'a, 'b> Translator<'a, 'b> {
     }
 
     fn compare_spec(&mut self, k: bool, b: u16, c: u16, icc: IntCC, fcc: FloatCC, spec: Spec) {
-        let [taken, not] = self.cond_succs(self.pc);
-        let (on_true, on_false) = if k { (taken, not) } else { (not, taken) };
+        let pc = self.pc;
+        let [taken, not] = self.cond_succs(pc);
+        // A side the plan left out as cold deoptimizes (see `edge`).
+        let (te, ne) = (self.edge(pc, true, taken), self.edge(pc, false, not));
+        let (bt, bf) = if k { (te, ne) } else { (ne, te) };
         let (x, y) = (self.operand(b), self.operand(c));
         let r = if spec == Spec::Int {
             let (i, j) = (self.spec_int(x), self.spec_int(y));
@@ -307,7 +319,6 @@ impl<'a, 'b> Translator<'a, 'b> {
             let (p, q) = (self.spec_float(x, false), self.spec_float(y, false));
             self.b.ins().fcmp(fcc, p, q)
         };
-        let (bt, bf) = (self.block_at(on_true), self.block_at(on_false));
         self.b.ins().brif(r, bt, &[], bf, &[]);
     }
 }
