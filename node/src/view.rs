@@ -87,10 +87,32 @@ impl ClusterView {
     }
 }
 
+/// One branch's bias across nodes: weighted by activity, but a side any
+/// node saw taken stays possible (the merged bias never lands on the
+/// *never* or *always* end that tier 2 drops a side on).
+#[derive(Clone, Copy, Default)]
+struct BiasSum {
+    sum: f64,
+    weight: f64,
+    ever_taken: bool,
+    ever_not_taken: bool,
+}
+
+impl BiasSum {
+    fn merged(&self) -> u8 {
+        if self.weight == 0.0 {
+            return 0;
+        }
+        let lo = if self.ever_taken { 2.0 } else { 1.0 };
+        let hi = if self.ever_not_taken { 254.0 } else { 255.0 };
+        (self.sum / self.weight).round().clamp(lo, hi) as u8
+    }
+}
+
 fn merge(key: FunctionKey, reports: &[(String, u64, &Received)], now_ms: u64, half_life_ms: u64) -> ClusterFunction {
     let mut merged = CompactProfile { key, ..CompactProfile::default() };
     let mut hotness = 0.0;
-    let mut bias_sum: Vec<(f64, f64)> = Vec::new();
+    let mut bias_sum: Vec<BiasSum> = Vec::new();
     let mut targets: BTreeMap<u32, u64> = BTreeMap::new();
     let mut outcomes: HashMap<(u32, ember_engine::GuardKind), (SpeculationOutcome, u32)> = HashMap::new();
     let mut nodes = Vec::new();
@@ -113,13 +135,15 @@ fn merge(key: FunctionKey, reports: &[(String, u64, &Received)], now_ms: u64, ha
             *m |= b;
         }
         if bias_sum.len() < p.branch_bias.len() {
-            bias_sum.resize(p.branch_bias.len(), (0.0, 0.0));
+            bias_sum.resize(p.branch_bias.len(), BiasSum::default());
         }
         for (s, &b) in bias_sum.iter_mut().zip(&p.branch_bias) {
             if b != 0 {
                 let w = activity + 1.0;
-                s.0 += b as f64 * w;
-                s.1 += w;
+                s.sum += b as f64 * w;
+                s.weight += w;
+                s.ever_taken |= b > 1;
+                s.ever_not_taken |= b < 255;
             }
         }
         for &(site, t) in &p.call_targets {
@@ -150,7 +174,7 @@ fn merge(key: FunctionKey, reports: &[(String, u64, &Received)], now_ms: u64, ha
             age_ms: age,
         });
     }
-    merged.branch_bias = bias_sum.iter().map(|&(s, w)| if w == 0.0 { 0 } else { (s / w).round().clamp(1.0, 255.0) as u8 }).collect();
+    merged.branch_bias = bias_sum.iter().map(BiasSum::merged).collect();
     merged.call_targets = targets.into_iter().collect();
     let mut outcome_nodes: Vec<(SpeculationOutcome, u32)> = outcomes.into_values().collect();
     outcome_nodes.sort_by_key(|(o, _)| (o.site, o.kind as u8));
@@ -206,6 +230,20 @@ mod tests {
         assert_eq!(f.profile.tier, 1);
         assert_eq!(f.nodes.len(), 2);
         assert!((f.hotness - 4000.0).abs() < 1.0);
+    }
+
+    #[test]
+    fn a_branch_side_one_node_took_stays_off_the_never_end() {
+        let k = FunctionKey(4);
+        // A busy node never took the branch; a quiet one took it rarely.
+        let never = CompactProfile { key: k, branch_bias: vec![1, 255], ..Default::default() };
+        let rarely = CompactProfile { key: k, branch_bias: vec![2, 254], ..Default::default() };
+        let now = 1_000_000;
+        let v = ClusterView::build(&[report("a", 100_000, now, never.clone()), report("b", 10, now, rarely)], &[], now, 60_000);
+        assert_eq!(v.functions[&k].profile.branch_bias, vec![2, 254]);
+        // Alone, "never" and "always" stay what they are.
+        let v = ClusterView::build(&[report("a", 100_000, now, never)], &[], now, 60_000);
+        assert_eq!(v.functions[&k].profile.branch_bias, vec![1, 255]);
     }
 
     #[test]

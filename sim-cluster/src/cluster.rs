@@ -49,6 +49,8 @@ pub struct Cluster {
     gossip_interval_ms: u64,
     workers: usize,
     tiering: BTreeMap<String, String>,
+    /// `--config` for every node (`cluster.node_config`), if the scenario has one.
+    node_config: Option<PathBuf>,
     coordinator_spec: crate::scenario::CoordinatorSpec,
     pub coordinator_addr: Option<SocketAddr>,
     coordinator_metrics: Option<SocketAddr>,
@@ -62,7 +64,16 @@ pub struct Cluster {
 impl Cluster {
     pub fn new(s: &Scenario, dir: PathBuf) -> anyhow::Result<Cluster> {
         let modules = s.modules.iter().map(|m| Ok((m.name.clone(), s.module_source(m)?))).collect::<anyhow::Result<_>>()?;
+        let node_config = if s.cluster.node_config.is_empty() {
+            None
+        } else {
+            let path = dir.join("node.toml");
+            let text = s.node_config_toml().map_err(|e| anyhow::anyhow!("cluster.node_config: {e}"))?;
+            std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+            Some(path)
+        };
         Ok(Cluster {
+            node_config,
             dir,
             t0: Instant::now(),
             gossip_interval_ms: s.cluster.gossip_interval_ms,
@@ -168,6 +179,10 @@ impl Cluster {
             "--admin-token".into(),
             ADMIN_TOKEN.into(),
         ];
+        if let Some(path) = &self.node_config {
+            args.push("--config".into());
+            args.push(path.display().to_string());
+        }
         if !seeds.is_empty() {
             args.push("--seeds".into());
             args.push(seeds.join(","));

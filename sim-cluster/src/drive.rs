@@ -172,6 +172,11 @@ impl Driver {
         }
     }
 
+    /// Clients per driven node now.
+    pub fn load(&self) -> Vec<(String, usize)> {
+        self.clients.iter().filter(|(_, c)| !c.is_empty()).map(|(n, c)| (n.clone(), c.len())).collect()
+    }
+
     pub fn stop_all(&mut self) {
         self.set_load(&BTreeMap::new());
     }

@@ -1,8 +1,9 @@
 //! `ember-sim`: an Ember cluster on one machine.
 //!
 //! - no arguments: the demo — a coordinator and three nodes warm up on the
-//!   built-in workload, then a cold node and a gossip-warmed node join and
-//!   are driven identically; a side-by-side table and a report with charts;
+//!   built-in workload, then a cold node and, after it, a gossip-warmed
+//!   node join and are driven identically; a side-by-side table and a
+//!   report with charts;
 //! - `run SCENARIO.toml`: any scenario (joins, restarts, `kill -9`,
 //!   coordinator loss, workload shifts, policy changes), same report;
 //! - `check SCENARIO.toml`: validate a scenario without running it;
@@ -92,6 +93,11 @@ enum Cmd {
     },
 }
 
+// The simulator's children are this executable running a node or the
+// coordinator, so they get the allocator those binaries use.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     // The child roles come first: they are other programs' command lines.
     let argv: Vec<OsString> = std::env::args_os().collect();
@@ -180,8 +186,9 @@ async fn simulate(s: Scenario, out: &Output) -> anyhow::Result<()> {
     println!("\n{}", log.scenario.description.trim());
     print!("\n{table}");
     write_summary(&dir, out, &report.summary, &table)?;
+    write_requests(&dir, &log)?;
     let files = charts::write_all(&log, &dir)?;
-    println!("report: {} (summary.json, table.txt, {}; process logs in run/logs)", dir.display(), names(&files));
+    println!("report: {} (summary.json, table.txt, requests.csv, {}; process logs in run/logs)", dir.display(), names(&files));
     Ok(())
 }
 
@@ -192,6 +199,22 @@ fn write_summary(dir: &Path, out: &Output, summary: &serde_json::Value, table: &
     if let Some(path) = &out.json {
         std::fs::write(path, &text).with_context(|| format!("writing {}", path.display()))?;
     }
+    Ok(())
+}
+
+/// Every request of the run, one line each (`node,t_s,latency_us,ok`,
+/// by node and completion time), for analysis beyond the summary.
+fn write_requests(dir: &Path, log: &run::RunLog) -> anyhow::Result<()> {
+    use std::io::Write;
+    let path = dir.join("requests.csv");
+    let mut w = std::io::BufWriter::new(std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?);
+    writeln!(w, "node,t_s,latency_us,ok")?;
+    for (node, samples) in &log.samples {
+        for s in samples {
+            writeln!(w, "{node},{:.6},{},{}", s.t, s.latency_us, u8::from(s.ok))?;
+        }
+    }
+    w.flush().with_context(|| format!("writing {}", path.display()))?;
     Ok(())
 }
 

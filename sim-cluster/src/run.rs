@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::cluster::Cluster;
+use crate::cluster::{ClientSlot, Cluster};
 use crate::drive::{Driver, Mix, Sample};
 use crate::observe::Observer;
 use crate::scenario::{Phase, Scenario};
@@ -127,6 +127,16 @@ pub async fn run(s: Scenario, dir: std::path::PathBuf) -> anyhow::Result<RunLog>
                 let t = cluster.now();
                 cluster.start_node(node).await?;
                 starts.push(serving(&cluster, node, "restart", t).await?);
+            }
+            Phase::Stop { node } => {
+                note(&label);
+                // Unlike a crash, a planned stop takes the node out of the
+                // load first: in-flight requests finish (SIGTERM drains).
+                let remaining: Vec<(String, usize)> = driver.load().into_iter().filter(|(n, _)| n != node).collect();
+                let targets: BTreeMap<String, (usize, ClientSlot)> =
+                    remaining.into_iter().filter_map(|(n, c)| cluster.nodes.get(&n).map(|h| (n.clone(), (c, h.client.clone())))).collect();
+                driver.set_load(&targets);
+                cluster.stop_node(node).await?;
             }
             Phase::Kill { node, restart_after_s } => {
                 note(&label);

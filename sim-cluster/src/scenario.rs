@@ -59,6 +59,11 @@ pub struct ClusterSpec {
     pub coordinator: bool,
     /// Extra tiering knobs for every node (docs/tiering.md).
     pub tiering: BTreeMap<String, String>,
+    /// Any other node settings, as in `ember-node --config` (for example
+    /// `[cluster.node_config.warm_start] max_eager_compiles = 256`);
+    /// the flags the simulator passes (addresses, ids, policy, workers,
+    /// `tiering`) win over it.
+    pub node_config: toml::Table,
 }
 
 impl Default for ClusterSpec {
@@ -70,6 +75,7 @@ impl Default for ClusterSpec {
             gossip_interval_ms: 100,
             coordinator: true,
             tiering: BTreeMap::new(),
+            node_config: toml::Table::new(),
         }
     }
 }
@@ -158,6 +164,11 @@ pub enum Phase {
     Restart {
         node: String,
     },
+    /// Graceful stop (SIGTERM: drain, snapshot, leave); the node stays
+    /// down. Its clients stop before the signal, so nothing fails.
+    Stop {
+        node: String,
+    },
     /// `kill -9`; with `restart_after_s`, started again after that long.
     Kill {
         node: String,
@@ -196,6 +207,7 @@ impl Phase {
                 format!("{node} joins ({})", if *warm_start { "warm start" } else { "cold: warm start off" })
             }
             Phase::Restart { node } => format!("{node} restarts"),
+            Phase::Stop { node } => format!("{node} stops"),
             Phase::Kill { node, restart_after_s: Some(s) } => format!("kill -9 {node}, back after {s} s"),
             Phase::Kill { node, .. } => format!("kill -9 {node}"),
             Phase::CoordinatorDown => "coordinator down".into(),
@@ -280,6 +292,15 @@ impl ArgGen {
 const MAX_SECONDS: f64 = 3600.0;
 
 impl Scenario {
+    /// `cluster.node_config` as an `ember-node --config` file, checked by
+    /// the node's own parser (unknown keys and bad values are errors).
+    pub fn node_config_toml(&self) -> Result<String, String> {
+        let text = toml::to_string(&self.cluster.node_config).map_err(|e| e.to_string())?;
+        let settings = ember_node::settings::NodeSettings::from_toml(&text)?;
+        settings.validate()?;
+        Ok(text)
+    }
+
     /// Reads and checks a scenario file.
     pub fn load(path: &Path) -> Result<Scenario, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -319,6 +340,9 @@ impl Scenario {
             if let Err(e) = probe.set(k, v) {
                 p.push(format!("cluster.tiering.{k}: {e}"));
             }
+        }
+        if let Err(e) = self.node_config_toml() {
+            p.push(format!("cluster.node_config: {e}"));
         }
         if self.coordinator.max_concurrent == 0 || self.coordinator.cpu_ms_per_s <= 0.0 {
             p.push("coordinator: max_concurrent and cpu_ms_per_s must be positive".into());
@@ -408,7 +432,7 @@ impl Scenario {
                         p.push(format!("{at}: policy '{pol}': expected balanced, throughput or latency"));
                     }
                 }
-                Phase::Restart { node } => check_nodes(&Some(vec![node.clone()]), &mut p),
+                Phase::Restart { node } | Phase::Stop { node } => check_nodes(&Some(vec![node.clone()]), &mut p),
                 Phase::Kill { node, restart_after_s } => {
                     check_nodes(&Some(vec![node.clone()]), &mut p);
                     if let Some(s) = restart_after_s {
@@ -486,6 +510,7 @@ fn kind_name(p: &Phase) -> &'static str {
         Phase::Steady { .. } => "steady",
         Phase::Join { .. } => "join",
         Phase::Restart { .. } => "restart",
+        Phase::Stop { .. } => "stop",
         Phase::Kill { .. } => "kill",
         Phase::CoordinatorDown => "coordinator_down",
         Phase::CoordinatorUp => "coordinator_up",
@@ -551,6 +576,23 @@ mod tests {
         assert_eq!(ArgGen::parse("float:0.5..2"), Ok(ArgGen::Float(0.5, 2.0)));
         assert_eq!(ArgGen::parse("7"), Ok(ArgGen::LiteralInt(7)));
         assert_eq!(ArgGen::parse("ifloat:1..9"), Ok(ArgGen::IntFloat(1, 9)));
+    }
+
+    #[test]
+    fn node_config_is_checked_by_the_nodes_own_parser() {
+        let base = format!("name = \"x\"\n{MIX}\n[[phase]]\nkind = \"steady\"\nseconds = 1\n");
+        let ok = format!(
+            "{base}[cluster.node_config.warm_start]\nmax_eager_compiles = 300\n[cluster.node_config.gossip.publish]\ntop_k = 300\n"
+        );
+        let s = Scenario::parse(&ok, Path::new(".")).unwrap();
+        let text = s.node_config_toml().unwrap();
+        let settings = ember_node::settings::NodeSettings::from_toml(&text).unwrap();
+        assert_eq!(settings.warm_start.max_eager_compiles, 300);
+        assert_eq!(settings.gossip.publish.top_k, 300);
+        let e = errors_of(&format!("{base}[cluster.node_config.warm_start]\nmax_eager = 3\n"));
+        assert!(e.contains("cluster.node_config") && e.contains("max_eager"), "{e}");
+        let e = errors_of(&format!("{base}[cluster.node_config.warm_start]\nbudget_share = 7.0\n"));
+        assert!(e.contains("cluster.node_config") && e.contains("budget_share"), "{e}");
     }
 
     #[test]
