@@ -142,8 +142,9 @@ async fn a_fresh_node_compiles_what_the_cluster_found_hot_before_its_first_call(
         assert!(r.error.is_none(), "{:?}", r.error);
         expected = Some(r.values);
     }
-    let f = ctl_json(&a, &["function", "work"]);
-    assert!(f["tier"].as_u64() >= Some(1), "A compiled work: {f}");
+    // Compiles run on A's background worker, so the last call may return
+    // before the compile it triggered is published.
+    wait_for("A compiled work", Duration::from_secs(30), || ctl_json(&a, &["function", "work"])["tier"].as_u64() >= Some(1));
 
     // B joins and loads the same module, but is never invoked.
     let b = spawn_node("b", &[&a], &[]);
@@ -155,10 +156,12 @@ async fn a_fresh_node_compiles_what_the_cluster_found_hot_before_its_first_call(
     assert!(loaded["warm_compiles"].as_u64().unwrap() >= 2, "{loaded}");
     for name in ["M.work", "Point:len2"] {
         // B compiles at the tier A reached (tier 2 when A got that far).
+        wait_for(&format!("A compiled {name}"), Duration::from_secs(30), || ctl_json(&a, &["function", name])["tier"].as_u64() >= Some(1));
         let reached = ctl_json(&a, &["function", name])["tier"].as_u64().unwrap();
-        assert!(reached >= 1, "A compiled {name}");
+        // The tier flips when the code is published; the compile event follows.
         wait_for(&format!("{name} compiled on B at tier {reached}"), Duration::from_secs(30), || {
-            ctl_json(&b, &["function", name])["tier"].as_u64() == Some(reached)
+            let f = ctl_json(&b, &["function", name]);
+            f["tier"].as_u64() == Some(reached) && f["history"].as_array().unwrap().iter().any(|e| e["kind"] == "compiled")
         });
         let f = ctl_json(&b, &["function", name]);
         assert_eq!(f["calls"], 0, "{name} compiled on B before any call: {f}");
@@ -353,6 +356,12 @@ async fn a_metrics_scrape_has_every_series_with_sane_values() {
     for _ in 0..20 {
         ca.invoke(pb::InvokeRequest { module: "shop".into(), function: "work".into(), args: vec![int(500), int(3)] }).await.unwrap();
     }
+    // The compiles those calls queued run on A's background worker and may
+    // publish after the last call returns; a few calls after it run compiled.
+    wait_for("A compiled work", Duration::from_secs(30), || ctl_json(&a, &["function", "work"])["tier"].as_u64() >= Some(1));
+    for _ in 0..3 {
+        ca.invoke(pb::InvokeRequest { module: "shop".into(), function: "work".into(), args: vec![int(500), int(3)] }).await.unwrap();
+    }
     ca.invoke(pb::InvokeRequest { module: "shop".into(), function: "nope".into(), args: vec![] }).await.unwrap();
     wait_for("gossip traffic both ways and a sample", Duration::from_secs(30), || {
         let body = scrape(port);
@@ -484,7 +493,7 @@ async fn a_warm_start_compile_links_to_the_compile_on_the_node_whose_profile_cau
         v.as_array().is_some_and(|a| a.iter().filter(|p| p["tier"].as_u64() >= Some(1)).count() >= 2)
     });
     ctl_json(&b, &["--token", "admin-secret", "load", dir.join("shop.lua").to_str().unwrap()]);
-    wait_for("spans from both nodes, with the link", Duration::from_secs(30), || {
+    let linked = || {
         let all = spans.lock().unwrap();
         let a_compiles: Vec<_> = all
             .iter()
@@ -497,7 +506,26 @@ async fn a_warm_start_compile_links_to_the_compile_on_the_node_whose_profile_cau
                 && matches!(attr(sp, "trigger"), Some(V::StringValue(t)) if t == "warm-start")
                 && sp.links.iter().any(|l| a_compiles.contains(&(l.trace_id.clone(), l.span_id.clone())))
         })
-    });
+    };
+    let t0 = Instant::now();
+    while !linked() {
+        if t0.elapsed() > Duration::from_secs(30) {
+            // Say what did arrive, so a failure on another machine explains itself.
+            let all = spans.lock().unwrap();
+            let compiles: Vec<String> = all
+                .iter()
+                .filter(|(_, sp)| sp.name == "compile")
+                .map(|(s, sp)| format!("{s} {:?} trigger={:?} links={}", sp.span_id, attr(sp, "trigger"), sp.links.len()))
+                .collect();
+            panic!(
+                "timed out waiting for B's warm-start compile span linked to A's compile; {} spans, compiles:\n{}\nB's work: {}",
+                all.len(),
+                compiles.join("\n"),
+                ctl_json(&b, &["function", "work"])
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let all = spans.lock().unwrap();
     assert!(all.iter().any(|(s, sp)| s == "node-a" && sp.name == "invoke"), "invoke spans are exported");
     let continued = all.iter().find(|(_, sp)| sp.name == "invoke" && sp.trace_id == hex(caller_trace)).expect("the traced invoke");
@@ -526,7 +554,10 @@ async fn nodes_take_compile_leases_from_a_coordinator() {
     let budget = ctl_json(&a, &["budget"]);
     assert_eq!(budget["source"], "coordinator", "{budget}");
     assert_eq!(budget["local_compiles"], 0, "{budget}");
-    // The grant is in the function's own history, before the compile it allowed.
+    // The grant is in the function's own history, before the compile it
+    // allowed (which may still be running when the grant is counted).
+    let has_compiled = |f: &Json| f["history"].as_array().unwrap().iter().any(|e| e["kind"] == "compiled");
+    wait_for("A's compile of work finished", Duration::from_secs(30), || has_compiled(&ctl_json(&a, &["function", "work"])));
     let f = ctl_json(&a, &["function", "work"]);
     let history = f["history"].as_array().unwrap();
     let compiled = history.iter().find(|e| e["kind"] == "compiled").unwrap_or_else(|| panic!("no compile: {f:#}"));
