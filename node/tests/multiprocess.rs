@@ -366,7 +366,7 @@ async fn a_metrics_scrape_has_every_series_with_sane_values() {
     wait_for("gossip traffic both ways and a sample", Duration::from_secs(30), || {
         let body = scrape(port);
         sample(&body, "ember_gossip_bytes_total{direction=\"in\"}").is_some_and(|v| v > 0.0)
-            && sample(&body, "ember_compilations_total").is_some_and(|v| v >= 1.0)
+            && sample(&body, "ember_compilations_total{tier=\"1\"}").is_some_and(|v| v >= 2.0)
             && sample(&body, "ember_cluster_members").is_some_and(|v| v == 2.0)
     });
     let body = scrape(port);
