@@ -33,29 +33,39 @@ impl State {
 
     /// Runs the entry frame just pushed by compiled code (`jit_call`): its
     /// compiled code directly when it has some, else the interpreter loop.
+    /// A compiled tail call (`jit_tailcall`) replaces the frame at `level`
+    /// and leaves with `CONTINUE`; the callee's code is entered from this
+    /// loop, so a chain of tail calls runs in constant native stack.
     pub(crate) fn run_callee(&mut self) -> VmResult<usize> {
+        use crate::jit::runtime::status;
         let level = self.frames.len() - 1;
-        let f = &self.frames[level];
-        let (clg, base) = (f.closure, f.base);
-        let Function::Lua(cl) = clg.get() else { unreachable!("Lua frames hold Lua closures") };
-        let cl: &LuaClosure = detach(cl);
-        let proto = detach(cl.proto());
-        let regs = self.stack.as_mut_ptr().wrapping_add(base);
-        let consts = detach(&cl.inst.get().consts[..]);
-        match self.enter_compiled(proto, &cl.inst.get().proto, regs, consts, &cl.upvals, 0) {
-            Some(crate::jit::runtime::status::RETURNED) => return Ok(self.jit_nret),
-            Some(crate::jit::runtime::status::ERROR) => {
-                let e = self.jit_error.take().unwrap_or_else(|| Throw::msg("internal error: lost JIT error"));
-                // Resumes a protected frame at or above `level`, or fails.
-                self.unwind(e, level)?;
+        loop {
+            let f = &self.frames[level];
+            let (clg, base, pc) = (f.closure, f.base, f.pc);
+            let Function::Lua(cl) = clg.get() else { unreachable!("Lua frames hold Lua closures") };
+            let cl: &LuaClosure = detach(cl);
+            let proto = detach(cl.proto());
+            let regs = self.stack.as_mut_ptr().wrapping_add(base);
+            let consts = detach(&cl.inst.get().consts[..]);
+            match self.enter_compiled(proto, &cl.inst.get().proto, regs, consts, &cl.upvals, pc) {
+                Some(status::RETURNED) => return Ok(self.jit_nret),
+                Some(status::ERROR) => {
+                    let e = self.jit_error.take().unwrap_or_else(|| Throw::msg("internal error: lost JIT error"));
+                    // Resumes a protected frame at or above `level`, or fails.
+                    self.unwind(e, level)?;
+                }
+                Some(status::INTERPRET) => self.jit_handed_back = true,
+                // The frame at `level` was replaced by a tail call: enter
+                // the callee here (what the loop below would do first).
+                Some(status::CONTINUE) if self.frames.len() == level + 1 => continue,
+                // CONTINUE with a call pushed, or no compiled code: the
+                // interpreter loop takes over.
+                _ => {}
             }
-            Some(crate::jit::runtime::status::INTERPRET) => self.jit_handed_back = true,
-            // CONTINUE, or no compiled code: the loop takes over.
-            _ => {}
-        }
-        match self.run::<false>(level)? {
-            Exit::Returned(n) => Ok(n),
-            Exit::Stepped | Exit::FrameChanged => unreachable!("only step mode stops early"),
+            return match self.run::<false>(level)? {
+                Exit::Returned(n) => Ok(n),
+                Exit::Stepped | Exit::FrameChanged => unreachable!("only step mode stops early"),
+            };
         }
     }
 
@@ -673,28 +683,7 @@ impl State {
                                 fb.add_bits(pc - 1, calls::LUA);
                                 fb.record_target(pc - 1, callee.key_lo);
                             }
-                            tri!(self.tick());
-                            // Check everything that could fail before the
-                            // caller's frame is dropped, so an error still
-                            // unwinds through it (and its pcall).
-                            let need = {
-                                let p = callee.proto();
-                                self.frames[fi].func + 1 + nargs + if p.is_vararg { nargs } else { 0 } + p.maxstack as usize
-                            };
-                            tri!(self.ensure_stack(need));
-                            let cur = &self.frames[fi];
-                            let (dst, nres, entry, protected, by_native, pdepth) =
-                                (cur.func, cur.nresults, cur.entry, cur.protected, cur.called_by_native, cur.protected_depth);
-                            for i in 0..=nargs {
-                                self.stack[dst + i] = self.stack[func + i];
-                            }
-                            self.frames.pop();
-                            tri!(self.push_lua_frame(dst, nargs, nres, f));
-                            let nf = self.frames.last_mut().expect("pushed");
-                            nf.entry = entry;
-                            nf.protected = protected;
-                            nf.called_by_native = by_native;
-                            nf.protected_depth = pdepth;
+                            tri!(self.tail_call_lua(fi, func, nargs, f));
                             continue 'frame;
                         }
                         // Not a Lua callee (a native, `pcall` of a Lua function, a
@@ -870,6 +859,35 @@ impl State {
     /// Finishes the frame `fi` returning `n` values found at `stack[first..]`.
     /// Returns `Some(n)` when that frame was an entry frame.
     #[inline(always)]
+    /// A tail call to the Lua function `f` at `stack[func]`: the callee
+    /// takes over frame `fi`'s slot, results wanted, entry and protection.
+    /// Everything that could fail is checked before the caller's frame is
+    /// dropped, so an error still unwinds through it (and its pcall).
+    /// Shared by the interpreter and compiled code (`jit_tailcall`).
+    pub(crate) fn tail_call_lua(&mut self, fi: usize, func: usize, nargs: usize, f: crate::gc::Gc<Function>) -> VmResult<()> {
+        let Function::Lua(callee) = f.get() else { unreachable!("caller checked") };
+        self.tick()?;
+        let need = {
+            let p = callee.proto();
+            self.frames[fi].func + 1 + nargs + if p.is_vararg { nargs } else { 0 } + p.maxstack as usize
+        };
+        self.ensure_stack(need)?;
+        let cur = &self.frames[fi];
+        let (dst, nres, entry, protected, by_native, pdepth) =
+            (cur.func, cur.nresults, cur.entry, cur.protected, cur.called_by_native, cur.protected_depth);
+        for i in 0..=nargs {
+            self.stack[dst + i] = self.stack[func + i];
+        }
+        self.frames.pop();
+        self.push_lua_frame(dst, nargs, nres, f)?;
+        let nf = self.frames.last_mut().expect("pushed");
+        nf.entry = entry;
+        nf.protected = protected;
+        nf.called_by_native = by_native;
+        nf.protected_depth = pdepth;
+        Ok(())
+    }
+
     pub(crate) fn do_return(&mut self, fi: usize, first: usize, n: usize) -> Option<usize> {
         let f = self.frames.pop().expect("returning frame exists");
         debug_assert_eq!(fi, self.frames.len());

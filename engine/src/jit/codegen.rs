@@ -863,6 +863,14 @@ impl<'a, 'b> Translator<'a, 'b> {
                 self.check_status(r);
                 self.jump_resumed(next);
             }
+            // A Lua callee leaves with CONTINUE (it replaced this frame);
+            // anything else ran through the interpreter and continues at the
+            // `Return` that follows.
+            Op::TailCall { a, b } => {
+                let r = self.call_helper4(rt::jit_tailcall as *const u8, pc, a as usize, b as usize, 0);
+                self.check_status(r);
+                self.jump_resumed(next);
+            }
             Op::GetField { a, b, k } => self.get_cached(
                 pc,
                 a as u16,

@@ -548,6 +548,43 @@ pub(crate) unsafe extern "C" fn jit_call(st: *mut State, ops: u64, proto: *const
     }
 }
 
+/// `TailCall` to a Lua function: the callee takes over the running frame's
+/// slot exactly as in the interpreter (`State::tail_call_lua`), and this
+/// code leaves with `CONTINUE`, so whoever entered the frame (`run_callee`
+/// or the interpreter loop) enters the callee next; a chain of tail calls
+/// never deepens the native stack. Other callees (natives, callable
+/// objects) go through the interpreter's `TailCall`.
+///
+/// # Safety
+/// As for `jit_call`.
+pub(crate) unsafe extern "C" fn jit_tailcall(st: *mut State, ops: u64, proto: *const crate::bytecode::Proto, pc: u64) -> u64 {
+    // SAFETY: see the contract above.
+    let s = unsafe { &mut *st };
+    let (a, b, _) = unpack(ops);
+    let fi = s.frames.len().wrapping_sub(1);
+    let Some(fr) = s.frames.last_mut() else { return unsafe { jit_step(st, pc) } };
+    let func = fr.base + a;
+    let Value::Func(fg) = s.stack[func] else { return unsafe { jit_step(st, pc) } };
+    let crate::function::Function::Lua(cl) = fg.get() else { return unsafe { jit_step(st, pc) } };
+    fr.pc = pc as usize + 1;
+    let base = fr.base;
+    let nargs = if b == 0 { s.top - func - 1 } else { b - 1 };
+    if s.profiling {
+        // SAFETY: the unit calling us holds an Arc of its prototype.
+        let fb = unsafe { &(*proto).feedback };
+        fb.add_bits(pc as usize, crate::profile::calls::LUA);
+        fb.record_target(pc as usize, cl.key_lo);
+    }
+    if !s.open_upvals.is_empty() {
+        s.close_upvals(base);
+    }
+    let r = std::panic::catch_unwind(AssertUnwindSafe(|| s.tail_call_lua(fi, func, nargs, fg)));
+    match caught(s, r) {
+        Ok(()) => status::CONTINUE,
+        Err(error) => error,
+    }
+}
+
 /// The native arm of `jit_call`: what the interpreter's `call_value` does
 /// for a native, then its post-call collection check.
 ///
