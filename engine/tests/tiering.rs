@@ -358,6 +358,16 @@ fn a_compile_gate_is_asked_before_every_background_compile() {
         }
         std::thread::sleep(Duration::from_millis(5));
     }
+    // The worker counts a compile as it publishes, then releases the permit:
+    // give the last release time to land.
+    let settled = || {
+        gate.released.load(Ordering::SeqCst) == gate.asked.load(Ordering::SeqCst) - gate.said_later.load(Ordering::SeqCst)
+            && gate.outstanding.lock().unwrap().is_empty()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !settled() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
     let stats = engine.jit_stats();
     assert_eq!(stats.tier1_compiled, 6, "every function compiled in the end");
     assert_eq!(gate.compiled.load(Ordering::SeqCst), 6, "each compile held a permit");
@@ -412,6 +422,11 @@ fn a_compile_gate_hears_that_tier_2_compiles_were_published() {
         std::thread::sleep(Duration::from_millis(2));
     }
     assert_eq!(engine.jit_stats().tier2_compiled, 1, "f0 reached tier 2");
+    // The permit is released just after the publish that the count follows.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while gate.released.lock().unwrap().len() < 2 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
     let released = gate.released.lock().unwrap().clone();
     assert_eq!(released, [(1, true), (2, true)], "both compiles released as published");
 }

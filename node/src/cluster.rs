@@ -495,6 +495,7 @@ impl Shared {
         let traces = self.compile_traces.lock().expect("traces lock").clone();
         let changes = {
             let mut inner = self.inner.lock().expect("node lock");
+            inner.publisher.set_traced(traces.keys().copied().collect());
             inner.publisher.plan(&profiles, fixed, Instant::now(), |key, p| {
                 let place = Place { node: &origin.node, generation: origin.generation, key };
                 self.signer.seal(place, &encode(p, Some(&origin), traces.get(&p.key)))
@@ -533,17 +534,19 @@ impl Shared {
 
     fn warm_locked(&self, inner: &mut Inner) {
         let view = self.view.read().expect("view lock").clone();
-        let round = inner.warm.apply(&self.engine, &view);
+        // A queued compile may finish before `apply` returns: its link to
+        // the peer's compile must be in place before it is queued.
+        let round = inner.warm.apply_linked(&self.engine, &view, |key, trace| {
+            let mut links = self.warm_links.lock().expect("links lock");
+            match trace {
+                Some(t) => links.insert(key, t),
+                None => links.remove(&key),
+            };
+        });
         if round.applied > 0 || round.queued > 0 {
             let _span =
                 tracing::info_span!("profile.apply", node = %self.id.node_id, applied = round.applied, compiles_queued = round.queued)
                     .entered();
-            let mut links = self.warm_links.lock().expect("links lock");
-            for (key, trace) in &round.queued_keys {
-                if let Some(t) = trace {
-                    links.insert(*key, *t);
-                }
-            }
         }
         for (key, why) in round.rejected {
             tracing::debug!(%key, "cluster profile refused: {why}");

@@ -70,6 +70,9 @@ struct Entry {
 pub struct Publisher {
     config: PublishConfig,
     published: HashMap<FunctionKey, Entry>,
+    /// Functions whose value carries the trace context of their compile:
+    /// gaining one is a meaningful change (a peer's warm compile links to it).
+    traced: std::collections::HashSet<FunctionKey>,
     /// Counters since start.
     pub counters: PublishCounters,
 }
@@ -104,12 +107,17 @@ fn outcomes_fingerprint(p: &CompactProfile) -> u64 {
 impl Publisher {
     /// A publisher with nothing published yet.
     pub fn new(config: PublishConfig) -> Publisher {
-        Publisher { config, published: HashMap::new(), counters: PublishCounters::default() }
+        Publisher { config, published: HashMap::new(), traced: Default::default(), counters: PublishCounters::default() }
     }
 
     /// Replaces the knobs (they apply from the next plan).
     pub fn set_config(&mut self, config: PublishConfig) {
         self.config = config;
+    }
+
+    /// Which functions' values will carry a compile's trace context.
+    pub fn set_traced(&mut self, traced: std::collections::HashSet<FunctionKey>) {
+        self.traced = traced;
     }
 
     /// Functions currently published.
@@ -140,7 +148,7 @@ impl Publisher {
         let mut changes = Vec::new();
         let mut keep: HashMap<FunctionKey, Entry> = HashMap::new();
         for p in profiles.iter().filter(|p| p.calls + p.back_edges >= c.min_hotness).take(c.top_k) {
-            let fp = fingerprint(p);
+            let fp = fingerprint(p) ^ if self.traced.contains(&p.key) { 0x9e37_79b9_7f4a_7c15 } else { 0 };
             let ofp = outcomes_fingerprint(p);
             let old = self.published.remove(&p.key);
             if let Some(old) = &old {

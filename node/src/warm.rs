@@ -102,6 +102,19 @@ impl WarmStart {
 
     /// One round against `view`.
     pub fn apply(&mut self, engine: &Engine, view: &ClusterView) -> WarmRound {
+        self.apply_linked(engine, view, |_, _| {})
+    }
+
+    /// [`apply`](Self::apply), telling `link` the trace context of the
+    /// peer's compile behind each compile it queues *before* queueing it
+    /// (`Some`), so the compile's span can link to it however soon it
+    /// runs, and taking it back (`None`) when the compile was not queued.
+    pub fn apply_linked(
+        &mut self,
+        engine: &Engine,
+        view: &ClusterView,
+        mut link: impl FnMut(ember_engine::FunctionKey, Option<crate::codec::TraceContext>),
+    ) -> WarmRound {
         let mut round = WarmRound::default();
         if !self.config.enabled {
             return round;
@@ -141,7 +154,14 @@ impl WarmStart {
             if round.queued >= self.config.max_eager_compiles || self.pending.len() >= share {
                 continue;
             }
-            match engine.compile_now_at(f.key, want) {
+            if f.trace.is_some() {
+                link(f.key, f.trace);
+            }
+            let queued = engine.compile_now_at(f.key, want);
+            if f.trace.is_some() && !matches!(queued, Ok(CompileRequest::Queued)) {
+                link(f.key, None);
+            }
+            match queued {
                 Ok(CompileRequest::Queued) => {
                     self.pending.insert(f.key, want);
                     self.counters.compiles_queued += 1;

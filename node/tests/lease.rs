@@ -64,7 +64,15 @@ async fn compiles_use_leases_fall_back_when_the_coordinator_dies_and_return_to_i
     let gate = Arc::new(
         LeaseGate::new(
             "n1",
-            LeaseConfig { coordinator: format!("127.0.0.1:{port}"), backoff_min_ms: 100, backoff_max_ms: 200, ..LeaseConfig::default() },
+            LeaseConfig {
+                coordinator: format!("127.0.0.1:{port}"),
+                // The first request also connects: allow a loaded machine time
+                // (a dead coordinator still fails at once, refused).
+                timeout_ms: 5_000,
+                backoff_min_ms: 100,
+                backoff_max_ms: 200,
+                ..LeaseConfig::default()
+            },
         )
         .unwrap(),
     );

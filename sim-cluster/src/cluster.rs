@@ -248,10 +248,24 @@ impl Cluster {
     pub async fn wait_compiles_settled(&self, id: &str, limit: Duration) -> Duration {
         let start = Instant::now();
         let Some(mut c) = self.client(id) else { return Duration::ZERO };
+        // An empty queue is not enough: the worker may have just taken the
+        // last compile off it. Settled means empty with the compiled count
+        // unchanged over 100 ms.
+        let mut last: Option<u64> = None;
         while start.elapsed() < limit {
             match c.get_budget(pb::GetBudgetRequest {}).await {
-                Ok(b) if b.get_ref().queue_len == 0 => break,
-                _ => tokio::time::sleep(Duration::from_millis(20)).await,
+                Ok(b) if b.get_ref().queue_len == 0 => {
+                    let compiled = b.get_ref().compiled;
+                    if last == Some(compiled) {
+                        break;
+                    }
+                    last = Some(compiled);
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                _ => {
+                    last = None;
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
             }
         }
         start.elapsed()

@@ -207,7 +207,8 @@ async fn check_mix(cluster: &Cluster, mix: &Mix, name: &str) -> anyhow::Result<(
 /// readiness check would), then record what it had compiled.
 async fn serving(cluster: &Cluster, node: &str, cause: &str, t_start: f64) -> anyhow::Result<ServiceStart> {
     let view = cluster.wait_cluster_view(node, Duration::from_secs(5)).await;
-    let warm = view + cluster.wait_compiles_settled(node, Duration::from_secs(5)).await;
+    // Bounded by real compile work only, so the bound can be generous.
+    let warm = view + cluster.wait_compiles_settled(node, Duration::from_secs(30)).await;
     let compiled = cluster.compiled_functions(node).await?;
     let n = &cluster.nodes[node];
     let t = cluster.now();
