@@ -1095,7 +1095,7 @@ impl State {
 
     /// Numeric for preparation (5.4 semantics: integer loops precompute an
     /// iteration count, so they never overflow). Returns true to skip.
-    fn for_prep(&mut self, ra: usize) -> VmResult<bool> {
+    pub(crate) fn for_prep(&mut self, ra: usize) -> VmResult<bool> {
         let (init, limit, step) = (self.stack[ra], self.stack[ra + 1], self.stack[ra + 2]);
         if let (Value::Int(i0), Value::Int(st)) = (init, step) {
             if st == 0 {
@@ -1168,7 +1168,7 @@ fn for_limit(limit: Value, step: i64) -> VmResult<Option<i64>> {
 }
 
 #[inline(always)]
-fn key_bits(k: Value) -> u8 {
+pub(crate) fn key_bits(k: Value) -> u8 {
     match k {
         Value::Int(_) => access::INT_KEY,
         Value::Str(_) => access::STR_KEY,

@@ -659,6 +659,13 @@ impl<'a, 'b> Translator<'a, 'b> {
     /// of `succs` it chose (an empty list: it always leaves compiled code).
     fn step(&mut self, pc: usize, succs: &[usize]) {
         let r = self.call_helper(jit_step as *const u8, pc);
+        self.continue_at(r, succs);
+    }
+
+    /// After a helper that reports the next pc as `jit_step` does (bits
+    /// 8..): leave on a status, else continue at whichever of `succs` it
+    /// chose (an empty list: it always leaves compiled code).
+    fn continue_at(&mut self, r: ir::Value, succs: &[usize]) {
         let st = self.b.ins().band_imm_u(r, 0xff);
         let cont = self.b.create_block();
         self.b.ins().brif(st, self.exit, &[BlockArg::Value(r)], cont, &[]);
@@ -831,15 +838,36 @@ impl<'a, 'b> Translator<'a, 'b> {
             Op::Jmp { off, close } => {
                 let target = (pc as i64 + 1 + off as i64) as usize;
                 if close > 0 {
-                    self.step(pc, &[target]);
-                } else if off < 0 {
+                    // Closing cannot fail or move the stack: no status.
+                    self.call_helper4(rt::jit_close as *const u8, pc, close as usize, 0, 0);
+                }
+                if off < 0 {
                     self.back_edge(pc, target);
                 } else {
                     self.jump(target);
                 }
             }
             Op::ForLoop { a, off } => self.for_loop(pc, a as u16, (pc as i64 + 1 + off as i64) as usize),
-            Op::ForPrep { off, .. } => self.step(pc, &[next, (pc as i64 + 1 + off as i64) as usize]),
+            Op::ForPrep { a, off } => {
+                let skip = (pc as i64 + 1 + off as i64) as usize;
+                let r = self.call_helper4(rt::jit_forprep as *const u8, pc, a as usize, 0, skip);
+                self.continue_at(r, &[next, skip]);
+            }
+            Op::Concat { a, b, n } => {
+                let r = self.call_helper4(rt::jit_concat as *const u8, pc, a as usize, b as usize, n as usize);
+                self.check_status(r);
+                self.jump_resumed(next);
+            }
+            Op::Closure { a, idx } => {
+                let r = self.call_helper4(rt::jit_closure as *const u8, pc, a as usize, 0, idx as usize);
+                self.check_status(r);
+                self.jump_resumed(next);
+            }
+            Op::SetList { a, n, start } => {
+                let r = self.call_helper4(rt::jit_setlist as *const u8, pc, a as usize, n as usize, start as usize);
+                self.check_status(r);
+                self.jump_resumed(next);
+            }
             Op::TForLoop { a, off } => {
                 let a = a as u16;
                 let target = (pc as i64 + 1 + off as i64) as usize;
@@ -1269,9 +1297,14 @@ impl<'a, 'b> Translator<'a, 'b> {
         let (x, y) = (self.operand(b), self.operand(c));
         let by_constant = icc == IntCC::Equal && Self::eq_constant_inline(x, y);
         let (want_int, want_float) = self.observed_numbers(pc);
+        let kind = match icc {
+            IntCC::Equal => rt::CMP_EQ,
+            IntCC::SignedLessThan => rt::CMP_LT,
+            _ => rt::CMP_LE,
+        } | if k { 4 } else { 0 };
         if !by_constant && (matches!(x, Opd::Other(..)) || matches!(y, Opd::Other(..)) || !(want_int || want_float)) {
-            // The interpreter's step counts the branch.
-            return self.step(pc, &succs);
+            // The helper counts the branch, as the interpreter does.
+            return self.compare_call(pc, kind, b, c, &succs);
         }
         // Jump to `taken` when the comparison's result equals k.
         let (te, ne) = (self.edge(pc, true, taken), self.edge(pc, false, not));
@@ -1279,7 +1312,12 @@ impl<'a, 'b> Translator<'a, 'b> {
         if by_constant {
             return self.eq_constant(x, y, bt, bf);
         }
-        let slow = self.slow_block(pc, &succs);
+        let here = self.b.current_block().expect("inside a block");
+        let slow = self.b.create_block();
+        self.b.set_cold_block(slow);
+        self.b.switch_to_block(slow);
+        self.compare_call(pc, kind, b, c, &succs);
+        self.b.switch_to_block(here);
         let float_blk = self.b.create_block();
         if !want_float {
             self.b.switch_to_block(float_blk);
@@ -1319,6 +1357,12 @@ impl<'a, 'b> Translator<'a, 'b> {
         let (p, q) = (self.float_of(x, false), self.float_of(y, false));
         let r = self.b.ins().fcmp(fcc, p, q);
         self.b.ins().brif(r, bt, &[], bf, &[]);
+    }
+
+    /// A comparison by `jit_compare`, continuing where it says.
+    fn compare_call(&mut self, pc: usize, kind: usize, b: u16, c: u16, succs: &[usize]) {
+        let r = self.call_helper4(rt::jit_compare as *const u8, pc, kind, b as usize, c as usize);
+        self.continue_at(r, succs);
     }
 
     /// `x == nil`, `x == true/false` and `x == "short string"` inline: tag
@@ -1437,10 +1481,11 @@ impl<'a, 'b> Translator<'a, 'b> {
     fn get_table(&mut self, pc: usize, a: u16, b: u16, c: u16) {
         let next = pc + 1;
         let key = self.operand(c);
+        let helper = rt::jit_get_table as *const u8;
         if matches!(key, Opd::Float(_) | Opd::Other(..)) || self.lay.table_arr_ptr.is_none() || !self.observed_access(pc, access::ARRAY) {
-            return self.step(pc, &[next]);
+            return self.fast_helper(helper, pc, a as usize, b as usize, c as usize);
         }
-        let slow = self.slow_block(pc, &[next]);
+        let slow = self.cold_helper(helper, pc, a as usize, b as usize, c as usize);
         let Some((t, slot)) = self.array_slot(b, key, slow) else { unreachable!("layout checked") };
         // A nil slot consults the metatable (`__index`) unless there is none.
         let vt = self.b.ins().load(types::I64, self.mf, slot, 0);
@@ -1461,10 +1506,11 @@ impl<'a, 'b> Translator<'a, 'b> {
     fn set_table(&mut self, pc: usize, a: u16, b: u16, c: u16) {
         let next = pc + 1;
         let key = self.operand(b);
+        let helper = rt::jit_set_table as *const u8;
         if matches!(key, Opd::Float(_) | Opd::Other(..)) || self.lay.table_arr_ptr.is_none() || !self.observed_access(pc, access::ARRAY) {
-            return self.step(pc, &[next]);
+            return self.fast_helper(helper, pc, a as usize, b as usize, c as usize);
         }
-        let slow = self.slow_block(pc, &[next]);
+        let slow = self.cold_helper(helper, pc, a as usize, b as usize, c as usize);
         let Some((t, slot)) = self.array_slot(a, key, slow) else { unreachable!("layout checked") };
         // Any metatable may define `__newindex`: leave it to the slow path.
         let mt = self.b.ins().load(types::I64, self.mf, t, self.lay.table_meta);

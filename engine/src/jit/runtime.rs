@@ -445,6 +445,63 @@ fast_helper!(jit_self, |st, f, a, b, k, bits, pc| {
     }
 });
 
+fast_helper!(jit_get_table, |st, f, a, b, c, bits, pc| {
+    use crate::interp::key_bits;
+    let key = f.rk(c);
+    let obj = *f.r(b);
+    match obj {
+        Value::Table(t) => {
+            let tr = t.get();
+            let v = match key {
+                Value::Int(i) if (i as u64).wrapping_sub(1) < tr.arr.len() as u64 => {
+                    note(bits, access::ARRAY | access::INT_KEY);
+                    tr.arr[(i - 1) as usize]
+                }
+                _ => {
+                    let v = tr.get(key);
+                    note(bits, key_bits(key) | if v.is_nil() { access::MISS } else { access::HASH });
+                    v
+                }
+            };
+            if !v.is_nil() || tr.metatable.is_none() {
+                *f.r(a) = v;
+                DONE
+            } else {
+                slow_value(st, pc, a, |s| s.index(obj, key, Some(Culprit::Rk(b as u16))))
+            }
+        }
+        _ => {
+            note(bits, access::META | key_bits(key));
+            slow_value(st, pc, a, |s| s.index(obj, key, Some(Culprit::Rk(b as u16))))
+        }
+    }
+});
+
+fast_helper!(jit_set_table, |st, f, a, b, c, bits, pc| {
+    use crate::interp::key_bits;
+    let key = f.rk(b);
+    let v = f.rk(c);
+    let obj = *f.r(a);
+    match obj {
+        Value::Table(t) if t.get().metatable.is_none() => match key {
+            Value::Int(i) if (i as u64).wrapping_sub(1) < t.get().arr.len() as u64 => {
+                note(bits, access::ARRAY | access::INT_KEY);
+                t.get_mut().arr[(i - 1) as usize] = v;
+                DONE
+            }
+            // Appends, hash keys, growth: what the interpreter's arm does.
+            _ => {
+                note(bits, access::HASH | key_bits(key));
+                slow_value(st, pc, usize::MAX, |s| s.raw_set(t, key, v).map(|()| Value::Nil))
+            }
+        },
+        _ => {
+            note(bits, access::META | key_bits(key));
+            slow_value(st, pc, usize::MAX, |s| s.set_index(obj, key, v, Some(Culprit::Rk(a as u16))).map(|()| Value::Nil))
+        }
+    }
+});
+
 fast_helper!(jit_set_field, |st, f, a, k, c, bits, pc| {
     let key = f.k(k);
     let v = f.rk(c);
@@ -565,9 +622,20 @@ pub(crate) unsafe extern "C" fn jit_tailcall(st: *mut State, ops: u64, proto: *c
     let Some(fr) = s.frames.last_mut() else { return unsafe { jit_step(st, pc) } };
     let func = fr.base + a;
     let Value::Func(fg) = s.stack[func] else { return unsafe { jit_step(st, pc) } };
-    let crate::function::Function::Lua(cl) = fg.get() else { return unsafe { jit_step(st, pc) } };
-    fr.pc = pc as usize + 1;
     let base = fr.base;
+    let cl = match fg.get() {
+        crate::function::Function::Lua(cl) => cl,
+        // A native in tail position: called here, its results left from
+        // `func` to the top for the `Return {a, 0}` that follows.
+        crate::function::Function::Native(n) if n.kind != crate::function::NativeKind::Pcall => {
+            if !s.open_upvals.is_empty() {
+                s.close_upvals(base);
+            }
+            return unsafe { call_native(s, fg, n.f, func, base, a, b, 0, proto, pc) };
+        }
+        crate::function::Function::Native(_) => return unsafe { jit_step(st, pc) },
+    };
+    fr.pc = pc as usize + 1;
     let nargs = if b == 0 { s.top - func - 1 } else { b - 1 };
     if s.profiling {
         // SAFETY: the unit calling us holds an Arc of its prototype.
@@ -583,6 +651,176 @@ pub(crate) unsafe extern "C" fn jit_tailcall(st: *mut State, ops: u64, proto: *c
         Ok(()) => status::CONTINUE,
         Err(error) => error,
     }
+}
+
+// ----- instructions the interpreter would otherwise step --------------------
+//
+// Each does what its arm in `State::run` does, without the cost of entering
+// the interpreter loop for one instruction (`jit_step`). Signature as for
+// `jit_call`: operands packed as `unpack` reads them.
+
+/// The running frame's base, after saving `pc + 1` as the interpreter's
+/// arms do before anything that can fail or collect.
+fn frame_base(s: &mut State, pc: u64) -> usize {
+    match s.frames.last_mut() {
+        Some(fr) => {
+            fr.pc = pc as usize + 1;
+            fr.base
+        }
+        None => 0,
+    }
+}
+
+/// `ForPrep`: 5.4's loop preparation (and its errors). Returns the next pc
+/// in bits 8.. as `jit_step` does: the body, or `c` (past the loop).
+///
+/// # Safety
+/// As for `jit_call`.
+pub(crate) unsafe extern "C" fn jit_forprep(st: *mut State, ops: u64, _proto: *const crate::bytecode::Proto, pc: u64) -> u64 {
+    // SAFETY: see the contract above.
+    let s = unsafe { &mut *st };
+    let (a, _, skip_to) = unpack(ops);
+    let base = frame_base(s, pc);
+    let r = std::panic::catch_unwind(AssertUnwindSafe(|| s.for_prep(base + a)));
+    match caught(s, r) {
+        Ok(skip) => ((if skip { skip_to as u64 } else { pc + 1 }) << 8) | status::NEXT,
+        Err(error) => error,
+    }
+}
+
+/// Comparison kinds of `jit_compare` (operand `a`, bits 0..2; bit 2 is k).
+pub(crate) const CMP_EQ: usize = 0;
+pub(crate) const CMP_LT: usize = 1;
+pub(crate) const CMP_LE: usize = 2;
+
+/// `Eq` / `Lt` / `Le` on operands the inline paths do not take (strings,
+/// mixed numbers, metamethods): the result, the feedback the interpreter
+/// records, and the next pc in bits 8.. (the following `Jmp`'s target when
+/// the result equals k, else past it).
+///
+/// # Safety
+/// As for `jit_call`.
+pub(crate) unsafe extern "C" fn jit_compare(st: *mut State, ops: u64, proto: *const crate::bytecode::Proto, pc: u64) -> u64 {
+    // SAFETY: see the contract above; the unit calling us holds its proto.
+    let (s, p) = unsafe { (&mut *st, &*proto) };
+    let (kind, b, c) = unpack(ops);
+    let k = kind & 4 != 0;
+    let base = frame_base(s, pc);
+    let Some(crate::function::Function::Lua(cl)) = s.frames.last().map(|f| f.closure.get()) else { return unsafe { jit_step(st, pc) } };
+    let rk = |x: usize| {
+        if x < crate::bytecode::RK_CONST as usize {
+            s.stack[base + x]
+        } else {
+            cl.inst.get().consts[x - crate::bytecode::RK_CONST as usize]
+        }
+    };
+    let (x, y) = (rk(b), rk(c));
+    let r = std::panic::catch_unwind(AssertUnwindSafe(|| match kind & 3 {
+        CMP_EQ => s.equals(x, y),
+        CMP_LT => s.less_than(x, y),
+        _ => s.less_equal(x, y),
+    }));
+    let holds = match caught(s, r) {
+        Ok(v) => v == k,
+        Err(error) => return error,
+    };
+    let pc = pc as usize;
+    if s.profiling {
+        p.feedback.add_bits(pc, crate::profile::type_bit(x) | (crate::profile::type_bit(y) << 4));
+        p.feedback.count_branch(pc, holds);
+    }
+    st_refresh(s);
+    let next = match p.code.get(pc + 1) {
+        Some(crate::bytecode::Op::Jmp { off, .. }) if holds => (pc as i64 + 2 + *off as i64) as u64,
+        _ => pc as u64 + 2,
+    };
+    (next << 8) | status::NEXT
+}
+
+/// The upvalue closing of a `Jmp` that leaves a block (`a` is its `close`
+/// operand); the jump itself stays in compiled code. Cannot fail.
+///
+/// # Safety
+/// As for `jit_call`.
+pub(crate) unsafe extern "C" fn jit_close(st: *mut State, ops: u64, _proto: *const crate::bytecode::Proto, _pc: u64) -> u64 {
+    // SAFETY: see the contract above.
+    let s = unsafe { &mut *st };
+    let (close, _, _) = unpack(ops);
+    let base = s.frames.last().map_or(0, |f| f.base);
+    s.close_upvals(base + close - 1);
+    status::NEXT
+}
+
+/// `Concat` of registers `b..b+c` into `a`.
+///
+/// # Safety
+/// As for `jit_call`.
+pub(crate) unsafe extern "C" fn jit_concat(st: *mut State, ops: u64, proto: *const crate::bytecode::Proto, pc: u64) -> u64 {
+    // SAFETY: see the contract above; the unit calling us holds its proto.
+    let (s, p) = unsafe { (&mut *st, &*proto) };
+    let (a, b, n) = unpack(ops);
+    let base = frame_base(s, pc);
+    let r = std::panic::catch_unwind(AssertUnwindSafe(|| -> crate::error::VmResult<Value> {
+        s.top = base + p.maxstack as usize;
+        let v = s.concat(base + b, n)?;
+        // In its register before a collection can run, as in the interpreter.
+        s.stack[base + a] = v;
+        if s.heap.should_collect() {
+            s.gc_step()?;
+        }
+        Ok(v)
+    }));
+    finish_value(s, a, r)
+}
+
+/// `Closure`: a new closure of child prototype `b` into register `a`.
+///
+/// # Safety
+/// As for `jit_call`.
+pub(crate) unsafe extern "C" fn jit_closure(st: *mut State, ops: u64, proto: *const crate::bytecode::Proto, pc: u64) -> u64 {
+    // SAFETY: see the contract above; the unit calling us holds its proto.
+    let (s, p) = unsafe { (&mut *st, &*proto) };
+    let (a, _, idx) = unpack(ops);
+    let base = frame_base(s, pc);
+    let Some(crate::function::Function::Lua(cl)) = s.frames.last().map(|f| f.closure.get()) else { return unsafe { jit_step(st, pc) } };
+    // The running closure stays alive (its frame holds it).
+    let cl = crate::state::detach(cl);
+    let r = std::panic::catch_unwind(AssertUnwindSafe(|| -> crate::error::VmResult<Value> {
+        let inst = cl.inst.get().children[idx];
+        let child = &inst.get().proto;
+        let mut ups = Vec::with_capacity(child.upvals.len());
+        for u in &child.upvals {
+            ups.push(if u.in_stack { s.find_upval(base + u.idx as usize) } else { cl.upvals[u.idx as usize] });
+        }
+        let f = s.new_lua_closure(inst, ups);
+        s.stack[base + a] = f;
+        if s.heap.should_collect() {
+            s.top = base + p.maxstack as usize;
+            s.gc_step()?;
+        }
+        Ok(f)
+    }));
+    finish_value(s, a, r)
+}
+
+/// `SetList`: registers `a+1..` into the new table in `a` from index
+/// `c + 1`; `b` values, or up to the top when `b` is 0.
+///
+/// # Safety
+/// As for `jit_call`.
+pub(crate) unsafe extern "C" fn jit_setlist(st: *mut State, ops: u64, _proto: *const crate::bytecode::Proto, pc: u64) -> u64 {
+    // SAFETY: see the contract above.
+    let s = unsafe { &mut *st };
+    let (a, n, start) = unpack(ops);
+    let base = frame_base(s, pc);
+    let Value::Table(t) = s.stack[base + a] else { return unsafe { jit_step(st, pc) } };
+    let count = if n == 0 { s.top - (base + a + 1) } else { n };
+    for i in 1..=count {
+        let v = s.stack[base + a + i];
+        let d = t.get_mut().set_int_positional(start as i64 + i as i64, v);
+        s.heap.charge(d);
+    }
+    status::NEXT
 }
 
 /// The native arm of `jit_call`: what the interpreter's `call_value` does
