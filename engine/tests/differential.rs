@@ -1,9 +1,12 @@
-//! Differential test: every program under `tests/lua/` must print exactly
-//! what lua5.4 prints, in every tier `ember run` offers.
+//! Differential tests: every program under `tests/lua/` must print exactly
+//! what lua5.4 prints, in every tier `ember run` offers; and so must the
+//! benchmark programs (`bench/programs/`, full size) in the compiled tiers,
+//! where long-running realistic code reaches tier 2, deopts and OSR.
 //!
-//! Expectations are committed (`tests/lua/expected/`, produced by
-//! `tests/lua/regen.sh` from lua5.4) so the test runs anywhere; when lua5.4
-//! is installed each expectation is re-verified against it first, and with
+//! Expectations are committed (`tests/lua/expected/` and
+//! `bench/programs/expected/`, produced by `tests/lua/regen.sh [--bench]`
+//! from lua5.4) so the tests run anywhere; when lua5.4 is installed each
+//! expectation is re-verified against it first, and with
 //! `EMBER_REQUIRE_LUA=1` (set by CI) a missing lua5.4 is a failure.
 
 use std::path::{Path, PathBuf};
@@ -42,6 +45,14 @@ const MODES: &[&[&str]] = &[
     // tier 1 while they run.
     &["--tier", "2", "--tiering", "workers=0", "--tiering", "deopt_limit=1", "--tiering", "recompile_limit=1"],
 ];
+/// The benchmark programs take about a second each, so they run in the
+/// modes that reach the compilers, not the whole matrix above.
+const BENCH_MODES: &[&[&str]] = &[
+    &["--tier", "1"],
+    &["--tier", "2"],
+    &["--tier", "auto"],
+    &["--tier", "auto", "--tiering", "workers=0", "--tiering", "tier1_threshold=20", "--tiering", "tier2_threshold=200"],
+];
 const TIMEOUT: Duration = Duration::from_secs(60);
 
 struct Outcome {
@@ -54,9 +65,13 @@ fn corpus_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/lua").canonicalize().expect("tests/lua exists")
 }
 
+fn bench_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench/programs").canonicalize().expect("bench/programs exists")
+}
+
 fn programs(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir)
-        .expect("read tests/lua")
+        .unwrap_or_else(|e| panic!("read {}: {e}", dir.display()))
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
         .filter(|n| n.ends_with(".lua") && !n.starts_with("mod_"))
         .collect();
@@ -138,6 +153,21 @@ fn corpus_matches_lua54_in_every_tier() {
     let dir = corpus_dir();
     let progs = programs(&dir);
     assert!(progs.len() >= 200, "the corpus should hold at least 200 programs, found {}", progs.len());
+    check(&dir, &progs, MODES, "tests/lua/regen.sh");
+}
+
+#[test]
+fn bench_programs_match_lua54_in_the_compiled_tiers() {
+    let dir = bench_dir();
+    let progs = programs(&dir);
+    assert!(progs.len() >= 20, "bench/programs should hold at least 20 programs, found {}", progs.len());
+    check(&dir, &progs, BENCH_MODES, "tests/lua/regen.sh --bench");
+}
+
+/// Runs every program of `dir` in every mode (and lua5.4, when installed,
+/// to re-verify the expectation) on a few threads; fails with every
+/// mismatch found.
+fn check(dir: &Path, progs: &[String], modes: &[&[&str]], regen: &str) {
     let have_lua = lua54_available();
     if !have_lua {
         assert!(std::env::var_os("EMBER_REQUIRE_LUA").is_none(), "EMBER_REQUIRE_LUA is set but lua5.4 is not installed");
@@ -160,21 +190,21 @@ fn corpus_matches_lua54_in_every_tier() {
                     let Some(p) = progs.get(i) else { break };
                     let exp_path = dir.join("expected").join(p.replace(".lua", ".expected"));
                     let Ok(text) = std::fs::read(&exp_path) else {
-                        failures.lock().unwrap().push(format!("{p}: no expectation file (run tests/lua/regen.sh {p})"));
+                        failures.lock().unwrap().push(format!("{p}: no expectation file (run {regen} {p})"));
                         continue;
                     };
                     let want = parse_expected(&text);
                     if have_lua {
-                        let reference = run(&dir, "lua5.4", &[p], "lua5.4: ");
+                        let reference = run(dir, "lua5.4", &[p], "lua5.4: ");
                         if let Some(d) = describe_diff(&format!("{p}: committed expectation is stale vs lua5.4"), &want, &reference) {
                             failures.lock().unwrap().push(d);
                         }
                     }
-                    for mode in MODES {
+                    for mode in modes {
                         let mut args = vec!["run"];
                         args.extend_from_slice(mode);
                         args.push(p);
-                        let got = run(&dir, ember, &args, "ember: ");
+                        let got = run(dir, ember, &args, "ember: ");
                         if let Some(d) = describe_diff(&format!("{p} ({})", mode.join(" ")), &want, &got) {
                             failures.lock().unwrap().push(d);
                         }
