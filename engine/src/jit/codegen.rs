@@ -534,11 +534,17 @@ impl<'a, 'b> Translator<'a, 'b> {
 
     /// A cold block calling fast helper `f` for `pc`, then `pc + 1`.
     fn cold_helper(&mut self, f: *const u8, pc: usize, a: usize, b: usize, c: usize) -> Block {
+        self.cold_block(|t| t.fast_helper(f, pc, a, b, c))
+    }
+
+    /// A cold block holding what `emit` builds, made while a fast path is
+    /// being built (whose block stays open, and is current again after).
+    fn cold_block(&mut self, emit: impl FnOnce(&mut Self)) -> Block {
         let here = self.b.current_block().expect("inside a block");
         let slow = self.b.create_block();
         self.b.set_cold_block(slow);
         self.b.switch_to_block(slow);
-        self.fast_helper(f, pc, a, b, c);
+        emit(self);
         self.b.switch_to_block(here);
         slow
     }
@@ -694,14 +700,7 @@ impl<'a, 'b> Translator<'a, 'b> {
 
     /// A cold block that runs `pc` in the interpreter and continues at `succs`.
     fn slow_block(&mut self, pc: usize, succs: &[usize]) -> Block {
-        let here = self.b.current_block().expect("inside a block");
-        let slow = self.b.create_block();
-        self.b.set_cold_block(slow);
-        self.b.switch_to_block(slow);
-        self.step(pc, succs);
-        // Return to emitting the fast path (its block is still open).
-        self.b.switch_to_block(here);
-        slow
+        self.cold_block(|t| t.step(pc, succs))
     }
 
     /// A block that counts one run of `pc`'s branch (taken or not) and
@@ -1312,12 +1311,7 @@ impl<'a, 'b> Translator<'a, 'b> {
         if by_constant {
             return self.eq_constant(x, y, bt, bf);
         }
-        let here = self.b.current_block().expect("inside a block");
-        let slow = self.b.create_block();
-        self.b.set_cold_block(slow);
-        self.b.switch_to_block(slow);
-        self.compare_call(pc, kind, b, c, &succs);
-        self.b.switch_to_block(here);
+        let slow = self.cold_block(|t| t.compare_call(pc, kind, b, c, &succs));
         let float_blk = self.b.create_block();
         if !want_float {
             self.b.switch_to_block(float_blk);
