@@ -240,6 +240,13 @@ impl ClusterNode {
                     while let Ok(ev) = events.recv() {
                         let Some(s) = weak.upgrade() else { return };
                         s.tier_span(&ev);
+                        // A finished compile frees part of warm start's
+                        // queue share: queue the next hottest at once.
+                        if matches!(ev.kind, ember_engine::TierEventKind::Compiled | ember_engine::TierEventKind::Rejected)
+                            && s.inner.lock().expect("node lock").warm.deferred()
+                        {
+                            s.warm_round();
+                        }
                     }
                 })
                 .context("spawning the compile-span thread")?;
@@ -313,15 +320,27 @@ impl ClusterNode {
         Ok(m)
     }
 
-    /// Waits until the early compiles queued so far are done, at most
-    /// `limit`; returns how many are still pending. A node calls this
-    /// before it reports ready, so its first invocations already run
-    /// compiled code (the compiles happen on background workers; this
-    /// only waits).
+    /// Waits until warm start has compiled everything the cluster view
+    /// asks for, at most `limit`; returns how many compiles are still
+    /// pending. A node calls this before it reports ready, so its first
+    /// invocations already run compiled code (the compiles happen on
+    /// background workers; this only waits).
+    ///
+    /// Warm start holds at most its share of the compile queue at a time,
+    /// so a view with more hot functions than that is compiled in rounds:
+    /// whenever some of the pending compiles finish, the next hottest are
+    /// queued, without waiting for the view to change.
     pub async fn wait_warm(&self, limit: std::time::Duration) -> usize {
         let t0 = Instant::now();
+        let pending = || self.shared.inner.lock().expect("node lock").warm.pending(&self.shared.engine);
+        let mut after_last_round = usize::MAX;
         loop {
-            let left = self.shared.inner.lock().expect("node lock").warm.pending(&self.shared.engine);
+            let mut left = pending();
+            if left < after_last_round {
+                self.shared.warm_round();
+                left = pending();
+                after_last_round = left;
+            }
             if left == 0 || t0.elapsed() >= limit {
                 return left;
             }

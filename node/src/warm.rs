@@ -38,6 +38,10 @@ pub struct WarmStart {
     applied: HashMap<FunctionKey, u64>,
     /// Key -> the tier asked for.
     pending: HashMap<FunctionKey, u8>,
+    /// The last round left hot functions out because warm start already
+    /// held its share of the queue: the next compile to finish should
+    /// start another round, not wait for the view to change.
+    deferred: bool,
     /// Counters since start.
     pub counters: WarmCounters,
 }
@@ -68,7 +72,7 @@ fn fingerprint(p: &ember_engine::CompactProfile) -> u64 {
 impl WarmStart {
     /// Warm start with `config`.
     pub fn new(config: WarmStartConfig) -> WarmStart {
-        WarmStart { config, applied: HashMap::new(), pending: HashMap::new(), counters: WarmCounters::default() }
+        WarmStart { config, applied: HashMap::new(), pending: HashMap::new(), deferred: false, counters: WarmCounters::default() }
     }
 
     /// Current knobs.
@@ -85,6 +89,11 @@ impl WarmStart {
     pub fn pending(&mut self, engine: &Engine) -> usize {
         Self::prune(&mut self.pending, engine);
         self.pending.len()
+    }
+
+    /// Whether the last round left hot functions for a later one.
+    pub fn deferred(&self) -> bool {
+        self.deferred
     }
 
     /// Drops early compiles that are done or can no longer happen.
@@ -121,6 +130,7 @@ impl WarmStart {
         }
         // Early compiles still waiting hold part of the queue.
         Self::prune(&mut self.pending, engine);
+        self.deferred = false;
         let capacity = engine.tiering().queue_capacity as f64;
         let share = ((capacity * self.config.budget_share).floor() as usize).max(1);
         for f in view.hottest() {
@@ -152,6 +162,7 @@ impl WarmStart {
                 continue;
             }
             if round.queued >= self.config.max_eager_compiles || self.pending.len() >= share {
+                self.deferred = true;
                 continue;
             }
             if f.trace.is_some() {

@@ -186,6 +186,37 @@ async fn a_node_warmed_by_gossip_compiles_before_its_first_call() {
     assert_eq!(b.engine().function_tier(key_of(b.engine(), "idle")).unwrap().tier, 0);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn warm_start_compiles_more_hot_functions_than_its_queue_share_before_ready() {
+    let t = ChannelTransport::default();
+    let a = start(&t, "a", 25_020, &[25_020]).await;
+    a.load_module("m", MODULE.as_bytes()).unwrap();
+    run_work(a.engine(), 3000, LuaValue::Int(3));
+    a.publish_now().await;
+    let hot = ["work", "Point.new", "Point:len2"].map(|f| key_of(a.engine(), f));
+
+    // b's compile queue holds 2, so warm start may hold 1 of it at a time
+    // (budget share 0.5): three hot functions take three rounds.
+    let tiny = ember_engine::TieringConfig {
+        mode: TierMode::Auto,
+        tier1_threshold: u64::MAX / 4,
+        workers: 1,
+        queue_capacity: 2,
+        ..ember_engine::TieringConfig::default()
+    };
+    let engine = ember_engine::Engine::with_config(ember_engine::EngineConfig { tiering: tiny, ..Default::default() });
+    let b = ClusterNode::start(engine, options("b", 25_021, &[25_020]), &t).await.unwrap();
+    eventually("b's view has a's three hot functions", LIMIT, || async { hot.iter().all(|k| sees(&b, *k, "a")) }).await;
+    b.load_module("m", MODULE.as_bytes()).unwrap();
+    let left = b.wait_warm(LIMIT).await;
+    assert_eq!(left, 0);
+    for k in hot {
+        let tier = b.engine().function_tier(k).unwrap();
+        assert!(tier.tier >= 1, "{} was not compiled before b was ready", tier.name);
+    }
+    assert!(b.stats().warm.compiles_queued >= 3, "{:?}", b.stats().warm);
+}
+
 const FLIP: &str = r#"
 function add(a, b) return a + b end
 function drive(n, float_from)

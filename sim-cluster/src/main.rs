@@ -7,12 +7,14 @@
 //! - `run SCENARIO.toml`: any scenario (joins, restarts, `kill -9`,
 //!   coordinator loss, workload shifts, policy changes), same report;
 //! - `check SCENARIO.toml`: validate a scenario without running it;
+//! - `workload NAME`: print a built-in workload's Lua source;
 //! - `model --nodes 100,300,1000`: many gossip members in one process.
 //!
 //! Nodes and the coordinator are child processes running this executable
 //! (`ember-sim node ...` is `ember-node ...`, `ember-sim coordinator ...`
 //! is `ember-coordinator ...`), killed on exit, Ctrl-C or failure.
 
+mod catalog;
 mod charts;
 mod cluster;
 mod drive;
@@ -69,6 +71,9 @@ enum Cmd {
         #[arg(required = true)]
         scenarios: Vec<PathBuf>,
     },
+    /// Print a built-in workload's Lua source (`shop`, `catalog`), to read
+    /// it or run it elsewhere (e.g. under lua5.4).
+    Workload { name: String },
     /// Many gossip members in one process: convergence, bandwidth and
     /// budget fairness against cluster size.
     Model {
@@ -154,6 +159,12 @@ async fn main_async(cli: Cli) -> anyhow::Result<()> {
                 }
             }
             anyhow::ensure!(bad == 0, "{bad} invalid scenario file(s)");
+            Ok(())
+        }
+        Some(Cmd::Workload { name }) => {
+            let src = scenario::builtin_source(&name)
+                .ok_or_else(|| anyhow::anyhow!("no built-in workload '{name}' (there are: {})", scenario::BUILTINS.join(", ")))?;
+            print!("{src}");
             Ok(())
         }
         Some(Cmd::Model { nodes, loss, latency_ms, interval_ms, functions_per_node, timeout_s }) => {

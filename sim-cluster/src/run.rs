@@ -107,8 +107,19 @@ pub async fn run(s: Scenario, dir: std::path::PathBuf) -> anyhow::Result<RunLog>
                 let start = cluster.now();
                 while cluster.now() - start < *seconds {
                     tick(&mut observer, &cluster, &driver, &bar, start).await;
-                    if *until_warm && warmed_up(&driver, &targets, cluster.now(), cluster.now() - start, *seconds) {
-                        bar.println(format!("  throughput has stopped rising after {:.1} s: the cluster is warm", cluster.now() - start));
+                    if *until_warm
+                        && warmed_up(&driver, &targets, cluster.now(), cluster.now() - start, *seconds)
+                        && compiles_settled(&observer, &targets, cluster.now())
+                    {
+                        let msg = format!(
+                            "  throughput has stopped rising and compiles have stopped after {:.1} s: the cluster is warm",
+                            cluster.now() - start
+                        );
+                        if bar.is_hidden() {
+                            note(&msg)
+                        } else {
+                            bar.println(msg)
+                        }
                         break;
                     }
                 }
@@ -261,6 +272,21 @@ fn warmed_up(driver: &Driver, targets: &[String], now: f64, elapsed: f64, second
     let recent = count(now - 2.0, now) as f64;
     let before = count(now - 4.0, now - 2.0) as f64;
     before > 0.0 && recent <= before * 1.05
+}
+
+/// No target compiled anything over the last two seconds. Throughput can
+/// level off while nodes are still compiling their long tail; a node
+/// joining then would compete with them for the compile budget, and the
+/// cold/warm comparison would measure that contention.
+fn compiles_settled(observer: &crate::observe::Observer, targets: &[String], now: f64) -> bool {
+    targets.iter().all(|n| {
+        let Some(points) = observer.nodes.get(n) else { return false };
+        let compiles = |p: &crate::observe::NodePoint| p.compiles_t1 + p.compiles_t2;
+        match (points.iter().find(|p| p.t >= now - 2.0), points.last()) {
+            (Some(old), Some(new)) => new.t - old.t >= 1.5 && compiles(old) == compiles(new),
+            _ => false,
+        }
+    })
 }
 
 fn bar(label: &str, seconds: f64) -> ProgressBar {

@@ -18,6 +18,18 @@ use serde::Deserialize;
 
 /// The built-in workload module.
 pub const SHOP_LUA: &str = include_str!("../workloads/shop.lua");
+/// Names of the built-in workloads.
+pub const BUILTINS: [&str; 2] = ["shop", "catalog"];
+
+/// The source of a built-in workload.
+pub fn builtin_source(name: &str) -> Option<String> {
+    match name {
+        "shop" => Some(SHOP_LUA.to_string()),
+        "catalog" => Some(crate::catalog::source()),
+        _ => None,
+    }
+}
+
 /// The demo: `ember-sim` with no arguments.
 pub const DEMO: &str = include_str!("../scenarios/demo.toml");
 
@@ -98,7 +110,7 @@ impl Default for CoordinatorSpec {
 #[serde(deny_unknown_fields)]
 pub struct ModuleSpec {
     pub name: String,
-    /// A built-in workload: `shop`.
+    /// A built-in workload: `shop` or `catalog`.
     pub builtin: Option<String>,
     /// A Lua file, relative to the scenario file.
     pub file: Option<PathBuf>,
@@ -357,8 +369,8 @@ impl Scenario {
                 p.push(format!("{at}: loaded twice"));
             }
             match (&m.builtin, &m.file) {
-                (Some(b), None) if b == "shop" => {}
-                (Some(b), None) => p.push(format!("{at}: no built-in workload '{b}' (there is: shop)")),
+                (Some(b), None) if builtin_source(b).is_some() => {}
+                (Some(b), None) => p.push(format!("{at}: no built-in workload '{b}' (there are: {})", BUILTINS.join(", "))),
                 (None, Some(f)) => {
                     if !self.base_dir.join(f).is_file() {
                         p.push(format!("{at}: file {} not found", self.base_dir.join(f).display()));
@@ -494,7 +506,7 @@ impl Scenario {
     /// The Lua source of a module.
     pub fn module_source(&self, m: &ModuleSpec) -> anyhow::Result<Vec<u8>> {
         match (&m.builtin, &m.file) {
-            (Some(_), _) => Ok(SHOP_LUA.as_bytes().to_vec()),
+            (Some(b), _) => builtin_source(b).ok_or_else(|| anyhow::anyhow!("no built-in workload '{b}'")).map(String::into_bytes),
             (None, Some(f)) => {
                 let path = self.base_dir.join(f);
                 std::fs::read(&path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
