@@ -31,23 +31,28 @@ impl State {
         }
     }
 
-    /// Runs the entry frame just pushed by compiled code (`jit_call`): its
-    /// compiled code directly when it has some, else the interpreter loop.
-    /// A compiled tail call (`jit_tailcall`) replaces the frame at `level`
-    /// and leaves with `CONTINUE`; the callee's code is entered from this
-    /// loop, so a chain of tail calls runs in constant native stack.
-    pub(crate) fn run_callee(&mut self) -> VmResult<usize> {
+    /// Enters the compiled code of the frame at `level` (the top one) at
+    /// its saved pc; `None` when it has none.
+    pub(crate) fn enter_frame(&mut self, level: usize) -> Option<u64> {
+        let f = &self.frames[level];
+        let (clg, base, pc) = (f.closure, f.base, f.pc);
+        let Function::Lua(cl) = clg.get() else { unreachable!("Lua frames hold Lua closures") };
+        let cl: &LuaClosure = detach(cl);
+        let proto = detach(cl.proto());
+        let regs = self.stack.as_mut_ptr().wrapping_add(base);
+        let consts = detach(&cl.inst.get().consts[..]);
+        self.enter_compiled(proto, &cl.inst.get().proto, regs, consts, &cl.upvals, pc)
+    }
+
+    /// Runs the entry frame at `level` to its return, after its compiled
+    /// code (if it had any) left with `status`. A compiled tail call
+    /// (`jit_tailcall`) replaces the frame at `level` and leaves with
+    /// `CONTINUE`; the callee's code is entered from this loop, so a chain
+    /// of tail calls runs in constant native stack.
+    pub(crate) fn finish_callee(&mut self, level: usize, mut status: Option<u64>) -> VmResult<usize> {
         use crate::jit::runtime::status;
-        let level = self.frames.len() - 1;
         loop {
-            let f = &self.frames[level];
-            let (clg, base, pc) = (f.closure, f.base, f.pc);
-            let Function::Lua(cl) = clg.get() else { unreachable!("Lua frames hold Lua closures") };
-            let cl: &LuaClosure = detach(cl);
-            let proto = detach(cl.proto());
-            let regs = self.stack.as_mut_ptr().wrapping_add(base);
-            let consts = detach(&cl.inst.get().consts[..]);
-            match self.enter_compiled(proto, &cl.inst.get().proto, regs, consts, &cl.upvals, pc) {
+            match status {
                 Some(status::RETURNED) => return Ok(self.jit_nret),
                 Some(status::ERROR) => {
                     let e = self.jit_error.take().unwrap_or_else(|| Throw::msg("internal error: lost JIT error"));
@@ -57,7 +62,10 @@ impl State {
                 Some(status::INTERPRET) => self.jit_handed_back = true,
                 // The frame at `level` was replaced by a tail call: enter
                 // the callee here (what the loop below would do first).
-                Some(status::CONTINUE) if self.frames.len() == level + 1 => continue,
+                Some(status::CONTINUE) if self.frames.len() == level + 1 => {
+                    status = self.enter_frame(level);
+                    continue;
+                }
                 // CONTINUE with a call pushed, or no compiled code: the
                 // interpreter loop takes over.
                 _ => {}
@@ -900,9 +908,15 @@ impl State {
                 self.stack[dst + 1 + i] = self.stack[first + i];
             }
             count += 1;
-        } else {
-            for i in 0..n {
-                self.stack[dst + i] = self.stack[first + i];
+        } else if n > 0 {
+            let stack = &mut self.stack[..];
+            assert!(dst <= first && first + n <= stack.len(), "results lie above the frame's function slot");
+            if first - dst >= n {
+                let p = stack.as_mut_ptr();
+                // SAFETY: both runs are in bounds (checked) and disjoint.
+                unsafe { crate::value::copy_values(p.add(dst), p.add(first), n) };
+            } else {
+                stack.copy_within(first..first + n, dst);
             }
         }
         if f.nresults >= 0 {

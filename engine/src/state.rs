@@ -153,6 +153,12 @@ pub struct State {
     pub(crate) jit_handed_back: bool,
     /// Lua calls compiled code is running nested on the Rust stack.
     pub(crate) jit_depth: u32,
+    /// What `runtime::jit_call_enter` hands the compiled code that calls
+    /// the callee's code directly: its constants, its upvalues and the
+    /// level of the frame it pushed (for `jit_call_resume`).
+    pub(crate) jit_consts: *const Value,
+    pub(crate) jit_upvals: *const crate::gc::Gc<crate::function::UpVal>,
+    pub(crate) jit_call_level: usize,
 }
 
 // SAFETY: a State owns its heap exclusively; `Gc` pointers never leave it
@@ -229,6 +235,9 @@ impl State {
             tier,
             jit_regs: std::ptr::null_mut(),
             jit_stack: std::ptr::null_mut(),
+            jit_consts: std::ptr::null(),
+            jit_upvals: std::ptr::null(),
+            jit_call_level: 0,
             jit_error: None,
             jit_nret: 0,
             jit_handed_back: false,
@@ -362,6 +371,12 @@ impl State {
         u
     }
 
+    /// Whether `close_upvals(level)` would have anything to close.
+    #[inline(always)]
+    pub(crate) fn open_upvals_from(&self, level: usize) -> bool {
+        self.open_upvals.last().is_some_and(|u| matches!(*u.get(), UpVal::Open(i) if i >= level))
+    }
+
     #[inline]
     pub(crate) fn close_upvals(&mut self, level: usize) {
         while let Some(&u) = self.open_upvals.last() {
@@ -441,6 +456,50 @@ impl State {
             protected_depth: self.frames.last().map_or(0, |f| f.protected_depth),
         });
         Ok(())
+    }
+
+    /// `push_lua_frame` for the common call, done with fewer checks: a
+    /// function with fixed parameters, the stack already deep enough, no
+    /// depth limit reached and the tick countdown not running out. Returns
+    /// false, having changed nothing, when the call needs the general path.
+    #[inline(always)]
+    pub(crate) fn try_push_plain_frame(&mut self, func: usize, nargs: usize, nresults: i32, cl: Gc<Function>, c: &LuaClosure) -> bool {
+        let inst = c.inst.get();
+        let p = &inst.proto;
+        let base = func + 1;
+        let depth_ok = match self.budget.max_depth {
+            None => true,
+            Some(max) => self.frames.len() < max,
+        };
+        if p.is_vararg || !depth_ok || base + p.maxstack as usize + STACK_EXTRA > self.stack.len() || self.budget.tick <= 1 {
+            return false;
+        }
+        self.budget.tick -= 1;
+        let np = p.nparams as usize;
+        for slot in &mut self.stack[base + nargs.min(np)..base + np] {
+            *slot = Value::Nil;
+        }
+        if self.profiling {
+            p.feedback.count_call();
+        }
+        if self.tier.mode != crate::jit::TierMode::Interpreter {
+            self.tier_call(p);
+        }
+        self.counters.lua_calls += 1;
+        let protected_depth = self.frames.last().map_or(0, |f| f.protected_depth);
+        self.frames.push(Frame {
+            func,
+            base,
+            pc: 0,
+            closure: cl,
+            nresults,
+            nvarargs: 0,
+            entry: true,
+            protected: false,
+            called_by_native: false,
+            protected_depth,
+        });
+        true
     }
 
     /// Calls a native whose arguments sit at `stack[func+1..func+1+nargs]`;

@@ -30,6 +30,37 @@ pub(crate) enum Value {
 
 const _: () = assert!(std::mem::size_of::<Value>() == 16);
 
+/// Copies `n` values from `src` to `dst` (which must not overlap) one word
+/// at a time. Compiled code writes a value's tag and payload with two
+/// 8-byte stores, and a 16-byte load of a value written that way an
+/// instant earlier cannot take its data from those stores: the core stalls
+/// until they reach the cache. Paths that read what compiled code has just
+/// written (results of a return, arguments of a call) copy with this.
+///
+/// # Safety
+/// `src..src+n` and `dst..dst+n` are valid, disjoint runs of values.
+#[inline(always)]
+pub(crate) unsafe fn copy_values(dst: *mut Value, src: *const Value, n: usize) {
+    use std::mem::MaybeUninit;
+    // A Nil's or Bool's payload word is partly uninitialized: carry it as
+    // MaybeUninit. Volatile reads keep the two loads from being merged
+    // back into one 16-byte load.
+    let (s, d) = (src as *const MaybeUninit<u64>, dst as *mut MaybeUninit<u64>);
+    // SAFETY (both arms): within the runs the caller vouches for.
+    if n == 1 {
+        // The usual case (one result, one argument), without a loop.
+        unsafe {
+            let (tag, payload) = (std::ptr::read_volatile(s), std::ptr::read_volatile(s.add(1)));
+            d.write(tag);
+            d.add(1).write(payload);
+        }
+        return;
+    }
+    for i in 0..2 * n {
+        unsafe { d.add(i).write(std::ptr::read_volatile(s.add(i))) };
+    }
+}
+
 impl Value {
     #[inline(always)]
     pub(crate) fn truthy(self) -> bool {

@@ -107,7 +107,11 @@ impl Compiler {
             let mut call = sig.clone();
             call.params.truncate(4);
             let call = b.import_signature(call);
-            let mut t = Translator::new(&mut b, proto, [helper, fast, call], profiling, &ic, plan);
+            let mut resume = sig.clone();
+            resume.params.truncate(3);
+            let resume = b.import_signature(resume);
+            let compiled = b.import_signature(sig.clone());
+            let mut t = Translator::new(&mut b, proto, [helper, fast, call, resume, compiled], profiling, &ic, plan);
             t.use_profile = (profiling || plan.is_some()) && use_profile;
             t.translate();
             b.finalize(module.target_config());
@@ -187,6 +191,10 @@ struct Translator<'a, 'b> {
     ic: &'a [AtomicU32],
     /// (state, ops, proto, pc) -> status
     call: SigRef,
+    /// (state, status, level) -> status: `jit_call_resume`.
+    resume: SigRef,
+    /// A compiled function's own signature (`JitFn`), for direct calls.
+    compiled: SigRef,
     prof: bool,
     /// Emit fast paths only where feedback saw their types.
     use_profile: bool,
@@ -210,7 +218,7 @@ impl<'a, 'b> Translator<'a, 'b> {
     fn new(
         b: &'a mut FunctionBuilder<'b>,
         p: &'a Proto,
-        [helper, fast, call]: [SigRef; 3],
+        [helper, fast, call, resume, compiled]: [SigRef; 5],
         prof: bool,
         ic: &'a [AtomicU32],
         plan: Option<&'a Plan>,
@@ -243,6 +251,8 @@ impl<'a, 'b> Translator<'a, 'b> {
             fast,
             ic,
             call,
+            resume,
+            compiled,
             prof,
             use_profile: false,
             mf: MemFlagsData::trusted(),
@@ -885,11 +895,7 @@ impl<'a, 'b> Translator<'a, 'b> {
                 let r = self.call_helper4(rt::jit_return as *const u8, pc, a as usize, b as usize, 0);
                 self.b.ins().jump(self.exit, &[BlockArg::Value(r)]);
             }
-            Op::Call { a, b, c } => {
-                let r = self.call_helper4(rt::jit_call as *const u8, pc, a as usize, b as usize, c as usize);
-                self.check_status(r);
-                self.jump_resumed(next);
-            }
+            Op::Call { a, b, c } => self.call(pc, a as usize, b as usize, c as usize),
             // A Lua callee leaves with CONTINUE (it replaced this frame);
             // anything else ran through the interpreter and continues at the
             // `Return` that follows.
@@ -921,6 +927,56 @@ impl<'a, 'b> Translator<'a, 'b> {
             Op::SetUpval { a, b } => self.upval(pc, a as u16, b as i32, true),
             _ => self.step(pc, &[next]),
         }
+    }
+
+    /// `Call`: `jit_call_enter` pushes a Lua callee's frame and returns its
+    /// compiled code, which is called from here; anything else it finished
+    /// itself and returned a status for (see there).
+    fn call(&mut self, pc: usize, a: usize, b: usize, c: usize) {
+        let r = self.call_helper4(rt::jit_call_enter as *const u8, pc, a, b, c);
+        let (direct, done, after) = (self.b.create_block(), self.b.create_block(), self.b.create_block());
+        self.b.append_block_param(done, types::I64);
+        let tag = self.b.ins().band_imm_u(r, rt::DIRECT_CALL as i64);
+        let is_code = self.eq_imm(tag, rt::DIRECT_CALL as i64);
+        self.b.ins().brif(is_code, direct, &[], done, &[BlockArg::Value(r)]);
+
+        self.b.switch_to_block(direct);
+        let lay = self.lay;
+        let regs = self.b.ins().load(types::I64, self.mf, self.state, lay.state_jit_regs);
+        let consts = self.b.ins().load(types::I64, self.mf, self.state, lay.state_jit_consts);
+        let upvals = self.b.ins().load(types::I64, self.mf, self.state, lay.state_jit_upvals);
+        let level = self.b.ins().load(types::I64, self.mf, self.state, lay.state_jit_call_level);
+        let zero = self.iconst(0);
+        let code = self.b.ins().band_imm_u(r, !rt::DIRECT_CALL as i64);
+        let call = self.b.ins().call_indirect(self.compiled, code, &[self.state, regs, consts, zero, upvals]);
+        let st = self.b.inst_results(call)[0];
+        let (returned, other) = (self.b.create_block(), self.b.create_block());
+        let is_returned = self.eq_imm(st, status::RETURNED as i64);
+        self.b.ins().brif(is_returned, returned, &[], other, &[]);
+
+        // The callee returned: one nesting level less (what
+        // `jit_call_resume` does on its way out).
+        self.b.switch_to_block(returned);
+        let depth = self.b.ins().load(types::I32, self.mf, self.state, lay.state_jit_depth);
+        let depth = self.b.ins().iadd_imm_s(depth, -1);
+        self.b.ins().store(self.mf, depth, self.state, lay.state_jit_depth);
+        let next = self.iconst(status::NEXT as i64);
+        self.b.ins().jump(done, &[BlockArg::Value(next)]);
+
+        self.b.switch_to_block(other);
+        let fp = self.iconst(rt::jit_call_resume as *const u8 as i64);
+        let call = self.b.ins().call_indirect(self.resume, fp, &[self.state, st, level]);
+        let r = self.b.inst_results(call)[0];
+        self.b.ins().jump(done, &[BlockArg::Value(r)]);
+
+        self.b.switch_to_block(done);
+        let r = self.b.block_params(done)[0];
+        let code = self.b.ins().band_imm_u(r, 0xff);
+        self.b.ins().brif(code, self.exit, &[BlockArg::Value(r)], after, &[]);
+        self.b.switch_to_block(after);
+        let regs = self.b.ins().load(types::I64, self.mf, self.state, lay.state_jit_regs);
+        self.b.def_var(self.regs, regs);
+        self.jump_resumed(pc + 1);
     }
 
     /// GetUpval / SetUpval inline: a closed upvalue holds its value, an open

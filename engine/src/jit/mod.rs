@@ -1350,6 +1350,18 @@ impl TierState {
 }
 
 impl State {
+    /// The compiled code to enter a frame of `proto` at `pc` with, or null
+    /// when it has none; under `--tier 1|2` a first call compiles it here.
+    #[inline]
+    pub(crate) fn compiled_entry(&mut self, proto: &Proto, arc: &Arc<Proto>, pc: usize) -> *mut u8 {
+        let entry = proto.jit.entry.load(Acquire);
+        if self.tier.eager != 0 && pc == 0 && (entry.is_null() || (self.tier.eager == 2 && proto.jit.opt.load(Relaxed) == opt::NONE)) {
+            self.compile_eagerly(arc);
+            return proto.jit.entry.load(Acquire);
+        }
+        entry
+    }
+
     /// Runs the frame's compiled code from `pc` if there is any; `None`
     /// means "interpret". In baseline mode a function is compiled on its
     /// first call.
@@ -1363,11 +1375,7 @@ impl State {
         upvals: &[crate::gc::Gc<crate::function::UpVal>],
         pc: usize,
     ) -> Option<u64> {
-        let mut entry = proto.jit.entry.load(Acquire);
-        if self.tier.eager != 0 && pc == 0 && (entry.is_null() || (self.tier.eager == 2 && proto.jit.opt.load(Relaxed) == opt::NONE)) {
-            self.compile_eagerly(arc);
-            entry = proto.jit.entry.load(Acquire);
-        }
+        let entry = self.compiled_entry(proto, arc, pc);
         if entry.is_null() {
             return None;
         }

@@ -34,6 +34,9 @@ pub(crate) mod status {
     pub const ERROR: u64 = 3;
     /// Continue this frame in the interpreter at its saved pc.
     pub const INTERPRET: u64 = 4;
+    /// Internal to `jit_call_enter`: a callee's frame is pushed, nothing
+    /// of it has run yet.
+    pub(super) const RUN_NEW: u64 = 5;
 }
 
 /// A compiled function: `(state, registers, constants, resume pc, upvalues)
@@ -70,6 +73,12 @@ pub(crate) struct Layout {
     pub state_jit_stack: i32,
     /// From a `Gc<UpVal>` pointer to the upvalue's tag word.
     pub upval: i32,
+    /// What a direct call reads after `jit_call_enter` (see there).
+    pub state_jit_consts: i32,
+    pub state_jit_upvals: i32,
+    pub state_jit_call_level: i32,
+    /// `State::jit_depth`, a `u32`.
+    pub state_jit_depth: i32,
 }
 
 pub(crate) fn layout() -> &'static Layout {
@@ -93,6 +102,10 @@ pub(crate) fn layout() -> &'static Layout {
             state_globals: offset_of!(State, globals) as i32,
             state_jit_stack: offset_of!(State, jit_stack) as i32,
             upval: offset_of!(GcBox<crate::function::UpVal>, value) as i32,
+            state_jit_consts: offset_of!(State, jit_consts) as i32,
+            state_jit_upvals: offset_of!(State, jit_upvals) as i32,
+            state_jit_call_level: offset_of!(State, jit_call_level) as i32,
+            state_jit_depth: offset_of!(State, jit_depth) as i32,
         }
     })
 }
@@ -550,15 +563,23 @@ fast_helper!(jit_set_global, |st, f, a, _b, k, bits, _pc| {
 /// deeper calls go back through the interpreter loop (`jit_step`).
 pub(crate) const MAX_JIT_DEPTH: u32 = 64;
 
-/// `Call` of a Lua function from compiled code: pushes the callee's frame
-/// and runs it to completion in a nested interpreter loop (which enters
-/// the callee's compiled code, if any), then lets the caller continue
-/// inline. Natives, `pcall`, `__call` objects and calls past
-/// [`MAX_JIT_DEPTH`] take the general path.
+/// `Call` from compiled code, first half. A Lua callee gets its frame
+/// pushed (as an entry frame, one level deeper on the Rust stack); when it
+/// has compiled code, the result is that code's address tagged with
+/// [`DIRECT_CALL`], and the caller calls it directly with
+/// `State::jit_regs`, `jit_consts` and `jit_upvals` at resume pc 0, then
+/// hands any status but `RETURNED` to [`jit_call_resume`]. Otherwise the
+/// call runs to completion here and the result is a status (`NEXT`, with
+/// the next pc above its low byte when a step ran, or a way out). Natives, `pcall`, `__call` objects and calls
+/// past [`MAX_JIT_DEPTH`] take the general path.
+///
+/// Why the caller makes the call: a Lua-to-Lua call then costs one runtime
+/// call for the frame push and one for the return, with no Rust frame
+/// (and no interpreter dispatch) between the two compiled functions.
 ///
 /// # Safety
 /// As for [`jit_step`]; `proto` is the running function's prototype.
-pub(crate) unsafe extern "C" fn jit_call(st: *mut State, ops: u64, proto: *const crate::bytecode::Proto, pc: u64) -> u64 {
+pub(crate) unsafe extern "C" fn jit_call_enter(st: *mut State, ops: u64, proto: *const crate::bytecode::Proto, pc: u64) -> u64 {
     // SAFETY: see the contract above.
     let s = unsafe { &mut *st };
     let (a, b, c) = unpack(ops);
@@ -587,15 +608,60 @@ pub(crate) unsafe extern "C" fn jit_call(st: *mut State, ops: u64, proto: *const
     if let Some(f) = s.frames.last_mut() {
         f.pc = pc as usize + 1;
     }
-    let r = std::panic::catch_unwind(AssertUnwindSafe(|| {
-        s.tick()?;
-        s.push_lua_frame(func, nargs, c as i32 - 1, fg)?;
+    // The plain push cannot fail and runs no Lua; a panic in it (a bug)
+    // would abort at this `extern "C"` boundary rather than unwind.
+    if !s.try_push_plain_frame(func, nargs, c as i32 - 1, fg, cl) {
+        let pushed = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            s.tick()?;
+            s.push_lua_frame(func, nargs, c as i32 - 1, fg)
+        }));
+        if let Err(e) = caught(s, pushed) {
+            return e;
+        }
         s.frames.last_mut().expect("pushed").entry = true;
-        s.jit_depth += 1;
-        let r = s.run_callee();
-        s.jit_depth -= 1;
-        r
+    }
+    let level = s.frames.len() - 1;
+    s.jit_depth += 1;
+    let cl = crate::state::detach(cl);
+    let inst = crate::state::detach(cl.inst.get());
+    let entry = s.compiled_entry(cl.proto(), &inst.proto, 0) as u64;
+    if entry == 0 || entry & DIRECT_CALL != 0 {
+        // No compiled code (or code at an address the tag below cannot
+        // mark): the general path runs the callee to its return.
+        return unsafe { jit_call_resume(st, status::RUN_NEW, level as u64) };
+    }
+    debug_assert_ne!(s.tier.epoch_slot.load(std::sync::atomic::Ordering::Relaxed), u64::MAX, "inside an invocation");
+    s.jit_regs = s.stack.as_mut_ptr().wrapping_add(s.frames[level].base);
+    s.jit_stack = s.stack.as_mut_ptr();
+    s.jit_consts = inst.consts.as_ptr();
+    s.jit_upvals = cl.upvals.as_ptr();
+    s.jit_call_level = level;
+    entry | DIRECT_CALL
+}
+
+/// How `jit_call_enter` marks a code address among its statuses, whose low
+/// byte is at most `RUN_NEW` (`NEXT` carries a pc above it): Cranelift
+/// aligns functions to at least 16 bytes, so an address's low four bits
+/// are free.
+pub(crate) const DIRECT_CALL: u64 = 0xf;
+
+/// `Call` from compiled code, second half: the callee entered by
+/// [`jit_call_enter`] at frame `level` left with `code` (anything but
+/// `RETURNED`, which the caller handles inline). Runs the callee to its
+/// return as `State::run_callee` would, then lets the caller continue.
+///
+/// # Safety
+/// As for [`jit_step`]; `level` is what `jit_call_enter` left in
+/// `State::jit_call_level` for this call.
+pub(crate) unsafe extern "C" fn jit_call_resume(st: *mut State, code: u64, level: u64) -> u64 {
+    // SAFETY: see the contract above.
+    let s = unsafe { &mut *st };
+    let level = level as usize;
+    let r = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        let first = if code == status::RUN_NEW { s.enter_frame(level) } else { Some(code) };
+        s.finish_callee(level, first)
     }));
+    s.jit_depth -= 1;
     match caught(s, r) {
         Ok(_) => {
             st_refresh(s);
@@ -613,7 +679,7 @@ pub(crate) unsafe extern "C" fn jit_call(st: *mut State, ops: u64, proto: *const
 /// objects) go through the interpreter's `TailCall`.
 ///
 /// # Safety
-/// As for `jit_call`.
+/// As for `jit_call_enter`.
 pub(crate) unsafe extern "C" fn jit_tailcall(st: *mut State, ops: u64, proto: *const crate::bytecode::Proto, pc: u64) -> u64 {
     // SAFETY: see the contract above.
     let s = unsafe { &mut *st };
@@ -657,7 +723,7 @@ pub(crate) unsafe extern "C" fn jit_tailcall(st: *mut State, ops: u64, proto: *c
 //
 // Each does what its arm in `State::run` does, without the cost of entering
 // the interpreter loop for one instruction (`jit_step`). Signature as for
-// `jit_call`: operands packed as `unpack` reads them.
+// `jit_call_enter`: operands packed as `unpack` reads them.
 
 /// The running frame's base, after saving `pc + 1` as the interpreter's
 /// arms do before anything that can fail or collect.
@@ -675,7 +741,7 @@ fn frame_base(s: &mut State, pc: u64) -> usize {
 /// in bits 8.. as `jit_step` does: the body, or `c` (past the loop).
 ///
 /// # Safety
-/// As for `jit_call`.
+/// As for `jit_call_enter`.
 pub(crate) unsafe extern "C" fn jit_forprep(st: *mut State, ops: u64, _proto: *const crate::bytecode::Proto, pc: u64) -> u64 {
     // SAFETY: see the contract above.
     let s = unsafe { &mut *st };
@@ -699,7 +765,7 @@ pub(crate) const CMP_LE: usize = 2;
 /// the result equals k, else past it).
 ///
 /// # Safety
-/// As for `jit_call`.
+/// As for `jit_call_enter`.
 pub(crate) unsafe extern "C" fn jit_compare(st: *mut State, ops: u64, proto: *const crate::bytecode::Proto, pc: u64) -> u64 {
     // SAFETY: see the contract above; the unit calling us holds its proto.
     let (s, p) = unsafe { (&mut *st, &*proto) };
@@ -741,7 +807,7 @@ pub(crate) unsafe extern "C" fn jit_compare(st: *mut State, ops: u64, proto: *co
 /// operand); the jump itself stays in compiled code. Cannot fail.
 ///
 /// # Safety
-/// As for `jit_call`.
+/// As for `jit_call_enter`.
 pub(crate) unsafe extern "C" fn jit_close(st: *mut State, ops: u64, _proto: *const crate::bytecode::Proto, _pc: u64) -> u64 {
     // SAFETY: see the contract above.
     let s = unsafe { &mut *st };
@@ -754,7 +820,7 @@ pub(crate) unsafe extern "C" fn jit_close(st: *mut State, ops: u64, _proto: *con
 /// `Concat` of registers `b..b+c` into `a`.
 ///
 /// # Safety
-/// As for `jit_call`.
+/// As for `jit_call_enter`.
 pub(crate) unsafe extern "C" fn jit_concat(st: *mut State, ops: u64, proto: *const crate::bytecode::Proto, pc: u64) -> u64 {
     // SAFETY: see the contract above; the unit calling us holds its proto.
     let (s, p) = unsafe { (&mut *st, &*proto) };
@@ -776,7 +842,7 @@ pub(crate) unsafe extern "C" fn jit_concat(st: *mut State, ops: u64, proto: *con
 /// `Closure`: a new closure of child prototype `b` into register `a`.
 ///
 /// # Safety
-/// As for `jit_call`.
+/// As for `jit_call_enter`.
 pub(crate) unsafe extern "C" fn jit_closure(st: *mut State, ops: u64, proto: *const crate::bytecode::Proto, pc: u64) -> u64 {
     // SAFETY: see the contract above; the unit calling us holds its proto.
     let (s, p) = unsafe { (&mut *st, &*proto) };
@@ -807,7 +873,7 @@ pub(crate) unsafe extern "C" fn jit_closure(st: *mut State, ops: u64, proto: *co
 /// `c + 1`; `b` values, or up to the top when `b` is 0.
 ///
 /// # Safety
-/// As for `jit_call`.
+/// As for `jit_call_enter`.
 pub(crate) unsafe extern "C" fn jit_setlist(st: *mut State, ops: u64, _proto: *const crate::bytecode::Proto, pc: u64) -> u64 {
     // SAFETY: see the contract above.
     let s = unsafe { &mut *st };
@@ -823,11 +889,11 @@ pub(crate) unsafe extern "C" fn jit_setlist(st: *mut State, ops: u64, _proto: *c
     status::NEXT
 }
 
-/// The native arm of `jit_call`: what the interpreter's `call_value` does
+/// The native arm of `jit_call_enter`: what the interpreter's `call_value` does
 /// for a native, then its post-call collection check.
 ///
 /// # Safety
-/// As for `jit_call`.
+/// As for `jit_call_enter`.
 #[allow(clippy::too_many_arguments)]
 unsafe fn call_native(
     s: &mut State,
@@ -892,8 +958,25 @@ pub(crate) unsafe extern "C" fn jit_return(st: *mut State, ops: u64, _proto: *co
     let s = unsafe { &mut *st };
     let (a, b, _) = unpack(ops);
     let fi = s.frames.len() - 1;
-    let base = s.frames[fi].base;
+    let f = &s.frames[fi];
+    let base = f.base;
     let first = base + a;
+    // The common return: a fixed count of results, as many as an entry
+    // frame's caller wants, nothing to close and no pcall to answer.
+    if b != 0 && f.entry && !f.protected && f.nresults == b as i32 - 1 && !s.open_upvals_from(base) {
+        let (n, dst) = (b - 1, f.func);
+        if first + n <= s.stack.len() && dst + n <= first {
+            let p = s.stack.as_mut_ptr();
+            // SAFETY: both runs are in bounds (checked) and disjoint, as
+            // the results lie above the function slot by at least `n`.
+            unsafe { crate::value::copy_values(p.add(dst), p.add(first), n) };
+            s.top = dst + n;
+            s.frames.pop();
+            s.jit_nret = n;
+            st_refresh(s);
+            return status::RETURNED;
+        }
+    }
     let n = if b == 0 { s.top - first } else { b - 1 };
     if !s.open_upvals.is_empty() {
         s.close_upvals(base);
@@ -901,6 +984,9 @@ pub(crate) unsafe extern "C" fn jit_return(st: *mut State, ops: u64, _proto: *co
     match s.do_return(fi, first, n) {
         Some(n) => {
             s.jit_nret = n;
+            // A caller that entered this code directly (`jit_call_enter`)
+            // continues with its own registers.
+            st_refresh(s);
             status::RETURNED
         }
         None => status::CONTINUE,
