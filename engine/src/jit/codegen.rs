@@ -857,11 +857,7 @@ impl<'a, 'b> Translator<'a, 'b> {
                 }
             }
             Op::ForLoop { a, off } => self.for_loop(pc, a as u16, (pc as i64 + 1 + off as i64) as usize),
-            Op::ForPrep { a, off } => {
-                let skip = (pc as i64 + 1 + off as i64) as usize;
-                let r = self.call_helper4(rt::jit_forprep as *const u8, pc, a as usize, 0, skip);
-                self.continue_at(r, &[next, skip]);
-            }
+            Op::ForPrep { a, off } => self.for_prep(pc, a as u16, (pc as i64 + 1 + off as i64) as usize),
             Op::Concat { a, b, n } => {
                 let r = self.call_helper4(rt::jit_concat as *const u8, pc, a as usize, b as usize, n as usize);
                 self.check_status(r);
@@ -1458,6 +1454,48 @@ impl<'a, 'b> Translator<'a, 'b> {
             _ => unreachable!("eq_constant_inline checked"),
         };
         self.b.ins().brif(cond, bt, &[], bf, &[]);
+    }
+
+    /// `ForPrep` inline for the usual loop: integer start, limit and a
+    /// positive integer step (the limit slot then holds the iteration
+    /// count, as in 5.4). Anything else — floats, negative steps, errors —
+    /// goes to `jit_forprep`. The inline path writes memory only and
+    /// continues through the resume blocks, as the helper does.
+    fn for_prep(&mut self, pc: usize, a: u16, skip: usize) {
+        let next = pc + 1;
+        let slow = self.cold_block(|t| {
+            let r = t.call_helper4(rt::jit_forprep as *const u8, pc, a as usize, 0, skip);
+            t.continue_at(r, &[next, skip]);
+        });
+        let regs = self.regs();
+        let load = |t: &mut Self, off: i32| t.b.ins().load(types::I64, t.mf, regs, off);
+        let (t0, t1, t2) = (load(self, 16 * a as i32), load(self, 16 * a as i32 + 16), load(self, 16 * a as i32 + 32));
+        let (x, y) = (self.b.ins().bxor_imm_u(t0, tag::INT), self.b.ins().bxor_imm_u(t1, tag::INT));
+        let z = self.b.ins().bxor_imm_u(t2, tag::INT);
+        let xy = self.b.ins().bor(x, y);
+        let any = self.b.ins().bor(xy, z);
+        let ints = self.b.create_block();
+        self.b.ins().brif(any, slow, &[], ints, &[]);
+        self.b.switch_to_block(ints);
+        let step = load(self, 16 * a as i32 + 40);
+        let positive = self.b.create_block();
+        let zero = self.iconst(0);
+        let up = self.b.ins().icmp(IntCC::SignedGreaterThan, step, zero);
+        self.b.ins().brif(up, positive, &[], slow, &[]);
+        self.b.switch_to_block(positive);
+        let (init, limit) = (load(self, 16 * a as i32 + 8), load(self, 16 * a as i32 + 24));
+        let enter = self.b.create_block();
+        let skip_blk = self.resume_block(skip);
+        let empty = self.b.ins().icmp(IntCC::SignedGreaterThan, init, limit);
+        self.b.ins().brif(empty, skip_blk, &[], enter, &[]);
+        self.b.switch_to_block(enter);
+        let span = self.b.ins().isub(limit, init);
+        let count = self.b.ins().udiv(span, step);
+        self.b.ins().store(self.mf, count, regs, 16 * a as i32 + 24);
+        let int_tag = self.iconst(tag::INT);
+        self.b.ins().store(self.mf, int_tag, regs, 16 * (a as i32 + 3));
+        self.b.ins().store(self.mf, init, regs, 16 * (a as i32 + 3) + 8);
+        self.jump_resumed(next);
     }
 
     fn for_loop(&mut self, pc: usize, a: u16, target: usize) {
