@@ -331,7 +331,7 @@ impl State {
                                 continue;
                             }
                             // Inherited through `__index` tables (classes).
-                            if let Some(v) = tr.get_str_chain(key, self.names.index) {
+                            if let Some(v) = self.inherited(tr, key) {
                                 if prof {
                                     fb.add_bits(pc - 1, access::META);
                                 }
@@ -464,7 +464,7 @@ impl State {
                                 continue;
                             }
                             // Methods found through `__index` tables.
-                            if let Some(v) = tr.get_str_chain(key, self.names.index) {
+                            if let Some(v) = self.inherited(tr, key) {
                                 if prof {
                                     fb.add_bits(pc - 1, access::META | access::STR_KEY);
                                 }

@@ -16,7 +16,7 @@ use crate::engine::Engine;
 use crate::error::{Throw, VmResult};
 use crate::function::{Function, LuaClosure, NativeClosure, NativeFn, NativeKind, ProtoInst, UpVal};
 use crate::gc::{Gc, Heap};
-use crate::table::Table;
+use crate::table::{LOOKUP_EPOCH, Table};
 use crate::value::Value;
 
 /// PUC Lua's LUAI_MAXSTACK: more slots than this is "stack overflow".
@@ -159,7 +159,26 @@ pub struct State {
     pub(crate) jit_consts: *const Value,
     pub(crate) jit_upvals: *const crate::gc::Gc<crate::function::UpVal>,
     pub(crate) jit_call_level: usize,
+    /// Results of inherited field lookups (`State::inherited`).
+    pub(crate) lookup_cache: Box<[LookupEntry; LOOKUP_CACHE]>,
 }
+
+/// Entries of the inherited-lookup cache: direct-mapped by metatable and
+/// key, so a class's methods land in distinct entries.
+pub(crate) const LOOKUP_CACHE: usize = 256;
+
+/// What `t[key]` is, through `__index` tables, for any table `t` with
+/// metatable `mt` that lacks `key` itself, while [`LOOKUP_EPOCH`] is
+/// `epoch`.
+#[derive(Clone, Copy)]
+pub(crate) struct LookupEntry {
+    epoch: u64,
+    mt: usize,
+    key: usize,
+    value: Value,
+}
+
+const NO_LOOKUP: LookupEntry = LookupEntry { epoch: 0, mt: 0, key: 0, value: Value::Nil };
 
 // SAFETY: a State owns its heap exclusively; `Gc` pointers never leave it
 // (the public API converts values to owned `LuaValue`s), so moving the
@@ -238,6 +257,7 @@ impl State {
             jit_consts: std::ptr::null(),
             jit_upvals: std::ptr::null(),
             jit_call_level: 0,
+            lookup_cache: Box::new([NO_LOOKUP; LOOKUP_CACHE]),
             jit_error: None,
             jit_nret: 0,
             jit_handed_back: false,
@@ -672,9 +692,63 @@ impl State {
         }
     }
 
+    /// `t[key]` through `__index` *tables* (classes, prototypes), for a
+    /// table `t` whose own raw lookup of `key` (a string) just missed. `None` means a step needs the slow
+    /// path (an `__index` function, or a long chain).
+    ///
+    /// Why cached: a method call on an object walks its class chain, two
+    /// hash lookups per level, on every call. Every table the walk passes
+    /// is marked `in_lookup_chain`, so any later change to a non-integer
+    /// key or metatable of one of them moves [`LOOKUP_EPOCH`] and retires
+    /// the entry; a collection clears the cache, since a freed table's
+    /// address can come back.
+    #[inline]
+    pub(crate) fn inherited(&mut self, t: &Table, key: Value) -> Option<Value> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let Some(mt) = t.metatable else { return Some(Value::Nil) };
+        if !matches!(key, Value::Str(_)) {
+            return self.walk_lookup_chain(mt, key);
+        }
+        let (m, k) = (Value::Table(mt).addr(), key.addr());
+        let slot = ((m >> 5) ^ (k >> 4)) % LOOKUP_CACHE;
+        let epoch = LOOKUP_EPOCH.load(Relaxed);
+        let e = self.lookup_cache[slot];
+        if e.epoch == epoch && e.mt == m && e.key == k {
+            return Some(e.value);
+        }
+        let v = self.walk_lookup_chain(mt, key)?;
+        self.lookup_cache[slot] = LookupEntry { epoch, mt: m, key: k, value: v };
+        Some(v)
+    }
+
+    #[inline(never)]
+    fn walk_lookup_chain(&self, mut mt: Gc<Table>, key: Value) -> Option<Value> {
+        for _ in 0..8 {
+            let m = mt.get();
+            m.in_lookup_chain.set(true);
+            let next = match m.get_str(self.names.index) {
+                Value::Table(next) => next,
+                Value::Nil => return Some(Value::Nil),
+                _ => return None,
+            };
+            let t = next.get();
+            t.in_lookup_chain.set(true);
+            let v = t.get_str(key);
+            if !v.is_nil() {
+                return Some(v);
+            }
+            match t.metatable {
+                Some(up) => mt = up,
+                None => return Some(Value::Nil),
+            }
+        }
+        None
+    }
+
     /// Runs a full collection. Roots: the live stack, globals, loaded
     /// modules, the string metatable, metamethod names.
     pub(crate) fn collect_garbage(&mut self) {
+        self.lookup_cache.fill(NO_LOOKUP);
         let live_top = self.safe_top().min(self.stack.len());
         for i in 0..live_top {
             let v = self.stack[i];

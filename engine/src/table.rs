@@ -24,7 +24,26 @@ pub(crate) struct Table {
     pub(crate) nodes: Vec<Node>,
     /// Slots whose key is not nil (live or dead).
     used: usize,
+    /// Changed only through [`Table::set_metatable`] once the table is in
+    /// a lookup chain.
     pub(crate) metatable: Option<crate::gc::Gc<Table>>,
+    /// Some cached inherited lookup went through this table (as a
+    /// metatable or an `__index` table): changing one of its non-integer
+    /// keys or its metatable must bump [`LOOKUP_EPOCH`]. Compiled code's
+    /// field-store cache reads it (one byte) and leaves such tables to the
+    /// runtime.
+    pub(crate) in_lookup_chain: std::cell::Cell<bool>,
+}
+
+/// Stands still while no table in any lookup chain changes a non-integer
+/// key or its metatable; `State::inherited` caches results under it. One
+/// counter for all states: a bump in one state costs the others a few
+/// cache misses, never a wrong answer.
+pub(crate) static LOOKUP_EPOCH: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+#[cold]
+fn lookup_chain_changed() {
+    LOOKUP_EPOCH.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
 }
 
 /// Why a key cannot be stored.
@@ -69,7 +88,13 @@ fn key_eq(a: Value, b: Value) -> bool {
 
 impl Table {
     pub(crate) fn new(narr: usize, nhash: usize) -> Self {
-        let mut t = Table { arr: Vec::with_capacity(narr), nodes: Vec::new(), used: 0, metatable: None };
+        let mut t = Table {
+            arr: Vec::with_capacity(narr),
+            nodes: Vec::new(),
+            used: 0,
+            metatable: None,
+            in_lookup_chain: std::cell::Cell::new(false),
+        };
         if nhash > 0 {
             t.nodes = vec![EMPTY; (nhash * 4 / 3 + 1).next_power_of_two()];
         }
@@ -163,27 +188,6 @@ impl Table {
         }
     }
 
-    /// Reads `key` (a string) through a chain of `__index` *tables*, as
-    /// classes and prototypes use them. `None` means a step needs the slow
-    /// path (an `__index` function, or a long chain).
-    #[inline]
-    pub(crate) fn get_str_chain(&self, key: Value, index_name: Value) -> Option<Value> {
-        let mut t = self;
-        for _ in 0..8 {
-            let v = t.get_str(key);
-            if !v.is_nil() {
-                return Some(v);
-            }
-            let Some(mt) = t.metatable else { return Some(Value::Nil) };
-            match mt.get().get_str(index_name) {
-                Value::Nil => return Some(Value::Nil),
-                Value::Table(next) => t = crate::state::detach(next.get()),
-                _ => return None,
-            }
-        }
-        None
-    }
-
     /// Raw set. Returns the change in heap bytes (for GC accounting).
     pub(crate) fn set(&mut self, k: Value, v: Value) -> Result<isize, KeyError> {
         let k = normalize(k);
@@ -255,7 +259,18 @@ impl Table {
         }
     }
 
+    /// Sets the metatable (what `setmetatable` does, minus its checks).
+    pub(crate) fn set_metatable(&mut self, mt: Option<crate::gc::Gc<Table>>) {
+        if self.in_lookup_chain.get() {
+            lookup_chain_changed();
+        }
+        self.metatable = mt;
+    }
+
     fn set_hashed(&mut self, k: Value, v: Value) -> isize {
+        if self.in_lookup_chain.get() {
+            lookup_chain_changed();
+        }
         if let Some(s) = self.find_slot(k) {
             self.nodes[s].val = v;
             return 0;

@@ -648,10 +648,13 @@ impl<'a, 'b> Translator<'a, 'b> {
     /// inline cache (a new key, or any metatable, takes the helper).
     fn set_cached(&mut self, pc: usize, obj: Option<u16>, k: u32, value: u16, helper: *const u8, ops: (usize, usize, usize)) {
         let Some((t, miss)) = self.cached_table(pc, obj, k, helper, ops) else { return };
+        // Tables with a metatable (`__newindex`) or in an inherited-lookup
+        // chain (whose writes must retire cached lookups) take the helper.
         let mt = self.b.ins().load(types::I64, self.mf, t, self.lay.table_meta);
-        let no_mt = self.eq_imm(mt, 0);
+        let in_chain = self.b.ins().uload8(types::I64, self.mf, t, self.lay.table_in_chain);
+        let either = self.b.ins().bor(mt, in_chain);
         let c = self.b.create_block();
-        self.b.ins().brif(no_mt, c, &[], miss, &[]);
+        self.b.ins().brif(either, miss, &[], c, &[]);
         self.b.switch_to_block(c);
         let node = self.cached_node(pc, t, k, miss).expect("layout checked");
         if obj.is_some() {

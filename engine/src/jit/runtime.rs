@@ -66,6 +66,8 @@ pub(crate) struct Layout {
     pub table_arr_ptr: Option<i32>,
     pub table_arr_len: Option<i32>,
     pub table_meta: i32,
+    /// The table's `in_lookup_chain` byte.
+    pub table_in_chain: i32,
     /// From a `Gc<Table>` pointer to the hash part's node pointer / count.
     pub table_nodes_ptr: Option<i32>,
     pub table_nodes_len: Option<i32>,
@@ -97,6 +99,7 @@ pub(crate) fn layout() -> &'static Layout {
             table_arr_ptr: ptr_word.map(|w| arr + 8 * w as i32),
             table_arr_len: len_word.map(|w| arr + 8 * w as i32),
             table_meta: table + offset_of!(Table, metatable) as i32,
+            table_in_chain: table + offset_of!(Table, in_lookup_chain) as i32,
             table_nodes_ptr: nptr.map(|w| nodes + 8 * w as i32),
             table_nodes_len: nlen.map(|w| nodes + 8 * w as i32),
             state_globals: offset_of!(State, globals) as i32,
@@ -409,7 +412,7 @@ fast_helper!(jit_get_field, |st, f, a, b, k, bits, pc| {
                 *f.r(a) = v;
                 f.cache(tr, key);
                 DONE
-            } else if let Some(v) = tr.get_str_chain(key, st.names.index) {
+            } else if let Some(v) = st.inherited(tr, key) {
                 // Inherited through `__index` tables (classes).
                 note(bits, access::META);
                 *f.r(a) = v;
@@ -438,7 +441,7 @@ fast_helper!(jit_self, |st, f, a, b, k, bits, pc| {
                 *f.r(a + 1) = obj;
                 *f.r(a) = v;
                 DONE
-            } else if let Some(v) = tr.get_str_chain(key, st.names.index) {
+            } else if let Some(v) = st.inherited(tr, key) {
                 // Methods found through `__index` tables.
                 note(bits, access::META | access::STR_KEY);
                 *f.r(a + 1) = obj;

@@ -279,7 +279,7 @@ fn setmetatable(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
     {
         return Err(Throw::msg("cannot change a protected metatable"));
     }
-    t.get_mut().metatable = mt;
+    t.get_mut().set_metatable(mt);
     st.ret1(Value::Table(t))
 }
 
