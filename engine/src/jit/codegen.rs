@@ -1459,9 +1459,9 @@ impl<'a, 'b> Translator<'a, 'b> {
         self.b.ins().brif(cond, bt, &[], bf, &[]);
     }
 
-    /// `ForPrep` inline for the usual loop: integer start, limit and a
-    /// positive integer step (the limit slot then holds the iteration
-    /// count, as in 5.4). Anything else — floats, negative steps, errors —
+    /// `ForPrep` inline for integer loops: integer start, limit and a
+    /// non-zero integer step (the limit slot then holds the iteration
+    /// count, as in 5.4). Anything else — floats, a zero step, errors —
     /// goes to `jit_forprep`. The inline path writes memory only and
     /// continues through the resume blocks, as the helper does.
     fn for_prep(&mut self, pc: usize, a: u16, skip: usize) {
@@ -1481,19 +1481,25 @@ impl<'a, 'b> Translator<'a, 'b> {
         self.b.ins().brif(any, slow, &[], ints, &[]);
         self.b.switch_to_block(ints);
         let step = load(self, 16 * a as i32 + 40);
-        let positive = self.b.create_block();
+        let nonzero = self.b.create_block();
+        self.b.ins().brif(step, nonzero, &[], slow, &[]);
+        self.b.switch_to_block(nonzero);
+        let (init, limit) = (load(self, 16 * a as i32 + 8), load(self, 16 * a as i32 + 24));
+        // Counting down mirrors counting up: swap the ends, negate the
+        // step (wrapping: a step of mininteger divides by 2^63 unsigned).
         let zero = self.iconst(0);
         let up = self.b.ins().icmp(IntCC::SignedGreaterThan, step, zero);
-        self.b.ins().brif(up, positive, &[], slow, &[]);
-        self.b.switch_to_block(positive);
-        let (init, limit) = (load(self, 16 * a as i32 + 8), load(self, 16 * a as i32 + 24));
+        let low = self.b.ins().select(up, init, limit);
+        let high = self.b.ins().select(up, limit, init);
+        let neg = self.b.ins().ineg(step);
+        let stride = self.b.ins().select(up, step, neg);
         let enter = self.b.create_block();
         let skip_blk = self.resume_block(skip);
-        let empty = self.b.ins().icmp(IntCC::SignedGreaterThan, init, limit);
+        let empty = self.b.ins().icmp(IntCC::SignedGreaterThan, low, high);
         self.b.ins().brif(empty, skip_blk, &[], enter, &[]);
         self.b.switch_to_block(enter);
-        let span = self.b.ins().isub(limit, init);
-        let count = self.b.ins().udiv(span, step);
+        let span = self.b.ins().isub(high, low);
+        let count = self.b.ins().udiv(span, stride);
         self.b.ins().store(self.mf, count, regs, 16 * a as i32 + 24);
         let int_tag = self.iconst(tag::INT);
         self.b.ins().store(self.mf, int_tag, regs, 16 * (a as i32 + 3));
@@ -1541,7 +1547,18 @@ impl<'a, 'b> Translator<'a, 'b> {
     /// Leaves the builder in the block where the address is valid; returns
     /// (table pointer, slot address).
     fn array_slot(&mut self, obj: u16, key: Opd, slow: Block) -> Option<(ir::Value, ir::Value)> {
-        let (Some(ptr_off), Some(len_off)) = (self.lay.table_arr_ptr, self.lay.table_arr_len) else { return None };
+        let (t, idx, len) = self.table_and_index(obj, key, slow)?;
+        let inb = self.b.ins().icmp(IntCC::UnsignedLessThan, idx, len);
+        let inside = self.b.create_block();
+        self.b.ins().brif(inb, inside, &[], slow, &[]);
+        self.b.switch_to_block(inside);
+        Some((t, self.element(t, idx)))
+    }
+
+    /// Checks that `obj` is a table and `key` an integer (else `slow`);
+    /// gives the table pointer, the 0-based index and the array length.
+    fn table_and_index(&mut self, obj: u16, key: Opd, slow: Block) -> Option<(ir::Value, ir::Value, ir::Value)> {
+        let (Some(_), Some(len_off)) = (self.lay.table_arr_ptr, self.lay.table_arr_len) else { return None };
         let tt = self.tag(obj);
         let is_table = self.eq_imm(tt, tag::TABLE);
         let kc = self.has_tag(key, tag::INT);
@@ -1553,14 +1570,14 @@ impl<'a, 'b> Translator<'a, 'b> {
         let k = self.int_of(key);
         let idx = self.b.ins().iadd_imm_s(k, -1);
         let len = self.b.ins().load(types::I64, self.mf, t, len_off);
-        let inb = self.b.ins().icmp(IntCC::UnsignedLessThan, idx, len);
-        let inside = self.b.create_block();
-        self.b.ins().brif(inb, inside, &[], slow, &[]);
-        self.b.switch_to_block(inside);
-        let arr = self.b.ins().load(types::I64, self.mf, t, ptr_off);
+        Some((t, idx, len))
+    }
+
+    /// The address of array element `idx` (0-based) of table `t`.
+    fn element(&mut self, t: ir::Value, idx: ir::Value) -> ir::Value {
+        let arr = self.b.ins().load(types::I64, self.mf, t, self.lay.table_arr_ptr.expect("layout checked"));
         let byte = self.b.ins().ishl_imm_u(idx, 4);
-        let slot = self.b.ins().iadd(arr, byte);
-        Some((t, slot))
+        self.b.ins().iadd(arr, byte)
     }
 
     /// Whether a table-access site is worth an inline path of `kind` bits.
@@ -1598,19 +1615,61 @@ impl<'a, 'b> Translator<'a, 'b> {
         let next = pc + 1;
         let key = self.operand(b);
         let helper = rt::jit_set_table as *const u8;
-        if matches!(key, Opd::Float(_) | Opd::Other(..)) || self.lay.table_arr_ptr.is_none() || !self.observed_access(pc, access::ARRAY) {
+        // Appends count as hash writes in the profile (INT_KEY without
+        // ARRAY); they get the inline path too.
+        let seen = access::ARRAY | access::INT_KEY;
+        if matches!(key, Opd::Float(_) | Opd::Other(..)) || self.lay.table_arr_ptr.is_none() || !self.observed_access(pc, seen) {
             return self.fast_helper(helper, pc, a as usize, b as usize, c as usize);
         }
         let slow = self.cold_helper(helper, pc, a as usize, b as usize, c as usize);
-        let Some((t, slot)) = self.array_slot(a, key, slow) else { unreachable!("layout checked") };
+        let Some((t, idx, len)) = self.table_and_index(a, key, slow) else { unreachable!("layout checked") };
         // Any metatable may define `__newindex`: leave it to the slow path.
         let mt = self.b.ins().load(types::I64, self.mf, t, self.lay.table_meta);
         let no_mt = self.eq_imm(mt, 0);
-        let store = self.b.create_block();
-        self.b.ins().brif(no_mt, store, &[], slow, &[]);
+        let checked = self.b.create_block();
+        self.b.ins().brif(no_mt, checked, &[], slow, &[]);
+        self.b.switch_to_block(checked);
+        let inb = self.b.ins().icmp(IntCC::UnsignedLessThan, idx, len);
+        let (store, past_end) = (self.b.create_block(), self.b.create_block());
+        self.b.ins().brif(inb, store, &[], past_end, &[]);
+
         self.b.switch_to_block(store);
         self.note_bits(pc, access::ARRAY | access::INT_KEY);
+        let slot = self.element(t, idx);
         self.store_operand(slot, 0, c);
+        self.jump(next);
+
+        // An append (`t[#t + 1] = v`, filling a fresh table): inline while
+        // the array has spare capacity and the table no hash part (which
+        // could hold the key, or keys to migrate), as `Table::push_array`
+        // would do it without reallocating. A nil value is not an append.
+        self.b.switch_to_block(past_end);
+        let (Some(cap_off), Some(nodes_off)) = (self.lay.table_arr_cap, self.lay.table_nodes_len) else {
+            self.b.ins().jump(slow, &[]);
+            return;
+        };
+        let at_end = self.b.ins().icmp(IntCC::Equal, idx, len);
+        let cap = self.b.ins().load(types::I64, self.mf, t, cap_off);
+        let room = self.b.ins().icmp(IntCC::UnsignedLessThan, len, cap);
+        let nodes = self.b.ins().load(types::I64, self.mf, t, nodes_off);
+        let no_hash = self.eq_imm(nodes, 0);
+        let value_tag = match self.operand(c) {
+            Opd::Other(k, _) if matches!(k, Constant::Nil) => self.iconst(tag::NIL),
+            Opd::Other(..) | Opd::Int(_) | Opd::Float(_) => self.iconst(tag::INT),
+            Opd::Reg(r) => self.tag(r),
+        };
+        let not_nil = self.b.ins().icmp_imm_u(IntCC::NotEqual, value_tag, tag::NIL as u64 as i64);
+        let ok = self.b.ins().band(at_end, room);
+        let ok = self.b.ins().band(ok, no_hash);
+        let ok = self.b.ins().band(ok, not_nil);
+        let append = self.b.create_block();
+        self.b.ins().brif(ok, append, &[], slow, &[]);
+        self.b.switch_to_block(append);
+        self.note_bits(pc, access::ARRAY | access::INT_KEY);
+        let slot = self.element(t, len);
+        self.store_operand(slot, 0, c);
+        let grown = self.b.ins().iadd_imm_s(len, 1);
+        self.b.ins().store(self.mf, grown, t, self.lay.table_arr_len.expect("layout checked"));
         self.jump(next);
     }
 }

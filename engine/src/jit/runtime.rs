@@ -65,6 +65,8 @@ pub(crate) struct Layout {
     /// could not be established: array fast paths are then left out.
     pub table_arr_ptr: Option<i32>,
     pub table_arr_len: Option<i32>,
+    /// The array part's capacity word (found with the other two).
+    pub table_arr_cap: Option<i32>,
     pub table_meta: i32,
     /// The table's `in_lookup_chain` byte.
     pub table_in_chain: i32,
@@ -98,6 +100,9 @@ pub(crate) fn layout() -> &'static Layout {
             state_tick: offset_of!(State, budget.tick) as i32,
             table_arr_ptr: ptr_word.map(|w| arr + 8 * w as i32),
             table_arr_len: len_word.map(|w| arr + 8 * w as i32),
+            // The three words are distinct (checked by `vec_words`): the
+            // capacity is the one left.
+            table_arr_cap: ptr_word.zip(len_word).map(|(p, l)| arr + 8 * (3 - p - l) as i32),
             table_meta: table + offset_of!(Table, metatable) as i32,
             table_in_chain: table + offset_of!(Table, in_lookup_chain) as i32,
             table_nodes_ptr: nptr.map(|w| nodes + 8 * w as i32),
@@ -287,7 +292,7 @@ mod tests {
     #[test]
     fn layout_is_established() {
         let l = super::layout();
-        assert!(l.table_arr_ptr.is_some() && l.table_arr_len.is_some(), "{l:?}");
+        assert!(l.table_arr_ptr.is_some() && l.table_arr_len.is_some() && l.table_arr_cap.is_some(), "{l:?}");
         assert!(l.table_nodes_ptr.is_some() && l.table_nodes_len.is_some(), "{l:?}");
     }
 }
