@@ -1654,7 +1654,7 @@ impl<'a, 'b> Translator<'a, 'b> {
         let nodes = self.b.ins().load(types::I64, self.mf, t, nodes_off);
         let no_hash = self.eq_imm(nodes, 0);
         let value_tag = match self.operand(c) {
-            Opd::Other(k, _) if matches!(k, Constant::Nil) => self.iconst(tag::NIL),
+            Opd::Other(Constant::Nil, _) => self.iconst(tag::NIL),
             Opd::Other(..) | Opd::Int(_) | Opd::Float(_) => self.iconst(tag::INT),
             Opd::Reg(r) => self.tag(r),
         };
