@@ -55,6 +55,15 @@ pub(crate) struct Frame {
     pub protected_depth: u16,
 }
 
+impl Frame {
+    /// A frame about to run from its first instruction; `protected_depth`
+    /// is filled in by `push_frame`.
+    #[inline(always)]
+    fn new(func: usize, base: usize, closure: Gc<Function>, nresults: i32, nvarargs: u32, entry: bool) -> Frame {
+        Frame { func, base, pc: 0, closure, nresults, nvarargs, entry, protected: false, called_by_native: false, protected_depth: 0 }
+    }
+}
+
 /// Names of metamethods, interned once per state.
 pub(crate) struct MetaNames {
     pub index: Value,
@@ -456,26 +465,23 @@ impl State {
         for i in nargs.min(np)..np {
             self.stack[base + i] = Value::Nil;
         }
+        self.push_frame(&c.inst.get().proto, Frame::new(func, base, cl, nresults, nvar as u32, false));
+        Ok(())
+    }
+
+    /// What every Lua frame push ends with: the call counts and hotness
+    /// of `p` (the frame's prototype), then the frame.
+    #[inline(always)]
+    fn push_frame(&mut self, p: &Arc<Proto>, mut frame: Frame) {
         if self.profiling {
             p.feedback.count_call();
         }
         if self.tier.mode != crate::jit::TierMode::Interpreter {
-            self.tier_call(&c.inst.get().proto);
+            self.tier_call(p);
         }
         self.counters.lua_calls += 1;
-        self.frames.push(Frame {
-            func,
-            base,
-            pc: 0,
-            closure: cl,
-            nresults,
-            nvarargs: nvar as u32,
-            entry: false,
-            protected: false,
-            called_by_native: false,
-            protected_depth: self.frames.last().map_or(0, |f| f.protected_depth),
-        });
-        Ok(())
+        frame.protected_depth = self.frames.last().map_or(0, |f| f.protected_depth);
+        self.frames.push(frame);
     }
 
     /// `push_lua_frame` for the common call, done with fewer checks: a
@@ -499,26 +505,7 @@ impl State {
         for slot in &mut self.stack[base + nargs.min(np)..base + np] {
             *slot = Value::Nil;
         }
-        if self.profiling {
-            p.feedback.count_call();
-        }
-        if self.tier.mode != crate::jit::TierMode::Interpreter {
-            self.tier_call(p);
-        }
-        self.counters.lua_calls += 1;
-        let protected_depth = self.frames.last().map_or(0, |f| f.protected_depth);
-        self.frames.push(Frame {
-            func,
-            base,
-            pc: 0,
-            closure: cl,
-            nresults,
-            nvarargs: 0,
-            entry: true,
-            protected: false,
-            called_by_native: false,
-            protected_depth,
-        });
+        self.push_frame(p, Frame::new(func, base, cl, nresults, 0, true));
         true
     }
 
