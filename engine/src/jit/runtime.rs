@@ -578,8 +578,9 @@ pub(crate) const MAX_JIT_DEPTH: u32 = 64;
 /// `State::jit_regs`, `jit_consts` and `jit_upvals` at resume pc 0, then
 /// hands any status but `RETURNED` to [`jit_call_resume`]. Otherwise the
 /// call runs to completion here and the result is a status (`NEXT`, with
-/// the next pc above its low byte when a step ran, or a way out). Natives, `pcall`, `__call` objects and calls
-/// past [`MAX_JIT_DEPTH`] take the general path.
+/// the next pc above its low byte when a step ran, or a way out).
+/// Natives, `pcall`, `__call` objects and calls past [`MAX_JIT_DEPTH`]
+/// take the general path.
 ///
 /// Why the caller makes the call: a Lua-to-Lua call then costs one runtime
 /// call for the frame push and one for the return, with no Rust frame
@@ -632,7 +633,14 @@ pub(crate) unsafe extern "C" fn jit_call_enter(st: *mut State, ops: u64, proto: 
     s.jit_depth += 1;
     let cl = crate::state::detach(cl);
     let inst = crate::state::detach(cl.inst.get());
-    let entry = s.compiled_entry(cl.proto(), &inst.proto, 0) as u64;
+    let entry = if s.tier.eager == 0 {
+        s.compiled_entry(cl.proto(), &inst.proto, 0)
+    } else {
+        // `--tier 1|2` compile on this first call: keep a compiler panic
+        // from crossing this `extern "C"` boundary. No code then: the
+        // general path below retries under its own guard and reports it.
+        std::panic::catch_unwind(AssertUnwindSafe(|| s.compiled_entry(cl.proto(), &inst.proto, 0))).unwrap_or(std::ptr::null_mut())
+    } as u64;
     if entry == 0 || entry & DIRECT_CALL != 0 {
         // No compiled code (or code at an address the tag below cannot
         // mark): the general path runs the callee to its return.
