@@ -172,9 +172,11 @@ pub struct State {
     pub(crate) lookup_cache: Box<[LookupEntry; LOOKUP_CACHE]>,
 }
 
-/// Entries of the inherited-lookup cache: direct-mapped by metatable and
-/// key, so a class's methods land in distinct entries.
-pub(crate) const LOOKUP_CACHE: usize = 256;
+/// Entries of the inherited-lookup cache: two-way sets chosen by a hash
+/// of metatable and key (so two hot methods rarely share a set, and
+/// never evict each other when they do).
+pub(crate) const LOOKUP_CACHE: usize = 2 << LOOKUP_SETS_LOG2;
+const LOOKUP_SETS_LOG2: u32 = 8;
 
 /// What `t[key]` is, through `__index` tables, for any table `t` with
 /// metatable `mt` that lacks `key` itself, while [`LOOKUP_EPOCH`] is
@@ -697,14 +699,23 @@ impl State {
             return self.walk_lookup_chain(mt, key);
         }
         let (m, k) = (Value::Table(mt).addr(), key.addr());
-        let slot = ((m >> 5) ^ (k >> 4)) % LOOKUP_CACHE;
+        // Two ways per set, the most recent first: a class's few hot
+        // methods then never evict each other by an unlucky address.
+        let hash = (m ^ k.rotate_left(17)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let set = 2 * (hash >> (usize::BITS - LOOKUP_SETS_LOG2));
         let epoch = LOOKUP_EPOCH.load(Relaxed);
-        let e = self.lookup_cache[slot];
-        if e.epoch == epoch && e.mt == m && e.key == k {
-            return Some(e.value);
+        let hit = |e: &LookupEntry| e.epoch == epoch && e.mt == m && e.key == k;
+        let (first, second) = (self.lookup_cache[set], self.lookup_cache[set + 1]);
+        if hit(&first) {
+            return Some(first.value);
+        }
+        if hit(&second) {
+            self.lookup_cache.swap(set, set + 1);
+            return Some(second.value);
         }
         let v = self.walk_lookup_chain(mt, key)?;
-        self.lookup_cache[slot] = LookupEntry { epoch, mt: m, key: k, value: v };
+        self.lookup_cache[set + 1] = first;
+        self.lookup_cache[set] = LookupEntry { epoch, mt: m, key: k, value: v };
         Some(v)
     }
 
