@@ -342,7 +342,7 @@ impl State {
         b.fuel_limit = l.fuel;
         b.fuel_used_before_tick = 0;
         b.deadline = l.deadline.map(|d| (Instant::now() + d, d.as_millis() as u64));
-        b.max_depth = l.max_depth;
+        b.max_depth = l.max_depth.unwrap_or(usize::MAX);
         // With fuel, the countdown restarts so that every step of this
         // invocation is counted against it. Otherwise it goes on where the
         // last invocation left it (a deadline is then first checked within
@@ -364,7 +364,7 @@ impl State {
         let b = &mut self.budget;
         b.fuel_limit = None;
         b.deadline = None;
-        b.max_depth = None;
+        b.max_depth = usize::MAX;
         self.heap.limit = None;
         // Free what a failed invocation left behind if it was over the limit.
         if self.heap.bytes > self.heap.threshold {

@@ -35,6 +35,9 @@ pub(crate) struct LuaClosure {
     /// Low 64 bits of the prototype's key, cached here because call-site
     /// feedback records it on every profiled call.
     pub key_lo: u64,
+    /// `inst`'s prototype (kept alive by `inst`), one load away for the
+    /// call sequence compiled code inlines (`codegen`'s `call`).
+    pub proto_ptr: *const Proto,
 }
 
 impl LuaClosure {
@@ -64,6 +67,10 @@ pub(crate) struct NativeClosure {
     pub upvals: Box<[Value]>,
 }
 
+// repr(C, u8): compiled code tells a Lua closure by the discriminant byte
+// at offset 0 (Lua = 0) and finds the closure at offset 8, where the
+// variants' union starts (checked by `runtime::check_layout`).
+#[repr(C, u8)]
 pub(crate) enum Function {
     Lua(LuaClosure),
     Native(NativeClosure),

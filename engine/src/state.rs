@@ -29,7 +29,7 @@ pub(crate) const MAX_C_LEVELS: u32 = 198;
 /// Longest chain of `__call` handlers followed before giving up.
 const MAX_CALL_CHAIN: usize = 100;
 /// Headroom kept above every frame for natives' pushes.
-const STACK_EXTRA: usize = 40;
+pub(crate) const STACK_EXTRA: usize = 40;
 
 pub(crate) struct Frame {
     /// Stack index of the called function.
@@ -98,7 +98,9 @@ pub(crate) struct Budget {
     pub fuel_limit: Option<u64>,
     pub fuel_used_before_tick: u64,
     pub deadline: Option<(Instant, u64)>,
-    pub max_depth: Option<usize>,
+    /// Most frames an invocation may stack (`usize::MAX`: no limit); a
+    /// plain word because compiled code compares against it.
+    pub max_depth: usize,
     /// Countdown to the next limit check (back-edges and calls).
     pub tick: i64,
 }
@@ -253,7 +255,7 @@ impl State {
             native_from_lua: false,
             native_depth: 0,
             native_active: false,
-            budget: Budget { fuel_limit: None, fuel_used_before_tick: 0, deadline: None, max_depth: None, tick: 0 },
+            budget: Budget { fuel_limit: None, fuel_used_before_tick: 0, deadline: None, max_depth: usize::MAX, tick: 0 },
             counters: Counters::default(),
             out: Box::new(std::io::stdout()),
             rng: [0; 4],
@@ -334,8 +336,9 @@ impl State {
     }
 
     pub(crate) fn new_lua_closure(&mut self, inst: Gc<ProtoInst>, upvals: Vec<Gc<UpVal>>) -> Value {
-        let key_lo = inst.get().proto.key.0 as u64;
-        Value::Func(self.heap.new_function(Function::Lua(LuaClosure { inst, upvals: upvals.into(), key_lo })))
+        let proto = &inst.get().proto;
+        let (key_lo, proto_ptr) = (proto.key.0 as u64, Arc::as_ptr(proto));
+        Value::Func(self.heap.new_function(Function::Lua(LuaClosure { inst, upvals: upvals.into(), key_lo, proto_ptr })))
     }
 
     // ----- stack -------------------------------------------------------------
@@ -446,10 +449,8 @@ impl State {
         let p = c.proto();
         let np = p.nparams as usize;
         let ms = p.maxstack as usize;
-        if let Some(max) = self.budget.max_depth
-            && self.frames.len() >= max
-        {
-            return Err(Throw::Limit(format!("call depth limit {max} exceeded")));
+        if self.frames.len() >= self.budget.max_depth {
+            return Err(Throw::Limit(format!("call depth limit {} exceeded", self.budget.max_depth)));
         }
         let (base, nvar) = if p.is_vararg {
             let nvar = nargs.saturating_sub(np);
@@ -495,11 +496,11 @@ impl State {
         let inst = c.inst.get();
         let p = &inst.proto;
         let base = func + 1;
-        let depth_ok = match self.budget.max_depth {
-            None => true,
-            Some(max) => self.frames.len() < max,
-        };
-        if p.is_vararg || !depth_ok || base + p.maxstack as usize + STACK_EXTRA > self.stack.len() || self.budget.tick <= 1 {
+        if p.is_vararg
+            || self.frames.len() >= self.budget.max_depth
+            || base + p.maxstack as usize + STACK_EXTRA > self.stack.len()
+            || self.budget.tick <= 1
+        {
             return false;
         }
         self.budget.tick -= 1;

@@ -52,6 +52,7 @@ pub(crate) struct Compiler {
     fbc: FunctionBuilderContext,
 }
 
+mod call;
 pub(crate) mod tier2;
 
 impl Compiler {
@@ -890,10 +891,7 @@ impl<'a, 'b> Translator<'a, 'b> {
             }
             Op::GetTable { a, b, c } => self.get_table(pc, a as u16, b as u16, c),
             Op::SetTable { a, b, c } => self.set_table(pc, a as u16, b, c),
-            Op::Return { a, b } => {
-                let r = self.call_helper4(rt::jit_return as *const u8, pc, a as usize, b as usize, 0);
-                self.b.ins().jump(self.exit, &[BlockArg::Value(r)]);
-            }
+            Op::Return { a, b } => self.ret(pc, a as usize, b as usize),
             Op::Call { a, b, c } => self.call(pc, a as usize, b as usize, c as usize),
             // A Lua callee leaves with CONTINUE (it replaced this frame);
             // anything else ran through the interpreter and continues at the
@@ -926,56 +924,6 @@ impl<'a, 'b> Translator<'a, 'b> {
             Op::SetUpval { a, b } => self.upval(pc, a as u16, b as i32, true),
             _ => self.step(pc, &[next]),
         }
-    }
-
-    /// `Call`: `jit_call_enter` pushes a Lua callee's frame and returns its
-    /// compiled code, which is called from here; anything else it finished
-    /// itself and returned a status for (see there).
-    fn call(&mut self, pc: usize, a: usize, b: usize, c: usize) {
-        let r = self.call_helper4(rt::jit_call_enter as *const u8, pc, a, b, c);
-        let (direct, done, after) = (self.b.create_block(), self.b.create_block(), self.b.create_block());
-        self.b.append_block_param(done, types::I64);
-        let tag = self.b.ins().band_imm_u(r, rt::DIRECT_CALL as i64);
-        let is_code = self.eq_imm(tag, rt::DIRECT_CALL as i64);
-        self.b.ins().brif(is_code, direct, &[], done, &[BlockArg::Value(r)]);
-
-        self.b.switch_to_block(direct);
-        let lay = self.lay;
-        let regs = self.b.ins().load(types::I64, self.mf, self.state, lay.state_jit_regs);
-        let consts = self.b.ins().load(types::I64, self.mf, self.state, lay.state_jit_consts);
-        let upvals = self.b.ins().load(types::I64, self.mf, self.state, lay.state_jit_upvals);
-        let level = self.b.ins().load(types::I64, self.mf, self.state, lay.state_jit_call_level);
-        let zero = self.iconst(0);
-        let code = self.b.ins().band_imm_u(r, !rt::DIRECT_CALL as i64);
-        let call = self.b.ins().call_indirect(self.compiled, code, &[self.state, regs, consts, zero, upvals]);
-        let st = self.b.inst_results(call)[0];
-        let (returned, other) = (self.b.create_block(), self.b.create_block());
-        let is_returned = self.eq_imm(st, status::RETURNED as i64);
-        self.b.ins().brif(is_returned, returned, &[], other, &[]);
-
-        // The callee returned: one nesting level less (what
-        // `jit_call_resume` does on its way out).
-        self.b.switch_to_block(returned);
-        let depth = self.b.ins().load(types::I32, self.mf, self.state, lay.state_jit_depth);
-        let depth = self.b.ins().iadd_imm_s(depth, -1);
-        self.b.ins().store(self.mf, depth, self.state, lay.state_jit_depth);
-        let next = self.iconst(status::NEXT as i64);
-        self.b.ins().jump(done, &[BlockArg::Value(next)]);
-
-        self.b.switch_to_block(other);
-        let fp = self.iconst(rt::jit_call_resume as *const u8 as i64);
-        let call = self.b.ins().call_indirect(self.resume, fp, &[self.state, st, level]);
-        let r = self.b.inst_results(call)[0];
-        self.b.ins().jump(done, &[BlockArg::Value(r)]);
-
-        self.b.switch_to_block(done);
-        let r = self.b.block_params(done)[0];
-        let code = self.b.ins().band_imm_u(r, 0xff);
-        self.b.ins().brif(code, self.exit, &[BlockArg::Value(r)], after, &[]);
-        self.b.switch_to_block(after);
-        let regs = self.b.ins().load(types::I64, self.mf, self.state, lay.state_jit_regs);
-        self.b.def_var(self.regs, regs);
-        self.jump_resumed(pc + 1);
     }
 
     /// GetUpval / SetUpval inline: a closed upvalue holds its value, an open

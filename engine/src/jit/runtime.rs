@@ -83,6 +83,67 @@ pub(crate) struct Layout {
     pub state_jit_call_level: i32,
     /// `State::jit_depth`, a `u32`.
     pub state_jit_depth: i32,
+    /// What the inline call sequence reads and writes; `None` when the
+    /// word order of `Vec` or boxed slices could not be established (calls
+    /// then always go through `jit_call_enter`).
+    pub call: Option<CallLayout>,
+}
+
+/// Offsets of the inline call sequence (`codegen`'s `call`): everything
+/// `jit_call_enter`'s plain path reads or writes, in the order it does.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct CallLayout {
+    /// `Value::Func`'s tag.
+    pub tag_func: i64,
+    /// From a `Gc<Function>` pointer: the discriminant byte (Lua = 0) and
+    /// the `LuaClosure` fields.
+    pub func_disc: i32,
+    pub closure_proto: i32,
+    pub closure_key_lo: i32,
+    pub closure_inst: i32,
+    pub closure_upvals: i32,
+    /// From a `Gc<ProtoInst>` pointer: the constants' pointer word.
+    pub inst_consts: i32,
+    /// From a `*const Proto`.
+    pub proto_nparams: i32,
+    pub proto_is_vararg: i32,
+    pub proto_maxstack: i32,
+    pub proto_entry: i32,
+    pub proto_hot: i32,
+    pub proto_tier: i32,
+    pub proto_opt: i32,
+    pub proto_calls: i32,
+    /// From the state.
+    pub state_stack_ptr: i32,
+    pub state_stack_len: i32,
+    pub state_frames_ptr: i32,
+    pub state_frames_len: i32,
+    pub state_frames_cap: i32,
+    pub state_max_depth: i32,
+    pub state_eager: i32,
+    pub state_call_weight: i32,
+    pub state_threshold2: i32,
+    pub state_profiling: i32,
+    pub state_lua_calls: i32,
+    pub state_tier1_calls: i32,
+    pub state_tier2_calls: i32,
+    /// What the inline return reads and writes besides the frames.
+    pub state_top: i32,
+    pub state_jit_nret: i32,
+    pub state_open_upvals_ptr: i32,
+    pub state_open_upvals_len: i32,
+    /// A `Frame`: its size and fields.
+    pub frame_size: i64,
+    pub frame_func: i32,
+    pub frame_base: i32,
+    pub frame_pc: i32,
+    pub frame_closure: i32,
+    pub frame_nresults: i32,
+    pub frame_nvarargs: i32,
+    pub frame_entry: i32,
+    pub frame_protected: i32,
+    pub frame_called_by_native: i32,
+    pub frame_protected_depth: i32,
 }
 
 pub(crate) fn layout() -> &'static Layout {
@@ -114,8 +175,93 @@ pub(crate) fn layout() -> &'static Layout {
             state_jit_upvals: offset_of!(State, jit_upvals) as i32,
             state_jit_call_level: offset_of!(State, jit_call_level) as i32,
             state_jit_depth: offset_of!(State, jit_depth) as i32,
+            call: call_layout(),
         }
     })
+}
+
+fn call_layout() -> Option<CallLayout> {
+    use crate::bytecode::Proto;
+    use crate::function::{Function, LuaClosure, ProtoInst};
+    use crate::state::Frame;
+    let (sptr, slen) = vec_words::<Value>()?;
+    // A `Vec<Frame>` is probed through a vector of plain words of the same
+    // size and alignment: `Vec`'s own fields do not depend on its element.
+    let frame_size = std::mem::size_of::<Frame>();
+    // Compiled code pushes and pops frames by writing the length word:
+    // nothing may need dropping.
+    if frame_size != 48 || std::mem::align_of::<Frame>() != 8 || std::mem::needs_drop::<Frame>() {
+        return None;
+    }
+    let (fptr, flen) = vec_words::<[u64; 6]>()?;
+    let fcap = 3 - fptr - flen;
+    let (uptr, ulen) = vec_words::<u64>()?;
+    let slice_ptr = boxed_slice_ptr_word()?;
+    let func = offset_of!(GcBox<Function>, value);
+    // The variants' union of a `repr(C, u8)` enum starts at its alignment.
+    let closure = func + std::mem::align_of::<Function>();
+    let inst = offset_of!(GcBox<ProtoInst>, value);
+    let stack = offset_of!(State, stack);
+    let frames = offset_of!(State, frames);
+    let o = |x: usize| x as i32;
+    Some(CallLayout {
+        tag_func: 6,
+        func_disc: o(func),
+        closure_proto: o(closure + offset_of!(LuaClosure, proto_ptr)),
+        closure_key_lo: o(closure + offset_of!(LuaClosure, key_lo)),
+        closure_inst: o(closure + offset_of!(LuaClosure, inst)),
+        closure_upvals: o(closure + offset_of!(LuaClosure, upvals) + 8 * slice_ptr),
+        inst_consts: o(inst + offset_of!(ProtoInst, consts) + 8 * slice_ptr),
+        proto_nparams: o(offset_of!(Proto, nparams)),
+        proto_is_vararg: o(offset_of!(Proto, is_vararg)),
+        proto_maxstack: o(offset_of!(Proto, maxstack)),
+        proto_entry: o(offset_of!(Proto, jit.entry)),
+        proto_hot: o(offset_of!(Proto, jit.hot)),
+        proto_tier: o(offset_of!(Proto, jit.tier)),
+        proto_opt: o(offset_of!(Proto, jit.opt)),
+        proto_calls: o(offset_of!(Proto, feedback.calls)),
+        state_stack_ptr: o(stack + 8 * sptr),
+        state_stack_len: o(stack + 8 * slen),
+        state_frames_ptr: o(frames + 8 * fptr),
+        state_frames_len: o(frames + 8 * flen),
+        state_frames_cap: o(frames + 8 * fcap),
+        state_max_depth: o(offset_of!(State, budget.max_depth)),
+        state_eager: o(offset_of!(State, tier.eager)),
+        state_call_weight: o(offset_of!(State, tier.call_weight)),
+        state_threshold2: o(offset_of!(State, tier.threshold2)),
+        state_profiling: o(offset_of!(State, profiling)),
+        state_lua_calls: o(offset_of!(State, counters.lua_calls)),
+        state_tier1_calls: o(offset_of!(State, counters.tier1_calls)),
+        state_tier2_calls: o(offset_of!(State, counters.tier2_calls)),
+        state_top: o(offset_of!(State, top)),
+        state_jit_nret: o(offset_of!(State, jit_nret)),
+        state_open_upvals_ptr: o(offset_of!(State, open_upvals) + 8 * uptr),
+        state_open_upvals_len: o(offset_of!(State, open_upvals) + 8 * ulen),
+        frame_size: frame_size as i64,
+        frame_func: o(offset_of!(Frame, func)),
+        frame_base: o(offset_of!(Frame, base)),
+        frame_pc: o(offset_of!(Frame, pc)),
+        frame_closure: o(offset_of!(Frame, closure)),
+        frame_nresults: o(offset_of!(Frame, nresults)),
+        frame_nvarargs: o(offset_of!(Frame, nvarargs)),
+        frame_entry: o(offset_of!(Frame, entry)),
+        frame_protected: o(offset_of!(Frame, protected)),
+        frame_called_by_native: o(offset_of!(Frame, called_by_native)),
+        frame_protected_depth: o(offset_of!(Frame, protected_depth)),
+    })
+}
+
+/// Which word of a boxed slice (`Box<[T]>`, two words) holds its pointer.
+fn boxed_slice_ptr_word() -> Option<usize> {
+    let b: Box<[u64]> = vec![0u64; 3].into_boxed_slice();
+    if std::mem::size_of::<Box<[u64]>>() != 16 {
+        return None;
+    }
+    // SAFETY: a boxed slice is two initialized words (checked size); we
+    // only read them.
+    let words: [usize; 2] = unsafe { std::mem::transmute_copy(&b) };
+    let ptr = words.iter().position(|&w| w == b.as_ptr() as usize)?;
+    (words[1 - ptr] == 3).then_some(ptr)
 }
 
 /// Which words of a `Vec<Value>` hold its pointer and its length. Rust does
@@ -294,6 +440,63 @@ mod tests {
         let l = super::layout();
         assert!(l.table_arr_ptr.is_some() && l.table_arr_len.is_some() && l.table_arr_cap.is_some(), "{l:?}");
         assert!(l.table_nodes_ptr.is_some() && l.table_nodes_len.is_some(), "{l:?}");
+        assert!(l.call.is_some(), "{l:?}");
+    }
+
+    /// The inline call sequence reads a live closure, prototype and state
+    /// through these offsets: each must land on the field it names.
+    #[test]
+    fn call_layout_reads_real_objects() {
+        use crate::function::Function;
+        use crate::value::Value;
+        let cl = super::layout().call.expect("call layout");
+        let engine = crate::Engine::new();
+        engine.load_module("m", b"local up = 1\nfunction f(x, y) return x + y + up + 0.5 end").unwrap();
+        let mut state = engine.new_state();
+        state.require("m").unwrap();
+        let st: &mut crate::state::State = &mut state;
+        let name = st.new_str(b"f");
+        let Value::Func(g) = st.globals.get().get_str(name) else { panic!("f is a function") };
+        let Function::Lua(c) = g.get() else { panic!("f is a Lua function") };
+        let print = st.new_str(b"print");
+        let Value::Func(native) = st.globals.get().get_str(print) else { panic!("print") };
+        let word = |p: usize, off: i32| unsafe { *((p as isize + off as isize) as *const u64) };
+        let byte = |p: usize, off: i32| unsafe { *((p as isize + off as isize) as *const u8) };
+        // SAFETY (all reads): offsets inside live objects, as asserted.
+        let v = Value::Func(g);
+        assert_eq!(unsafe { *(&v as *const Value as *const i64) }, cl.tag_func);
+        let (f, n) = (g.addr(), native.addr());
+        assert_eq!((byte(f, cl.func_disc), byte(n, cl.func_disc)), (0, 1));
+        let p = c.proto_ptr as usize;
+        assert_eq!(p, c.proto() as *const _ as usize);
+        assert_eq!(word(f, cl.closure_proto) as usize, p);
+        assert_eq!(word(f, cl.closure_key_lo), c.key_lo);
+        assert_eq!(word(f, cl.closure_upvals) as usize, c.upvals.as_ptr() as usize);
+        let inst = word(f, cl.closure_inst) as usize;
+        assert_eq!(word(inst, cl.inst_consts) as usize, c.inst.get().consts.as_ptr() as usize);
+        let proto = c.proto();
+        assert_eq!((byte(p, cl.proto_nparams), byte(p, cl.proto_is_vararg), byte(p, cl.proto_maxstack)), (2, 0, proto.maxstack));
+        proto.jit.hot.store(12345, std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(word(p, cl.proto_hot), 12345);
+        assert_eq!(word(p, cl.proto_calls), proto.feedback.call_count());
+        let s = st as *const crate::state::State as usize;
+        assert_eq!(word(s, cl.state_stack_ptr) as usize, st.stack.as_ptr() as usize);
+        assert_eq!(word(s, cl.state_stack_len) as usize, st.stack.len());
+        st.frames.reserve(3);
+        assert_eq!(word(s, cl.state_frames_ptr) as usize, st.frames.as_ptr() as usize);
+        assert_eq!(word(s, cl.state_frames_len) as usize, st.frames.len());
+        assert_eq!(word(s, cl.state_frames_cap) as usize, st.frames.capacity());
+        assert_eq!(word(s, cl.state_max_depth) as usize, st.budget.max_depth);
+        assert_eq!(word(s, cl.state_call_weight), st.tier.call_weight);
+        assert_eq!(word(s, cl.state_threshold2), st.tier.threshold2);
+        assert_eq!(byte(s, cl.state_eager), st.tier.eager);
+        assert_eq!(byte(s, cl.state_profiling), st.profiling as u8);
+        assert_eq!(word(s, cl.state_top) as usize, st.top);
+        st.jit_nret = 77;
+        assert_eq!(word(s, cl.state_jit_nret), 77);
+        st.open_upvals.reserve(2);
+        assert_eq!(word(s, cl.state_open_upvals_ptr) as usize, st.open_upvals.as_ptr() as usize);
+        assert_eq!(word(s, cl.state_open_upvals_len) as usize, st.open_upvals.len());
     }
 }
 
