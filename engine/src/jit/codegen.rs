@@ -50,9 +50,12 @@ pub(crate) struct Compiler {
     isa_opt: OwnedTargetIsa,
     ctx: Context,
     fbc: FunctionBuilderContext,
+    /// The shared frame-push and return routines (`stubs.rs`).
+    stubs: Option<stubs::Stubs>,
 }
 
 mod call;
+mod stubs;
 pub(crate) mod tier2;
 
 impl Compiler {
@@ -70,7 +73,9 @@ impl Compiler {
                 .finish(settings::Flags::new(fb))
                 .map_err(|e| format!("cranelift ISA: {e}"))
         };
-        Ok(Compiler { isa: isa("none")?, isa_opt: isa("speed")?, ctx: Context::new(), fbc: FunctionBuilderContext::new() })
+        let isa_opt = isa("speed")?;
+        let stubs = stubs::stubs(&isa_opt);
+        Ok(Compiler { isa: isa("none")?, isa_opt, ctx: Context::new(), fbc: FunctionBuilderContext::new(), stubs })
     }
 
     /// Compiles `proto` at tier 1. `profiling`: emit feedback recording.
@@ -113,6 +118,7 @@ impl Compiler {
             let resume = b.import_signature(resume);
             let compiled = b.import_signature(sig.clone());
             let mut t = Translator::new(&mut b, proto, [helper, fast, call, resume, compiled], profiling, &ic, plan);
+            t.call_stubs = self.stubs;
             t.use_profile = (profiling || plan.is_some()) && use_profile;
             t.translate();
             b.finalize(module.target_config());
@@ -196,6 +202,8 @@ struct Translator<'a, 'b> {
     resume: SigRef,
     /// A compiled function's own signature (`JitFn`), for direct calls.
     compiled: SigRef,
+    /// The call and return stubs (`stubs.rs`), if any.
+    call_stubs: Option<stubs::Stubs>,
     prof: bool,
     /// Emit fast paths only where feedback saw their types.
     use_profile: bool,
@@ -254,6 +262,7 @@ impl<'a, 'b> Translator<'a, 'b> {
             call,
             resume,
             compiled,
+            call_stubs: None,
             prof,
             use_profile: false,
             mf: MemFlagsData::trusted(),
@@ -668,11 +677,17 @@ impl<'a, 'b> Translator<'a, 'b> {
     /// `Call` / `Return` helpers.
     fn call_helper4(&mut self, f: *const u8, pc: usize, a: usize, b: usize, c: usize) -> ir::Value {
         let fp = self.iconst(f as i64);
+        let args = self.helper4_args(pc, a, b, c);
+        let call = self.b.ins().call_indirect(self.call, fp, &args);
+        self.b.inst_results(call)[0]
+    }
+
+    /// What a `(state, ops, proto, pc)` helper gets.
+    fn helper4_args(&mut self, pc: usize, a: usize, b: usize, c: usize) -> [ir::Value; 4] {
         let ops = self.iconst(Self::pack(a, b, c));
         let proto = self.iconst(self.p as *const Proto as i64);
         let pcv = self.iconst(pc as i64);
-        let call = self.b.ins().call_indirect(self.call, fp, &[self.state, ops, proto, pcv]);
-        self.b.inst_results(call)[0]
+        [self.state, ops, proto, pcv]
     }
 
     /// Runs instruction `pc` in the interpreter, then continues at whichever

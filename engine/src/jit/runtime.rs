@@ -113,6 +113,12 @@ pub(crate) struct CallLayout {
     pub proto_tier: i32,
     pub proto_opt: i32,
     pub proto_calls: i32,
+    /// From a `*const Proto`: the feedback sites' and call targets' pointer
+    /// words, and a site's size and `bits` offset.
+    pub proto_sites: i32,
+    pub proto_targets: i32,
+    pub site_size: i64,
+    pub site_bits: i32,
     /// From the state.
     pub state_stack_ptr: i32,
     pub state_stack_len: i32,
@@ -220,6 +226,10 @@ fn call_layout() -> Option<CallLayout> {
         proto_tier: o(offset_of!(Proto, jit.tier)),
         proto_opt: o(offset_of!(Proto, jit.opt)),
         proto_calls: o(offset_of!(Proto, feedback.calls)),
+        proto_sites: o(offset_of!(Proto, feedback.sites) + 8 * slice_ptr),
+        proto_targets: o(offset_of!(Proto, feedback.targets) + 8 * slice_ptr),
+        site_size: std::mem::size_of::<crate::profile::Site>() as i64,
+        site_bits: o(offset_of!(crate::profile::Site, bits)),
         state_stack_ptr: o(stack + 8 * sptr),
         state_stack_len: o(stack + 8 * slen),
         state_frames_ptr: o(frames + 8 * fptr),
@@ -479,6 +489,9 @@ mod tests {
         proto.jit.hot.store(12345, std::sync::atomic::Ordering::Relaxed);
         assert_eq!(word(p, cl.proto_hot), 12345);
         assert_eq!(word(p, cl.proto_calls), proto.feedback.call_count());
+        let site = word(p, cl.proto_sites) as usize + 3 * cl.site_size as usize + cl.site_bits as usize;
+        assert_eq!(site, proto.feedback.sites[3].bits.as_ptr() as usize);
+        assert_eq!(word(p, cl.proto_targets) as usize + 8 * 3, proto.feedback.targets[3].as_ptr() as usize);
         let s = st as *const crate::state::State as usize;
         assert_eq!(word(s, cl.state_stack_ptr) as usize, st.stack.as_ptr() as usize);
         assert_eq!(word(s, cl.state_stack_len) as usize, st.stack.len());
