@@ -32,6 +32,16 @@ function drive(n, float_from)
   return s
 end
 
+function phases(n, tail)
+  local s = 0
+  for i = 1, n do s = s + i end
+  local f, g = 0.5, 0.25
+  if tail then
+    for _ = 1, 10 do f = f + g end
+  end
+  return s, f
+end
+
 function long_loop(n)
   local s, j = 0, 0
   for i = 1, n do
@@ -107,6 +117,24 @@ fn an_int_speculation_that_starts_failing_deopts_then_is_compiled_away() {
     let events = e.tier_events(0);
     assert!(events.iter().any(|ev| ev.kind == TierEventKind::Deopt && ev.name == "add" && ev.guard == Some(GuardKind::OperandType)));
     assert!(events.iter().filter(|ev| ev.kind == TierEventKind::Compiled && ev.name == "add" && ev.tier == 2).count() >= 2);
+}
+
+#[test]
+fn code_the_profile_never_reached_is_compiled_generic_not_guessed_integer() {
+    let e = engine(auto(4, 4));
+    let mut st = e.new_state();
+    st.require("m").unwrap();
+    // The first loop gets hot and its integer sites profiled; the float
+    // additions in the tail never run before tier 2 compiles `phases`.
+    for _ in 0..4 {
+        call(&mut st, "phases", &[LuaValue::Int(3000), LuaValue::Bool(false)]);
+    }
+    assert_eq!(e.function_tier(key_of(&e, "phases")).unwrap().tier, 2);
+    let got = call(&mut st, "phases", &[LuaValue::Int(10), LuaValue::Bool(true)]);
+    assert_eq!(got, vec![LuaValue::Int(55), LuaValue::Float(3.0)]);
+    let stats = e.jit_stats();
+    let guessed = stats.deopt_sites.iter().filter(|d| d.name == "phases" && d.guard == Some(GuardKind::OperandType)).count();
+    assert_eq!(guessed, 0, "no integer guess on unreached float code: {:?}", stats.deopt_sites);
 }
 
 #[test]

@@ -141,6 +141,12 @@ impl Plan {
                 }
             }
         }
+        // Whether any arithmetic or comparison here has run: then a site
+        // that has not is code the profile never reached, not integer
+        // arithmetic (guessing so only buys deopts and a recompile).
+        let profiled = p.code.iter().enumerate().any(|(pc, op)| {
+            (speculable_operands(op).is_some() || matches!(op, Op::Unm { .. })) && p.feedback.sites[pc].bits.load(Relaxed) != 0
+        });
         let mut spec = vec![Spec::None; n];
         let mut cold = vec![None; n];
         for (pc, op) in p.code.iter().enumerate() {
@@ -148,7 +154,7 @@ impl Plan {
             let site = &p.feedback.sites[pc];
             if let Some((b, c)) = speculable_operands(op) {
                 if !Self::banned(&outcomes, o, GuardKind::OperandType, deopt_limit) {
-                    spec[pc] = binary_spec(p, op, b, c, site.bits.load(Relaxed));
+                    spec[pc] = binary_spec(p, op, b, c, site.bits.load(Relaxed), profiled);
                 }
                 // A speculated comparison is all inline code, so one of its
                 // sides can be left out like a test's.
@@ -167,6 +173,7 @@ impl Plan {
                     }
                     let bits = site.bits.load(Relaxed) & 0xf;
                     spec[pc] = match bits {
+                        0 if profiled => Spec::None,
                         0 | types::INT => Spec::Int,
                         types::FLOAT => Spec::Float,
                         _ => Spec::None,
@@ -487,9 +494,11 @@ pub(crate) fn speculable_operands(op: &Op) -> Option<(u16, u16)> {
 }
 
 /// The speculation for a binary site from its operand type bits (low
-/// nibble: left operand, high: right). A site that never ran is assumed
-/// to be integer arithmetic (a guard makes the guess safe).
-fn binary_spec(p: &Proto, op: &Op, b: u16, c: u16, bits: u8) -> Spec {
+/// nibble: left operand, high: right). A site that never ran in a function
+/// with no profile at all (`--tier 2` on a first call) is assumed to be
+/// integer arithmetic (a guard makes the guess safe); in a `profiled` one
+/// it gets generic code.
+fn binary_spec(p: &Proto, op: &Op, b: u16, c: u16, bits: u8, profiled: bool) -> Spec {
     let konst = |x: u16| (x >= RK_CONST).then(|| &p.consts[(x - RK_CONST) as usize]);
     let (kb, kc) = (konst(b), konst(c));
     for k in [kb, kc].into_iter().flatten() {
@@ -507,6 +516,9 @@ fn binary_spec(p: &Proto, op: &Op, b: u16, c: u16, bits: u8) -> Spec {
         return Spec::None;
     }
     if bits == 0 {
+        if profiled {
+            return Spec::None;
+        }
         return if has_float_const { if float_ok { Spec::Float } else { Spec::None } } else { Spec::Int };
     }
     if regs.iter().all(|&s| s == types::INT) && !has_float_const {
