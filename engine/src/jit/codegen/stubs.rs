@@ -40,7 +40,12 @@ use crate::state::STACK_EXTRA;
 /// `jit_call_enter` and `jit_return`.
 #[derive(Clone, Copy)]
 pub(crate) struct Stubs {
+    /// Stands in for `jit_call_enter`: pushes a plain call's frame and
+    /// returns the callee's code tagged with `DIRECT_CALL`, with
+    /// `State::jit_regs`, `jit_consts`, `jit_upvals` and `jit_call_level`
+    /// set for calling it.
     pub push: usize,
+    /// Stands in for `jit_return`: the common return, giving `RETURNED`.
     pub ret: usize,
 }
 
@@ -200,10 +205,10 @@ fn all(g: &mut StubGen, conds: &[ir::Value]) -> ir::Value {
     acc
 }
 
-/// The push stub (see [`Stubs::push`]). Only the two checks that guard
-/// further loads (a function value, a Lua closure) branch on their own;
-/// every other condition reads memory that is valid either way and is
-/// folded into one test.
+/// The push stub (see [`Stubs::push`]): one well-predicted branch per
+/// check, and values re-read after the checks rather than kept live
+/// across them (one combined test kept everything live to the end, and
+/// the spills cost more than the branches).
 pub(super) fn emit_push(g: &mut StubGen, [st, ops, caller_proto, pc]: [ir::Value; 4]) {
     let (lay, cl) = (g.lay, g.cl);
     let [a, b, c] = g.unpack(ops);
