@@ -42,6 +42,98 @@ function phases(n, tail)
   return s, f
 end
 
+function sum_array(t, lo, hi)
+  local s = 0
+  for i = lo, hi do s = s + t[i] end
+  return s
+end
+
+function fill(t, n)
+  for i = 1, n do t[i] = i * 2 end
+  return #t
+end
+
+function sum_meta(n, attach)
+  local t = {}
+  for i = 1, n do t[i] = i end
+  local s = 0
+  for i = 1, n do
+    if attach and i == n // 2 then
+      t[n] = nil
+      setmetatable(t, { __index = function(_, k) return 1000 * k end })
+    end
+    s = s + t[i]
+  end
+  return s
+end
+
+-- kind: "array" (1..n in the array part), "hash" (2..n in the hash
+-- part: with no key 1 nothing moves them to the array part) or "float"
+-- (1.5..n+0.5 in the array part)
+function make(kind, n)
+  local t = {}
+  if kind == "hash" then
+    for i = n, 2, -1 do t[i] = i end
+  else
+    for i = 1, n do t[i] = kind == "float" and i + 0.5 or i end
+  end
+  return t
+end
+
+function sum_of(kind, n) return sum_array(make(kind, n), kind == "hash" and 2 or 1, n) end
+
+function fill_then_sum(len, n)
+  local t = make("array", len)
+  return fill(t, n), sum_array(t, 1, n)
+end
+
+-- variant: "same" (every point { x, y }), "wide" (the last point has
+-- twenty more fields, so `x` sits in another hash slot), "nil" (the last
+-- point loses `x` and gets it back through `__index`), "string" (the last
+-- point is a string)
+function sum_points(n, variant)
+  local ps = {}
+  for i = 1, n do ps[i] = { x = i, y = -i } end
+  local last = ps[n]
+  if variant == "wide" then
+    last = {}
+    for j = 1, 20 do last["f" .. j] = j end
+    last.x, last.y = n, -n
+  elseif variant == "nil" then
+    last.x = nil
+    setmetatable(last, { __index = function(_, k) return 1000 end })
+  elseif variant == "string" then
+    last = "point"
+  end
+  ps[n] = last
+  return sum_x(ps, n)
+end
+
+function sum_x(ps, n)
+  local s = 0
+  for i = 1, n do s = s + ps[i].x end
+  return s
+end
+
+-- Moves every point's x by dx; with `chain`, the last point is first made
+-- the `__index` of another table (so it is in a cached lookup chain) and
+-- that table's inherited `x` is read back after the move.
+function move_points(n, dx, chain)
+  local ps = {}
+  for i = 1, n do ps[i] = { x = i, y = -i } end
+  local child = setmetatable({}, { __index = ps[n] })
+  local before = chain and child.x or 0
+  move_x(ps, n, dx)
+  return sum_x(ps, n), before, chain and child.x or 0
+end
+
+function move_x(ps, n, dx)
+  for i = 1, n do
+    local p = ps[i]
+    p.x = p.x + dx
+  end
+end
+
 function long_loop(n)
   local s, j = 0, 0
   for i = 1, n do
@@ -135,6 +227,141 @@ fn code_the_profile_never_reached_is_compiled_generic_not_guessed_integer() {
     let stats = e.jit_stats();
     let guessed = stats.deopt_sites.iter().filter(|d| d.name == "phases" && d.guard == Some(GuardKind::OperandType)).count();
     assert_eq!(guessed, 0, "no integer guess on unreached float code: {:?}", stats.deopt_sites);
+}
+
+/// Runs `f` until `name` is at tier 2 (at most 2000 runs).
+fn until_tier2(e: &Engine, name: &str, mut f: impl FnMut()) {
+    for _ in 0..2000 {
+        f();
+        if e.function_tier(key_of(e, name)).unwrap().tier == 2 {
+            return;
+        }
+    }
+    panic!("{name} never reached tier 2: {:?}", e.function_tier(key_of(e, name)));
+}
+
+/// Deopt sites of `name` for guard `kind`.
+fn sites(e: &Engine, name: &str, kind: GuardKind) -> Vec<ember_engine::DeoptSite> {
+    e.jit_stats().deopt_sites.into_iter().filter(|d| d.name == name && d.guard == Some(kind)).collect()
+}
+
+#[test]
+fn an_array_read_that_meets_a_hash_part_or_a_float_deopts_then_is_compiled_away() {
+    let e = engine(auto(4, 4));
+    let mut st = e.new_state();
+    st.require("m").unwrap();
+    let sum = |st: &mut ember_engine::State, kind: &str| call(st, "sum_of", &[LuaValue::str(kind), LuaValue::Int(100)]);
+    until_tier2(&e, "sum_array", || assert_eq!(sum(&mut st, "array"), vec![LuaValue::Int(5050)]));
+    assert!(sites(&e, "sum_array", GuardKind::ArrayBounds).is_empty());
+    // The same keys, but in the hash part: the bounds guard fails, the
+    // interpreter finishes the call, and past the limit the read is
+    // compiled generic.
+    for _ in 0..10 {
+        assert_eq!(sum(&mut st, "hash"), vec![LuaValue::Int(5049)]);
+    }
+    let site = sites(&e, "sum_array", GuardKind::ArrayBounds);
+    assert_eq!(site.len(), 1, "{site:?}");
+    assert!(site[0].count >= 4 && site[0].count <= 8, "deopts stop soon after the limit: {site:?}");
+    assert!(site[0].last_reason.contains("outside the array part"), "{site:?}");
+    let before = deopts_in(&e, "sum_array");
+    assert_eq!(sum(&mut st, "hash"), vec![LuaValue::Int(5049)]);
+    assert_eq!(sum(&mut st, "array"), vec![LuaValue::Int(5050)]);
+    assert_eq!(deopts_in(&e, "sum_array"), before, "the recompiled code no longer speculates there");
+    // A fresh engine: the element type the plan guarded changes instead.
+    let e = engine(auto(4, 4));
+    let mut st = e.new_state();
+    st.require("m").unwrap();
+    until_tier2(&e, "sum_array", || assert_eq!(sum(&mut st, "array"), vec![LuaValue::Int(5050)]));
+    assert_eq!(sum(&mut st, "float"), vec![LuaValue::Float(5100.0)]);
+    let site = sites(&e, "sum_array", GuardKind::ArrayBounds);
+    assert!(site.len() == 1 && site[0].last_reason.contains("was a float"), "{site:?}");
+}
+
+#[test]
+fn a_metatable_attached_mid_loop_to_an_array_with_a_hole_is_honoured() {
+    let e = engine(auto(4, 4));
+    let mut st = e.new_state();
+    st.require("m").unwrap();
+    until_tier2(&e, "sum_meta", || {
+        assert_eq!(call(&mut st, "sum_meta", &[LuaValue::Int(100), LuaValue::Bool(false)]), vec![LuaValue::Int(5050)])
+    });
+    // Halfway through the loop the table gets `__index` and loses its last
+    // element: the read of the hole deoptimizes and the interpreter calls
+    // `__index` (1000 * 100 instead of 100).
+    let want = vec![LuaValue::Int(5050 - 100 + 100_000)];
+    for _ in 0..3 {
+        assert_eq!(call(&mut st, "sum_meta", &[LuaValue::Int(100), LuaValue::Bool(true)]), want);
+    }
+    let site = sites(&e, "sum_meta", GuardKind::ArrayBounds);
+    assert!(site.len() == 1 && site[0].last_reason.contains("held nil"), "{site:?}");
+}
+
+#[test]
+fn an_array_store_past_the_end_deopts_and_the_interpreter_appends() {
+    let e = engine(auto(4, 4));
+    let mut st = e.new_state();
+    st.require("m").unwrap();
+    until_tier2(&e, "fill", || {
+        assert_eq!(
+            call(&mut st, "fill_then_sum", &[LuaValue::Int(100), LuaValue::Int(100)]),
+            vec![LuaValue::Int(100), LuaValue::Int(10100)]
+        )
+    });
+    // A shorter table: stores past its end are appends, which the
+    // speculated store leaves to the interpreter.
+    assert_eq!(call(&mut st, "fill_then_sum", &[LuaValue::Int(10), LuaValue::Int(100)]), vec![LuaValue::Int(100), LuaValue::Int(10100)]);
+    let site = sites(&e, "fill", GuardKind::ArrayBounds);
+    assert!(site.len() == 1 && site[0].last_reason.contains("outside the array part"), "{site:?}");
+}
+
+#[test]
+fn a_field_read_moved_to_another_slot_or_nil_deopts_and_is_compiled_away() {
+    let e = engine(auto(4, 4));
+    let mut st = e.new_state();
+    st.require("m").unwrap();
+    let sum = |st: &mut ember_engine::State, variant: &str| call(st, "sum_points", &[LuaValue::Int(50), LuaValue::str(variant)]);
+    until_tier2(&e, "sum_x", || assert_eq!(sum(&mut st, "same"), vec![LuaValue::Int(1275)]));
+    assert!(sites(&e, "sum_x", GuardKind::FieldSlot).is_empty());
+    // A point whose `x` lives in another hash slot: the slot guard fails.
+    assert_eq!(sum(&mut st, "wide"), vec![LuaValue::Int(1275)]);
+    let site = sites(&e, "sum_x", GuardKind::FieldSlot);
+    assert!(site.len() == 1 && site[0].last_reason.contains("'x' was an integer in hash slot"), "{site:?}");
+    // A field that became nil, with `__index` supplying it.
+    assert_eq!(sum(&mut st, "nil"), vec![LuaValue::Int(1275 - 50 + 1000)]);
+    let site = sites(&e, "sum_x", GuardKind::FieldSlot);
+    assert!(site.len() == 1 && site[0].last_reason.contains("'x' was nil"), "{site:?}");
+    // Not a table: the interpreter raises lua5.4's error.
+    let err = st.call("sum_points", &[LuaValue::Int(50), LuaValue::str("string")]).unwrap_err().to_string();
+    assert!(err.contains("attempt to perform arithmetic on a nil value (field 'x')"), "{err}");
+    let site = sites(&e, "sum_x", GuardKind::FieldSlot);
+    assert!(site.len() == 1 && site[0].last_reason.contains("the object was"), "{site:?}");
+    // Past the limit the read is compiled with tier 1's inline cache.
+    for _ in 0..6 {
+        assert_eq!(sum(&mut st, "wide"), vec![LuaValue::Int(1275)]);
+    }
+    let before = deopts_in(&e, "sum_x");
+    assert_eq!(sum(&mut st, "wide"), vec![LuaValue::Int(1275)]);
+    assert_eq!(sum(&mut st, "same"), vec![LuaValue::Int(1275)]);
+    assert_eq!(deopts_in(&e, "sum_x"), before, "the recompiled code no longer speculates there");
+    assert_eq!(e.function_tier(key_of(&e, "sum_x")).unwrap().tier, 2);
+}
+
+#[test]
+fn a_field_write_to_a_table_in_a_lookup_chain_deopts_and_retires_cached_lookups() {
+    let e = engine(auto(4, 4));
+    let mut st = e.new_state();
+    st.require("m").unwrap();
+    let mv =
+        |st: &mut ember_engine::State, chain: bool| call(st, "move_points", &[LuaValue::Int(50), LuaValue::Int(10), LuaValue::Bool(chain)]);
+    let plain = vec![LuaValue::Int(1775), LuaValue::Int(0), LuaValue::Int(0)];
+    until_tier2(&e, "move_x", || assert_eq!(mv(&mut st, false), plain));
+    assert!(sites(&e, "move_x", GuardKind::FieldSlot).is_empty());
+    // The last point now backs another table's inherited `x`: the write
+    // must go through the runtime, which retires the cached lookup, so the
+    // child sees 60 after the move, not the 50 it cached before it.
+    assert_eq!(mv(&mut st, true), vec![LuaValue::Int(1775), LuaValue::Int(50), LuaValue::Int(60)]);
+    let site = sites(&e, "move_x", GuardKind::FieldSlot);
+    assert!(site.len() == 1 && site[0].last_reason.contains("lookup chain"), "{site:?}");
 }
 
 #[test]

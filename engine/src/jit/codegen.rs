@@ -101,7 +101,14 @@ impl Compiler {
         let fid = module.declare_anonymous_function(&sig).map_err(|e| e.to_string())?;
         self.ctx.clear();
         self.ctx.func.signature = sig.clone();
-        let ic: Box<[AtomicU32]> = (0..proto.code.len()).map(|_| AtomicU32::new(u32::MAX)).collect();
+        // A tier-2 unit starts its cells at the slots its field guards
+        // expect, so a recompile (which reads them from this unit, now the
+        // cached one) keeps them.
+        let hint = |pc: usize| match plan.map(|p| p.spec[pc]) {
+            Some(crate::jit::speculate::Spec::Field { slot, .. }) => slot,
+            _ => u32::MAX,
+        };
+        let ic: Box<[AtomicU32]> = (0..proto.code.len()).map(|pc| AtomicU32::new(hint(pc))).collect();
         {
             let mut b = FunctionBuilder::new(&mut self.ctx.func, &mut self.fbc);
             let mut helper = sig.clone();
@@ -427,6 +434,16 @@ impl<'a, 'b> Translator<'a, 'b> {
     }
     /// Stores constant or register operand `x` into register `dst`.
     fn store_operand(&mut self, dst_addr: ir::Value, doff: i32, x: u16) {
+        // Tier 2: a number the plan proves is stored from its SSA copy
+        // (memory holds the same value; this skips reloading it).
+        let known = if x < RK_CONST { self.known(x) } else { Ty::Any };
+        if matches!(known, Ty::Int | Ty::Float) {
+            let (t, v) = if known == Ty::Int { (tag::INT, self.int(x)) } else { (tag::FLOAT, self.float(x)) };
+            let t = self.iconst(t);
+            self.b.ins().store(self.mf, t, dst_addr, doff);
+            self.b.ins().store(self.mf, v, dst_addr, doff + 8);
+            return;
+        }
         if x < RK_CONST {
             let regs = self.regs();
             self.copy(dst_addr, doff, regs, 16 * x as i32);

@@ -174,7 +174,7 @@ pub struct TierEvent {
     pub bytecodes: u32,
     /// Why it was rejected (Rejected); what the guard found (Deopt); why
     /// it was pinned (Pinned); what a tier-2 compile speculates
-    /// (`speculates: int 5, float 2, cold branches 1`).
+    /// (`speculates: int 5, float 2, array 3, cold branches 1`).
     pub reason: Option<String>,
     /// What asked for the compile (Compiled, Rejected).
     pub trigger: Option<CompileTrigger>,
@@ -300,8 +300,10 @@ const EVENT_LOG: usize = 10_000;
 /// One compilation unit: its own JITModule, so it can be freed alone.
 struct Unit {
     module: Option<cranelift_jit::JITModule>,
-    /// Inline-cache cells the code points into; freed with it.
-    _ic: Box<[AtomicU32]>,
+    /// Inline-cache cells the code points into; freed with it. Tier 2
+    /// reads a tier-1 unit's cells as the hash slots its field guards
+    /// expect.
+    ic: Box<[AtomicU32]>,
     proto: Arc<Proto>,
     bytes: usize,
     code_bytes: usize,
@@ -859,6 +861,14 @@ impl Jit {
 }
 
 impl Shared {
+    /// The hash slot each field site of `proto` last found its key in, as
+    /// its cached tier-1 unit's inline caches hold them (`u32::MAX`: none;
+    /// empty without a tier-1 unit).
+    fn field_slots(&self, proto: &Arc<Proto>) -> Vec<u32> {
+        let cache = self.cache.lock().expect("cache lock");
+        cache.units.get(&(Arc::as_ptr(proto) as usize)).map_or_else(Vec::new, |u| u.ic.iter().map(|c| c.load(Relaxed)).collect())
+    }
+
     fn compile_and_publish(
         &self,
         compiler: &mut Compiler,
@@ -876,7 +886,8 @@ impl Shared {
         let mut speculations = None;
         let result = if tier == 2 {
             let limit = self.config.read().expect("config lock").deopt_limit;
-            let plan = speculate::Plan::build(proto, limit);
+            let slots = self.field_slots(proto);
+            let plan = speculate::Plan::build(proto, limit, &slots);
             speculations = Some(format!("speculates: {}", plan.summary()));
             compiler.compile_optimized(proto, &plan)
         } else {
@@ -898,8 +909,7 @@ impl Shared {
         let bytes = code_bytes.div_ceil(PAGE).max(1) * PAGE;
         let limit = self.config.read().expect("config lock").code_cache_bytes;
         let id = Arc::as_ptr(proto) as usize;
-        let mut unit =
-            Unit { module: Some(module), _ic: ic, proto: proto.clone(), bytes, code_bytes, hot_mark: proto.jit.hot.load(Relaxed) };
+        let mut unit = Unit { module: Some(module), ic, proto: proto.clone(), bytes, code_bytes, hot_mark: proto.jit.hot.load(Relaxed) };
         {
             let mut cache = self.cache.lock().expect("cache lock");
             if bytes > limit {
@@ -1271,7 +1281,7 @@ pub fn compile_for_measurement(proto: &Proto, use_profile: bool) -> Result<usize
 /// As [`compile_for_measurement`], at tier 2 with the plan the function's
 /// feedback gives now (criterion benchmark `tier2_compile`).
 pub fn compile_for_measurement_tier2(proto: &Proto) -> Result<usize, String> {
-    let plan = speculate::Plan::build(proto, TieringConfig::default().deopt_limit);
+    let plan = speculate::Plan::build(proto, TieringConfig::default().deopt_limit, &[]);
     measure(proto, |c| c.compile_optimized(proto, &plan))
 }
 

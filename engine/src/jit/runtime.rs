@@ -152,6 +152,14 @@ pub(crate) struct CallLayout {
     pub frame_protected_depth: i32,
 }
 
+impl Layout {
+    /// Whether the array part's pointer and length were found (array fast
+    /// paths and tier 2's array speculation need both).
+    pub(crate) fn array_fast_paths(&self) -> bool {
+        self.table_arr_ptr.is_some() && self.table_arr_len.is_some()
+    }
+}
+
 pub(crate) fn layout() -> &'static Layout {
     static L: std::sync::OnceLock<Layout> = std::sync::OnceLock::new();
     L.get_or_init(|| {
@@ -433,13 +441,73 @@ fn deopt_reason(st: &State, p: &crate::bytecode::Proto, base: usize, pc: usize, 
         }
     };
     let Some(op) = p.code.get(pc) else { return "guard failed".into() };
+    let field_key = match op {
+        Op::GetField { k, .. } | Op::SetField { k, .. } => st.frames.last().and_then(|f| match f.closure.get() {
+            crate::function::Function::Lua(cl) => cl.inst.get().consts.get(*k as usize).copied(),
+            _ => None,
+        }),
+        _ => None,
+    };
     let cold_branch = super::codegen::tier2::kind_code(crate::profile::GuardKind::ColdBranch);
+    let array = super::codegen::tier2::kind_code(crate::profile::GuardKind::ArrayBounds);
+    let array_miss = |obj: u8, key: u16| -> String {
+        let Some(Value::Table(t)) = st.stack.get(base + obj as usize) else { return format!("the object was {}", ty(obj as u16)) };
+        let k = if key >= RK_CONST {
+            match p.consts.get((key - RK_CONST) as usize) {
+                Some(crate::bytecode::Constant::Int(i)) => Value::Int(*i),
+                _ => Value::Nil,
+            }
+        } else {
+            st.stack.get(base + key as usize).copied().unwrap_or(Value::Nil)
+        };
+        let Value::Int(i) = k else { return format!("the key was {}", ty(key)) };
+        let len = t.get().arr.len();
+        if i < 1 || i as usize > len {
+            return format!("the key {i} was outside the array part (length {len})");
+        }
+        match t.get().arr[i as usize - 1] {
+            Value::Nil => format!("the array slot {i} held nil"),
+            Value::Int(_) => format!("the element {i} was an integer"),
+            Value::Float(_) => format!("the element {i} was a float"),
+            v => format!("the element {i} was a {}", v.type_name()),
+        }
+    };
+    let field = super::codegen::tier2::kind_code(crate::profile::GuardKind::FieldSlot);
+    let field_miss = |obj: u8, key: Option<Value>| -> String {
+        let Some(Value::Table(t)) = st.stack.get(base + obj as usize) else { return format!("the object was {}", ty(obj as u16)) };
+        let Some(key) = key else { return "guard failed".into() };
+        let name = match key {
+            Value::Str(s) => String::from_utf8_lossy(s.get().as_bytes()).into_owned(),
+            _ => "?".into(),
+        };
+        match (t.get().get_str(key), t.get().str_slot(key)) {
+            (Value::Nil, _) => format!("the field '{name}' was nil"),
+            (v, Some(s)) => format!("the field '{name}' was {} in hash slot {s}", value_kind(v)),
+            (v, None) => format!("the field '{name}' was {}", value_kind(v)),
+        }
+    };
     match (code, super::speculate::speculable_operands(op), op) {
+        (c, _, Op::GetField { b, .. }) if c == field => field_miss(*b, field_key),
+        (c, _, Op::SetField { a, .. }) if c == field => match st.stack.get(base + *a as usize) {
+            Some(Value::Table(t)) if t.get().in_lookup_chain.get() => "the table is in an inherited-lookup chain".into(),
+            _ => field_miss(*a, field_key),
+        },
         (super::codegen::tier2::ENTRY_CHECK, ..) => "a register's type changed since the guard that typed it".into(),
         (c, ..) if c == cold_branch => "the branch the profile showed as never taken was taken".into(),
+        (c, _, Op::GetTable { b, c: key, .. }) if c == array => array_miss(*b, *key),
+        (c, _, Op::SetTable { a, b: key, .. }) if c == array => array_miss(*a, *key),
         (_, Some((b, c)), _) => format!("operands were {} and {}", ty(b), ty(c)),
         (_, None, Op::Unm { b, .. }) => format!("operand was {}", ty(*b as u16)),
         _ => "guard failed".into(),
+    }
+}
+
+/// "an integer", "a float", "a string", ... for deopt reasons.
+fn value_kind(v: Value) -> String {
+    match v {
+        Value::Int(_) => "an integer".into(),
+        Value::Float(_) => "a float".into(),
+        v => format!("a {}", v.type_name()),
     }
 }
 

@@ -51,6 +51,17 @@ pub(crate) enum Spec {
     Int,
     /// Register operands are floats (integer constants convert).
     Float,
+    /// `GetTable` / `SetTable`: the object is a table, the key an integer
+    /// inside its array part and the slot there not nil (so no metamethod
+    /// can apply); anything else deoptimizes (`ArrayBounds`). For a read,
+    /// the type the value is guarded to have (`Int` / `Float`, or `Any`:
+    /// unchecked).
+    Array(Ty),
+    /// `GetField`: the object is a table whose hash slot `slot` holds the
+    /// field's key with a value that is not nil (where tier 1's inline
+    /// cache last found it); anything else deoptimizes (`FieldSlot`). The
+    /// value is guarded to have type `ty` as for `Array`.
+    Field { slot: u32, ty: Ty },
 }
 
 /// Everything codegen needs to emit tier 2 for one prototype.
@@ -92,12 +103,14 @@ fn cold_side(site: &crate::profile::Site) -> Option<bool> {
 
 impl Plan {
     /// What the plan speculates, for the compile's event and span:
-    /// `int 5, float 2, cold branches 1` (or `none`).
+    /// `int 5, float 2, array 3, cold branches 1` (or `none`).
     pub fn summary(&self) -> String {
         let int = self.spec.iter().filter(|s| matches!(s, Spec::Int)).count();
         let float = self.spec.iter().filter(|s| matches!(s, Spec::Float)).count();
+        let array = self.spec.iter().filter(|s| matches!(s, Spec::Array(_))).count();
+        let field = self.spec.iter().filter(|s| matches!(s, Spec::Field { .. })).count();
         let cold = self.cold.iter().filter(|c| c.is_some()).count();
-        let parts: Vec<String> = [("int", int), ("float", float), ("cold branches", cold)]
+        let parts: Vec<String> = [("int", int), ("float", float), ("array", array), ("field", field), ("cold branches", cold)]
             .iter()
             .filter(|(_, n)| *n > 0)
             .map(|(what, n)| format!("{what} {n}"))
@@ -118,8 +131,9 @@ impl Plan {
     }
 
     /// Builds the plan for `p`. `deopt_limit`: failures after which a
-    /// speculation is no longer made.
-    pub fn build(p: &Proto, deopt_limit: u32) -> Plan {
+    /// speculation is no longer made. `field_slots`: per pc, the hash slot
+    /// tier 1's inline cache last found a field in (`u32::MAX`: none).
+    pub fn build(p: &Proto, deopt_limit: u32, field_slots: &[u32]) -> Plan {
         let n = p.code.len();
         let nregs = p.maxstack as usize + 1;
         let outcomes = p.feedback.outcomes.lock().expect("outcomes lock").clone();
@@ -187,6 +201,47 @@ impl Plan {
                 }
                 _ => {}
             }
+        }
+        // Table reads and writes second: a read's value type is guessed from
+        // the arithmetic that consumes it.
+        for (pc, op) in p.code.iter().enumerate() {
+            let (Op::GetTable { c: key, .. } | Op::SetTable { b: key, .. }) = *op else { continue };
+            let o = ordinal[pc];
+            if Self::banned(&outcomes, o, GuardKind::ArrayBounds, deopt_limit)
+                || Self::banned(&outcomes, o, GuardKind::OperandType, deopt_limit)
+                || !array_only(p.feedback.sites[pc].bits.load(Relaxed))
+                || !crate::jit::runtime::layout().array_fast_paths()
+                || (key >= RK_CONST && !matches!(p.consts[(key - RK_CONST) as usize], Constant::Int(_)))
+            {
+                continue;
+            }
+            spec[pc] = Spec::Array(match *op {
+                Op::GetTable { a, .. } => consumer_type(p, &spec, pc, a as u16),
+                _ => Ty::Any,
+            });
+        }
+        for (pc, op) in p.code.iter().enumerate() {
+            let (a, k, read) = match *op {
+                Op::GetField { a, k, .. } => (a, k, true),
+                // A write to a table made here is an insert (a constructor,
+                // `local t = {} t.x = ...`): no slot to expect.
+                Op::SetField { a, k, .. } if !fresh_table(p, pc, a) => (a, k, false),
+                _ => continue,
+            };
+            let slot = field_slots.get(pc).copied().unwrap_or(u32::MAX);
+            let short_key = matches!(&p.consts[k as usize], Constant::Str(s) if s.len() <= crate::value::SHORT_STRING_MAX);
+            let bits = p.feedback.sites[pc].bits.load(Relaxed);
+            if slot == u32::MAX
+                || !short_key
+                || bits != crate::profile::access::HASH | crate::profile::access::STR_KEY
+                || Self::banned(&outcomes, ordinal[pc], GuardKind::FieldSlot, deopt_limit)
+                || crate::jit::runtime::layout().table_nodes_ptr.is_none()
+                || crate::jit::runtime::layout().table_nodes_len.is_none()
+            {
+                continue;
+            }
+            let ty = if read { consumer_type(p, &spec, pc, a as u16) } else { Ty::Any };
+            spec[pc] = Spec::Field { slot, ty };
         }
         let mut plan = Plan { spec, cold, types: vec![Ty::Unreached; n * nregs], nregs, captured, reached: vec![false; n] };
         plan.infer(p);
@@ -347,7 +402,7 @@ impl Plan {
                         }
                         Ty::Float
                     }
-                    Spec::None => Ty::Any,
+                    Spec::None | Spec::Array(_) | Spec::Field { .. } => Ty::Any,
                 };
                 set(&mut t, a as usize, result);
                 one(t)
@@ -356,7 +411,7 @@ impl Plan {
                 let result = match self.spec[pc] {
                     Spec::Int => Ty::Int,
                     Spec::Float => Ty::Float,
-                    Spec::None => Ty::Any,
+                    Spec::None | Spec::Array(_) | Spec::Field { .. } => Ty::Any,
                 };
                 if result != Ty::Any {
                     set(&mut t, b as usize, result);
@@ -380,7 +435,7 @@ impl Plan {
                         refine(&mut t, b, Ty::Float);
                         refine(&mut t, c, Ty::Float);
                     }
-                    Spec::None => {}
+                    Spec::None | Spec::Array(_) | Spec::Field { .. } => {}
                 }
                 outs.into_iter().map(|succ| (succ, t.clone())).collect()
             }
@@ -423,6 +478,22 @@ impl Plan {
             Op::TForLoop { a, off } => {
                 set(&mut t, a as usize + 2, Ty::Any);
                 vec![(jump_target(off), t.clone()), (next, t)]
+            }
+            // A speculated table access guards its key to be an integer.
+            Op::GetTable { a, c, .. } if matches!(self.spec[pc], Spec::Array(_)) => {
+                refine(&mut t, c, Ty::Int);
+                let Spec::Array(v) = self.spec[pc] else { unreachable!("matched above") };
+                set(&mut t, a as usize, v);
+                one(t)
+            }
+            Op::GetField { a, .. } if matches!(self.spec[pc], Spec::Field { .. }) => {
+                let Spec::Field { ty, .. } = self.spec[pc] else { unreachable!("matched above") };
+                set(&mut t, a as usize, ty);
+                one(t)
+            }
+            Op::SetTable { b, .. } if matches!(self.spec[pc], Spec::Array(_)) => {
+                refine(&mut t, b, Ty::Int);
+                one(t)
             }
             Op::SetTable { .. }
             | Op::SetField { .. }
@@ -471,6 +542,75 @@ impl Plan {
             Op::Return { .. } | Op::TailCall { .. } => vec![],
         }
     }
+}
+
+/// Whether a table-access site only ever hit the array part with an
+/// integer key (no hash part, miss, metamethod or other key kind).
+fn array_only(bits: u8) -> bool {
+    use crate::profile::access::*;
+    bits & (ARRAY | INT_KEY) == ARRAY | INT_KEY && bits & (HASH | MISS | META | STR_KEY | OTHER_KEY) == 0
+}
+
+/// Whether register `t` at `pc` holds a table this function just made:
+/// the nearest earlier instruction that writes it is a `NewTable`. Only a
+/// choice of speculation (the guards make either answer safe), so jumps
+/// into the stretch scanned are ignored.
+fn fresh_table(p: &Proto, pc: usize, t: u8) -> bool {
+    for op in p.code[..pc].iter().rev().take(64) {
+        match *op {
+            Op::NewTable { a, .. } if a == t => return true,
+            Op::Call { a, .. } | Op::VarArg { a, .. } if a <= t => return false,
+            Op::TForCall { a, .. } if a + 3 <= t => return false,
+            Op::SelfOp { a, .. } if a == t || a + 1 == t => return false,
+            Op::LoadNil { a, n } if a <= t && t <= a + n => return false,
+            Op::Move { a, .. }
+            | Op::LoadK { a, .. }
+            | Op::LoadInt { a, .. }
+            | Op::LoadBool { a, .. }
+            | Op::LoadFalseSkip { a }
+            | Op::GetUpval { a, .. }
+            | Op::GetGlobal { a, .. }
+            | Op::LoadEnv { a }
+            | Op::GetTable { a, .. }
+            | Op::GetField { a, .. }
+            | Op::Closure { a, .. }
+            | Op::Concat { a, .. }
+            | Op::Len { a, .. }
+            | Op::Not { a, .. }
+                if a == t =>
+            {
+                return false;
+            }
+            _ => {}
+        }
+    }
+    false
+}
+
+/// The type to guard a table read into `r` at `pc` to have: the one the
+/// speculated arithmetic that reads `r` next, within a few straight-line
+/// instructions, assumes (`matmul`'s `a[i][k] * b[k][j]`); `Any` when
+/// nothing does. Only a choice of guard: the guard makes any answer safe.
+fn consumer_type(p: &Proto, spec: &[Spec], pc: usize, r: u16) -> Ty {
+    for (at, op) in p.code.iter().enumerate().skip(pc + 1).take(6) {
+        if let Some((b, c)) = speculable_operands(op)
+            && (b == r || c == r)
+        {
+            return match spec[at] {
+                Spec::Int if !matches!(op, Op::Div { .. }) => Ty::Int,
+                Spec::Float => Ty::Float,
+                _ => Ty::Any,
+            };
+        }
+        match *op {
+            Op::GetTable { a, b, c } if a as u16 != r && b as u16 != r && c != r => {}
+            Op::GetField { a, b, .. } if a as u16 != r && b as u16 != r => {}
+            Op::Move { a, b } if a as u16 != r && b as u16 != r => {}
+            Op::LoadK { a, .. } | Op::LoadInt { a, .. } if a as u16 != r => {}
+            _ => return Ty::Any,
+        }
+    }
+    Ty::Any
 }
 
 /// The RK operands of a binary instruction tier 2 may speculate on

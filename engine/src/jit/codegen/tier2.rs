@@ -172,10 +172,15 @@ impl<'a, 'b> Translator<'a, 'b> {
     /// is defined, as the plan assumes for the rest of the instruction and
     /// beyond.
     fn guarded(&mut self, r: u16, ty: Ty) -> ir::Value {
+        self.guarded_as(r, ty, GuardKind::OperandType)
+    }
+
+    /// `guarded`, counting a failure as a `kind` failure of this site.
+    fn guarded_as(&mut self, r: u16, ty: Ty, kind: GuardKind) -> ir::Value {
         if self.known(r) == ty {
             return if ty == Ty::Int { self.int(r) } else { self.float(r) };
         }
-        let exit = self.deopt_block(self.pc, GuardKind::OperandType);
+        let exit = self.deopt_block(self.pc, kind);
         let regs = self.regs();
         let t = self.b.ins().load(types::I64, self.mf, regs, 16 * r as i32);
         let ok = self.eq_imm(t, if ty == Ty::Int { tag::INT } else { tag::FLOAT });
@@ -251,9 +256,131 @@ impl<'a, 'b> Translator<'a, 'b> {
                 let (t, e) = if k { (nb, tb) } else { (tb, nb) };
                 self.b.ins().brif(f, t, &[], e, &[]);
             }
+            Op::GetTable { a, b, c } if matches!(spec, Spec::Array(_)) => {
+                let Spec::Array(ty) = spec else { unreachable!("matched above") };
+                let slot = self.array_slot_spec(b as u16, c);
+                let exit = self.deopt_block(pc, GuardKind::ArrayBounds);
+                self.typed_value(a as u16, slot, 0, ty, exit);
+                self.jump(pc + 1);
+            }
+            Op::GetField { a, b, k } if matches!(spec, Spec::Field { .. }) => {
+                let Spec::Field { slot, ty } = spec else { unreachable!("matched above") };
+                let exit = self.deopt_block(pc, GuardKind::FieldSlot);
+                let node = self.field_node_spec(b as u16, k as u32, slot, false);
+                self.typed_value(a as u16, node, 16, ty, exit);
+                self.jump(pc + 1);
+            }
+            Op::SetField { a, k, c } if matches!(spec, Spec::Field { .. }) => {
+                let Spec::Field { slot, .. } = spec else { unreachable!("matched above") };
+                let exit = self.deopt_block(pc, GuardKind::FieldSlot);
+                let node = self.field_node_spec(a as u16, k as u32, slot, true);
+                self.store_over_present(node, 16, c, exit);
+                self.jump(pc + 1);
+            }
+            Op::SetTable { a, b, c } if matches!(spec, Spec::Array(_)) => {
+                let slot = self.array_slot_spec(a as u16, b);
+                let exit = self.deopt_block(pc, GuardKind::ArrayBounds);
+                self.store_over_present(slot, 0, c, exit);
+                self.jump(pc + 1);
+            }
             _ => return false,
         }
         true
+    }
+
+    /// The node at hash slot `slot` of table `obj`, guarded (`FieldSlot`):
+    /// `obj` a table (for a write, not in an inherited-lookup chain, whose
+    /// writes must retire cached lookups), the slot inside its node array,
+    /// and constant `k`'s interned key in it, compared by pointer as the
+    /// inline cache does. Nodes are 32 bytes: key, then value.
+    fn field_node_spec(&mut self, obj: u16, k: u32, slot: u32, write: bool) -> ir::Value {
+        let exit = self.deopt_block(self.pc, GuardKind::FieldSlot);
+        let (Some(np), Some(nl)) = (self.lay.table_nodes_ptr, self.lay.table_nodes_len) else { unreachable!("checked by the plan") };
+        let tt = self.tag(obj);
+        let is_table = self.eq_imm(tt, tag::TABLE);
+        self.continue_if(is_table, exit);
+        let t = self.int(obj);
+        if write {
+            let in_chain = self.b.ins().uload8(types::I64, self.mf, t, self.lay.table_in_chain);
+            let plain = self.eq_imm(in_chain, 0);
+            self.continue_if(plain, exit);
+        }
+        let len = self.b.ins().load(types::I64, self.mf, t, nl);
+        let inb = self.b.ins().icmp_imm_u(IntCC::UnsignedGreaterThan, len, slot as i64);
+        self.continue_if(inb, exit);
+        let nodes = self.b.ins().load(types::I64, self.mf, t, np);
+        let node = self.b.ins().iadd_imm_s(nodes, 32 * slot as i64);
+        let kt = self.b.ins().load(types::I64, self.mf, node, 0);
+        let kp = self.b.ins().load(types::I64, self.mf, node, 8);
+        let want = self.b.ins().load(types::I64, self.mf, self.consts, 16 * k as i32 + 8);
+        let is_str = self.eq_imm(kt, tag::STR);
+        let same = self.b.ins().icmp(IntCC::Equal, kp, want);
+        let hit = self.b.ins().band(is_str, same);
+        self.continue_if(hit, exit);
+        node
+    }
+
+    /// Reads the value at `addr + off` into register `a`, guarded to be
+    /// of type `ty` (`Int` / `Float`: unboxed into its SSA copy) or, for
+    /// `Any`, not nil; else jumps to `exit`.
+    fn typed_value(&mut self, a: u16, addr: ir::Value, off: i32, ty: Ty, exit: Block) {
+        let vt = self.b.ins().load(types::I64, self.mf, addr, off);
+        let ok = match ty {
+            Ty::Int => self.eq_imm(vt, tag::INT),
+            Ty::Float => self.eq_imm(vt, tag::FLOAT),
+            _ => self.b.ins().icmp_imm_u(IntCC::NotEqual, vt, tag::NIL),
+        };
+        self.continue_if(ok, exit);
+        match ty {
+            Ty::Int | Ty::Float => {
+                let ct = if ty == Ty::Int { types::I64 } else { types::F64 };
+                let v = self.b.ins().load(ct, self.mf, addr, off + 8);
+                self.write_num(a, v, ty);
+            }
+            _ => {
+                let regs = self.regs();
+                self.copy(regs, 16 * a as i32, addr, off);
+            }
+        }
+    }
+
+    /// Stores operand `c` over the value at `addr + off` if that value is
+    /// not nil (else jumps to `exit`): the key is then present, so no
+    /// `__newindex` applies, whatever the table's metatable.
+    fn store_over_present(&mut self, addr: ir::Value, off: i32, c: u16, exit: Block) {
+        let vt = self.b.ins().load(types::I64, self.mf, addr, off);
+        let ok = self.b.ins().icmp_imm_u(IntCC::NotEqual, vt, tag::NIL);
+        self.continue_if(ok, exit);
+        self.store_operand(addr, off, c);
+    }
+
+    /// Continues in a fresh block when `ok`, else jumps to `exit`.
+    fn continue_if(&mut self, ok: ir::Value, exit: Block) {
+        let cont = self.b.create_block();
+        self.b.ins().brif(ok, cont, &[], exit, &[]);
+        self.b.switch_to_block(cont);
+    }
+
+    /// The address of `obj[key]` in the array part, guarded: `obj` a
+    /// table, `key` an integer (its SSA copy defined after, as the plan
+    /// assumes) inside the array part; any failure deoptimizes
+    /// (`ArrayBounds`).
+    fn array_slot_spec(&mut self, obj: u16, key: u16) -> ir::Value {
+        let exit = self.deopt_block(self.pc, GuardKind::ArrayBounds);
+        let tt = self.tag(obj);
+        let is_table = self.eq_imm(tt, tag::TABLE);
+        self.continue_if(is_table, exit);
+        let k = match self.operand(key) {
+            Opd::Int(i) => self.iconst(i),
+            Opd::Reg(r) => self.guarded_as(r, Ty::Int, GuardKind::ArrayBounds),
+            _ => unreachable!("the plan speculates on integer keys only"),
+        };
+        let t = self.int(obj);
+        let idx = self.b.ins().iadd_imm_s(k, -1);
+        let len = self.b.ins().load(types::I64, self.mf, t, self.lay.table_arr_len.expect("checked by the plan"));
+        let inb = self.b.ins().icmp(IntCC::UnsignedLessThan, idx, len);
+        self.continue_if(inb, exit);
+        self.element(t, idx)
     }
 
     fn arith_spec(&mut self, a: u8, b: u16, c: u16, op: Arith, spec: Spec) {
