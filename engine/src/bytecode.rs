@@ -264,6 +264,54 @@ pub(crate) enum Op {
     },
 }
 
+impl Op {
+    /// Whether executing this instruction may write register `r` (the
+    /// symbolic execution behind variable names in error messages, and
+    /// tier 2's guesses about where a register's table came from).
+    pub(crate) fn writes(&self, r: usize) -> bool {
+        match *self {
+            Op::Move { a, .. }
+            | Op::LoadK { a, .. }
+            | Op::LoadInt { a, .. }
+            | Op::LoadBool { a, .. }
+            | Op::LoadFalseSkip { a }
+            | Op::GetUpval { a, .. }
+            | Op::GetGlobal { a, .. }
+            | Op::LoadEnv { a }
+            | Op::GetTable { a, .. }
+            | Op::GetField { a, .. }
+            | Op::NewTable { a, .. }
+            | Op::Add { a, .. }
+            | Op::Sub { a, .. }
+            | Op::Mul { a, .. }
+            | Op::Div { a, .. }
+            | Op::Mod { a, .. }
+            | Op::Pow { a, .. }
+            | Op::IDiv { a, .. }
+            | Op::BAnd { a, .. }
+            | Op::BOr { a, .. }
+            | Op::BXor { a, .. }
+            | Op::Shl { a, .. }
+            | Op::Shr { a, .. }
+            | Op::Unm { a, .. }
+            | Op::Not { a, .. }
+            | Op::Len { a, .. }
+            | Op::BNot { a, .. }
+            | Op::Concat { a, .. }
+            | Op::TestSet { a, .. }
+            | Op::Closure { a, .. } => a as usize == r,
+            Op::LoadNil { a, n } => (a as usize..=a as usize + n as usize).contains(&r),
+            Op::SelfOp { a, .. } => a as usize == r || a as usize + 1 == r,
+            Op::Call { a, .. } | Op::TailCall { a, .. } => r >= a as usize,
+            Op::TForCall { a, .. } => r >= a as usize + 3,
+            Op::VarArg { a, .. } => r >= a as usize,
+            Op::ForPrep { a, .. } | Op::ForLoop { a, .. } => (a as usize..=a as usize + 3).contains(&r),
+            Op::TForLoop { a, .. } => r == a as usize + 2,
+            _ => false,
+        }
+    }
+}
+
 const _: () = assert!(std::mem::size_of::<Op>() == 8);
 
 #[derive(Clone, Debug, PartialEq)]

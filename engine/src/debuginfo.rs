@@ -173,43 +173,6 @@ fn find_set_reg(p: &Proto, lastpc: usize, reg: u8) -> Option<usize> {
     for pc in 0..lastpc.min(p.code.len()) {
         let r = reg as usize;
         let changes = match p.code[pc] {
-            Op::Move { a, .. }
-            | Op::LoadK { a, .. }
-            | Op::LoadInt { a, .. }
-            | Op::LoadBool { a, .. }
-            | Op::LoadFalseSkip { a }
-            | Op::GetUpval { a, .. }
-            | Op::GetGlobal { a, .. }
-            | Op::LoadEnv { a }
-            | Op::GetTable { a, .. }
-            | Op::GetField { a, .. }
-            | Op::NewTable { a, .. }
-            | Op::Add { a, .. }
-            | Op::Sub { a, .. }
-            | Op::Mul { a, .. }
-            | Op::Div { a, .. }
-            | Op::Mod { a, .. }
-            | Op::Pow { a, .. }
-            | Op::IDiv { a, .. }
-            | Op::BAnd { a, .. }
-            | Op::BOr { a, .. }
-            | Op::BXor { a, .. }
-            | Op::Shl { a, .. }
-            | Op::Shr { a, .. }
-            | Op::Unm { a, .. }
-            | Op::Not { a, .. }
-            | Op::Len { a, .. }
-            | Op::BNot { a, .. }
-            | Op::Concat { a, .. }
-            | Op::TestSet { a, .. }
-            | Op::Closure { a, .. } => a as usize == r,
-            Op::LoadNil { a, n } => (a as usize..=a as usize + n as usize).contains(&r),
-            Op::SelfOp { a, .. } => a as usize == r || a as usize + 1 == r,
-            Op::Call { a, .. } | Op::TailCall { a, .. } => r >= a as usize,
-            Op::TForCall { a, .. } => r >= a as usize + 3,
-            Op::VarArg { a, .. } => r >= a as usize,
-            Op::ForPrep { a, .. } | Op::ForLoop { a, .. } => (a as usize..=a as usize + 3).contains(&r),
-            Op::TForLoop { a, .. } => r == a as usize + 2,
             Op::Jmp { off, .. } => {
                 let dest = (pc as i64 + 1 + off as i64) as usize;
                 if dest <= lastpc && dest > jmptarget {
@@ -217,7 +180,7 @@ fn find_set_reg(p: &Proto, lastpc: usize, reg: u8) -> Option<usize> {
                 }
                 false
             }
-            _ => false,
+            op => op.writes(r),
         };
         if changes {
             setreg = if pc < jmptarget { None } else { Some(pc) };

@@ -602,16 +602,22 @@ impl<'a, 'b> Translator<'a, 'b> {
         let nodes = self.b.ins().load(types::I64, self.mf, t, np);
         let off = self.b.ins().ishl_imm_u(slot, 5);
         let node = self.b.ins().iadd(nodes, off);
+        let hit = self.node_holds_key(node, k);
+        let c2 = self.b.create_block();
+        self.b.ins().brif(hit, c2, &[], miss, &[]);
+        self.b.switch_to_block(c2);
+        Some(node)
+    }
+
+    /// Whether hash node `node` holds constant `k` (a short string, so
+    /// interned: compared by pointer) as its key.
+    fn node_holds_key(&mut self, node: ir::Value, k: u32) -> ir::Value {
         let kt = self.b.ins().load(types::I64, self.mf, node, 0);
         let kp = self.b.ins().load(types::I64, self.mf, node, 8);
         let want = self.b.ins().load(types::I64, self.mf, self.consts, 16 * k as i32 + 8);
         let is_str = self.eq_imm(kt, tag::STR);
         let same = self.b.ins().icmp(IntCC::Equal, kp, want);
-        let hit = self.b.ins().band(is_str, same);
-        let c2 = self.b.create_block();
-        self.b.ins().brif(hit, c2, &[], miss, &[]);
-        self.b.switch_to_block(c2);
-        Some(node)
+        self.b.ins().band(is_str, same)
     }
 
     fn short_str_const(&self, k: u32) -> bool {

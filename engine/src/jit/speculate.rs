@@ -557,31 +557,12 @@ fn array_only(bits: u8) -> bool {
 /// into the stretch scanned are ignored.
 fn fresh_table(p: &Proto, pc: usize, t: u8) -> bool {
     for op in p.code[..pc].iter().rev().take(64) {
-        match *op {
-            Op::NewTable { a, .. } if a == t => return true,
-            Op::Call { a, .. } | Op::VarArg { a, .. } if a <= t => return false,
-            Op::TForCall { a, .. } if a + 3 <= t => return false,
-            Op::SelfOp { a, .. } if a == t || a + 1 == t => return false,
-            Op::LoadNil { a, n } if a <= t && t <= a + n => return false,
-            Op::Move { a, .. }
-            | Op::LoadK { a, .. }
-            | Op::LoadInt { a, .. }
-            | Op::LoadBool { a, .. }
-            | Op::LoadFalseSkip { a }
-            | Op::GetUpval { a, .. }
-            | Op::GetGlobal { a, .. }
-            | Op::LoadEnv { a }
-            | Op::GetTable { a, .. }
-            | Op::GetField { a, .. }
-            | Op::Closure { a, .. }
-            | Op::Concat { a, .. }
-            | Op::Len { a, .. }
-            | Op::Not { a, .. }
-                if a == t =>
-            {
-                return false;
+        if let Op::NewTable { a, .. } = *op {
+            if a == t {
+                return true;
             }
-            _ => {}
+        } else if op.writes(t as usize) {
+            return false;
         }
     }
     false

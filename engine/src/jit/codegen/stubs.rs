@@ -159,6 +159,15 @@ impl StubGen<'_, '_> {
         [a, b, c]
     }
 
+    /// The count an operand `b` encodes as count + 1 (arguments of a
+    /// call, results of a return); 0, "up to the top", is left to the
+    /// slow path.
+    fn fixed_count(&mut self, b: ir::Value) -> ir::Value {
+        let fixed = self.b.ins().icmp_imm_s(IntCC::NotEqual, b, 0);
+        self.or_slow(fixed);
+        self.b.ins().iadd_imm_s(b, -1)
+    }
+
     /// The running frame (the top one; there is one: compiled code runs
     /// in it) and the stack's base pointer.
     fn top_frame(&mut self, st: ir::Value) -> (ir::Value, ir::Value) {
@@ -212,10 +221,7 @@ fn all(g: &mut StubGen, conds: &[ir::Value]) -> ir::Value {
 pub(super) fn emit_push(g: &mut StubGen, [st, ops, caller_proto, pc]: [ir::Value; 4]) {
     let (lay, cl) = (g.lay, g.cl);
     let [a, b, c] = g.unpack(ops);
-    // A fixed argument count (`b` = count + 1; 0: up to the top).
-    let fixed = g.b.ins().icmp_imm_s(IntCC::NotEqual, b, 0);
-    g.or_slow(fixed);
-    let nargs = g.b.ins().iadd_imm_s(b, -1);
+    let nargs = g.fixed_count(b);
     let (caller, nframes) = g.top_frame(st);
     let caller_base = g.load(caller, cl.frame_base);
     let callee_func = g.b.ins().iadd(caller_base, a);
@@ -373,9 +379,7 @@ pub(super) fn emit_push(g: &mut StubGen, [st, ops, caller_proto, pc]: [ir::Value
 pub(super) fn emit_ret(g: &mut StubGen, [st, ops, _proto, _pc]: [ir::Value; 4]) {
     let (lay, cl) = (g.lay, g.cl);
     let [a, b, _] = g.unpack(ops);
-    let fixed = g.b.ins().icmp_imm_s(IntCC::NotEqual, b, 0);
-    g.or_slow(fixed);
-    let n = g.b.ins().iadd_imm_s(b, -1);
+    let n = g.fixed_count(b);
     let (frame, nframes) = g.top_frame(st);
     // The caller's frame must exist for it to continue (and to give the
     // registers it continues with).

@@ -310,12 +310,7 @@ impl<'a, 'b> Translator<'a, 'b> {
         self.continue_if(inb, exit);
         let nodes = self.b.ins().load(types::I64, self.mf, t, np);
         let node = self.b.ins().iadd_imm_s(nodes, 32 * slot as i64);
-        let kt = self.b.ins().load(types::I64, self.mf, node, 0);
-        let kp = self.b.ins().load(types::I64, self.mf, node, 8);
-        let want = self.b.ins().load(types::I64, self.mf, self.consts, 16 * k as i32 + 8);
-        let is_str = self.eq_imm(kt, tag::STR);
-        let same = self.b.ins().icmp(IntCC::Equal, kp, want);
-        let hit = self.b.ins().band(is_str, same);
+        let hit = self.node_holds_key(node, k);
         self.continue_if(hit, exit);
         node
     }
