@@ -42,6 +42,29 @@ function phases(n, tail)
   return s, f
 end
 
+function scale(x) return x * 3 end
+
+function sum_scaled(n, step)
+  local s = 0
+  for i = 1, n do s = s + scale(i * step) end
+  return s
+end
+
+function redefine_scale(factor) scale = function(x) return x * factor end end
+
+function checked(x)
+  if x > 2500 then error("too big: " .. x) end
+  return x + 1
+end
+
+function sum_checked(n)
+  local s = 0
+  for i = 1, n do s = s + checked(i) end
+  return s
+end
+
+function guarded_sum(n) return pcall(sum_checked, n) end
+
 function sum_array(t, lo, hi)
   local s = 0
   for i = lo, hi do s = s + t[i] end
@@ -576,4 +599,89 @@ fn a_lying_profile_costs_deopts_that_become_outcomes_but_never_a_wrong_result() 
     assert!(deopts_in(&victim, "add") >= 3, "the lie cost deopts");
     let learned = victim.compact_profile(key).unwrap();
     assert!(learned.outcomes.iter().any(|o| o.kind == GuardKind::OperandType && o.failures >= 3), "{learned:?}");
+}
+
+/// What `name`'s latest tier-2 compile speculated (its event's summary).
+fn inlined_calls(e: &Engine, name: &str) -> Option<String> {
+    e.tier_events(0)
+        .into_iter()
+        .rev()
+        .find(|ev| ev.kind == TierEventKind::Compiled && ev.name == name && ev.tier == 2)
+        .and_then(|ev| ev.reason)
+}
+
+#[test]
+fn a_small_callee_is_inlined_and_a_redefined_one_deopts_at_the_call() {
+    let e = engine(auto(4, 4));
+    let mut st = e.new_state();
+    st.require("m").unwrap();
+    let sum = |st: &mut ember_engine::State| call(st, "sum_scaled", &[LuaValue::Int(100), LuaValue::Int(1)]);
+    until_tier2(&e, "sum_scaled", || assert_eq!(sum(&mut st), vec![LuaValue::Int(15150)]));
+    let what = inlined_calls(&e, "sum_scaled").unwrap_or_default();
+    assert!(what.contains("inlined calls 1"), "{what}");
+    // The global now holds another function: the guard on the callee
+    // fails at the call, the interpreter makes it, and past the limit the
+    // caller is compiled with a call there instead.
+    call(&mut st, "redefine_scale", &[LuaValue::Int(4)]);
+    for _ in 0..10 {
+        assert_eq!(sum(&mut st), vec![LuaValue::Int(20200)]);
+    }
+    let site = sites(&e, "sum_scaled", GuardKind::CallTarget);
+    assert!(site.len() == 1 && site[0].last_reason.contains("the callee was another function"), "{site:?}");
+    assert!(site[0].count >= 4 && site[0].count <= 8, "{site:?}");
+    let before = deopts_in(&e, "sum_scaled");
+    assert_eq!(sum(&mut st), vec![LuaValue::Int(20200)]);
+    assert_eq!(deopts_in(&e, "sum_scaled"), before, "the recompiled code no longer inlines there");
+    assert_eq!(e.function_tier(key_of(&e, "sum_scaled")).unwrap().tier, 2);
+    let what = inlined_calls(&e, "sum_scaled").unwrap_or_default();
+    assert!(!what.contains("inlined"), "{what}");
+    let profile = e.compact_profile(key_of(&e, "sum_scaled")).unwrap();
+    assert!(profile.outcomes.iter().any(|o| o.kind == GuardKind::CallTarget && o.failures >= 4), "{:?}", profile.outcomes);
+}
+
+#[test]
+fn a_guard_failing_inside_an_inlined_callee_deopts_into_it_and_recompiles_the_caller() {
+    let e = engine(auto(4, 4));
+    let mut st = e.new_state();
+    st.require("m").unwrap();
+    let sum = |st: &mut ember_engine::State, step: LuaValue| call(st, "sum_scaled", &[LuaValue::Int(100), step]);
+    until_tier2(&e, "sum_scaled", || assert_eq!(sum(&mut st, LuaValue::Int(1)), vec![LuaValue::Int(15150)]));
+    assert!(inlined_calls(&e, "sum_scaled").unwrap_or_default().contains("inlined calls 1"));
+    // Floats reach the inlined `x * 3`: its integer guard fails inside the
+    // caller's code, the deopt is the callee's (the interpreter finishes
+    // the callee's frame, the caller's code goes on), and past the limit
+    // the caller is compiled again, inlining the callee without it.
+    for _ in 0..12 {
+        assert_eq!(sum(&mut st, LuaValue::Float(0.5)), vec![LuaValue::Float(7575.0)]);
+    }
+    let site = sites(&e, "scale", GuardKind::OperandType);
+    assert!(site.len() == 1 && site[0].last_reason.contains("float"), "{site:?}");
+    let compiles =
+        e.tier_events(0).iter().filter(|ev| ev.kind == TierEventKind::Compiled && ev.name == "sum_scaled" && ev.tier == 2).count();
+    assert!(compiles >= 2, "the caller was compiled again: {compiles}");
+    assert!(inlined_calls(&e, "sum_scaled").unwrap_or_default().contains("inlined calls 1"), "still inlined");
+    let before = deopts_in(&e, "scale") + deopts_in(&e, "sum_scaled");
+    assert_eq!(sum(&mut st, LuaValue::Float(0.5)), vec![LuaValue::Float(7575.0)]);
+    assert_eq!(sum(&mut st, LuaValue::Int(1)), vec![LuaValue::Int(15150)]);
+    assert_eq!(deopts_in(&e, "scale") + deopts_in(&e, "sum_scaled"), before, "no more deopts");
+}
+
+#[test]
+fn an_error_inside_an_inlined_callee_is_the_callees_and_pcall_catches_it() {
+    let e = engine(auto(4, 4));
+    let mut st = e.new_state();
+    st.require("m").unwrap();
+    until_tier2(&e, "sum_checked", || assert_eq!(call(&mut st, "sum_checked", &[LuaValue::Int(100)]), vec![LuaValue::Int(5150)]));
+    assert!(inlined_calls(&e, "sum_checked").unwrap_or_default().contains("inlined calls 1"));
+    let line = MODULE.lines().position(|l| l.contains("too big")).unwrap() + 1;
+    let err = st.call("sum_checked", &[LuaValue::Int(3000)]).unwrap_err().to_string();
+    assert!(err.contains(&format!("m:{line}: too big: 2501")), "{err}");
+    let got = call(&mut st, "guarded_sum", &[LuaValue::Int(3000)]);
+    assert_eq!(got[0], LuaValue::Bool(false));
+    let LuaValue::Str(msg) = &got[1] else { panic!("{got:?}") };
+    assert!(String::from_utf8_lossy(msg).contains(&format!("m:{line}: too big: 2501")), "{got:?}");
+    // The state goes on, in the same code: an error is not a deopt.
+    assert_eq!(call(&mut st, "sum_checked", &[LuaValue::Int(100)]), vec![LuaValue::Int(5150)]);
+    assert_eq!(deopts_in(&e, "sum_checked") + deopts_in(&e, "checked"), 0);
+    assert_eq!(e.function_tier(key_of(&e, "sum_checked")).unwrap().tier, 2);
 }

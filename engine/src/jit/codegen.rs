@@ -38,8 +38,12 @@ pub(crate) struct CompiledCode {
     pub entry: JitFn,
     /// Machine code bytes (code + read-only data).
     pub code_bytes: usize,
-    /// Inline-cache cells the code points into (one per instruction).
+    /// Inline-cache cells the code points into (one per instruction, the
+    /// function's own first, then those of each inlined callee).
     pub ic: Box<[AtomicU32]>,
+    /// Callees compiled inline (see `codegen/inline.rs`): kept alive with
+    /// the code, whose guards compare their addresses.
+    pub inlined: Vec<std::sync::Arc<Proto>>,
 }
 
 /// Reusable compiler state: one per compiling thread.
@@ -55,6 +59,7 @@ pub(crate) struct Compiler {
 }
 
 mod call;
+mod inline;
 mod stubs;
 pub(crate) mod tier2;
 
@@ -104,11 +109,11 @@ impl Compiler {
         // A tier-2 unit starts its cells at the slots its field guards
         // expect, so a recompile (which reads them from this unit, now the
         // cached one) keeps them.
-        let hint = |pc: usize| match plan.map(|p| p.spec[pc]) {
-            Some(crate::jit::speculate::Spec::Field { slot, .. }) => slot,
-            _ => u32::MAX,
+        let ic: Box<[AtomicU32]> = match plan {
+            Some(plan) => plan.ic_hints(proto).into_iter().map(AtomicU32::new).collect(),
+            None => (0..proto.code.len()).map(|_| AtomicU32::new(u32::MAX)).collect(),
         };
-        let ic: Box<[AtomicU32]> = (0..proto.code.len()).map(|pc| AtomicU32::new(hint(pc))).collect();
+        let inlined = plan.map_or_else(Vec::new, |p| p.inline.iter().flatten().map(|i| i.callee.clone()).collect());
         {
             let mut b = FunctionBuilder::new(&mut self.ctx.func, &mut self.fbc);
             let mut helper = sig.clone();
@@ -154,7 +159,7 @@ impl Compiler {
         // SAFETY: the function was declared with JitFn's signature (four
         // i64 parameters, one i64 result, host calling convention).
         let entry: JitFn = unsafe { std::mem::transmute::<*const u8, JitFn>(ptr) };
-        Ok(CompiledCode { module, entry, code_bytes, ic })
+        Ok(CompiledCode { module, entry, code_bytes, ic, inlined })
     }
 }
 
@@ -202,7 +207,9 @@ struct Translator<'a, 'b> {
     helper: SigRef,
     /// (state, regs, consts, ops, feedback bits, pc, ic cell) -> status
     fast: SigRef,
+    /// The unit's inline-cache cells; this function's start at `ic_base`.
     ic: &'a [AtomicU32],
+    ic_base: usize,
     /// (state, ops, proto, pc) -> status
     call: SigRef,
     /// (state, status, level) -> status: `jit_call_resume`.
@@ -228,6 +235,8 @@ struct Translator<'a, 'b> {
     stubs: HashMap<usize, Block>,
     /// Tier 2: deoptimization exits by (pc, guard kind).
     deopts: HashMap<(usize, u8), Block>,
+    /// Translating a callee inlined at a call site (`codegen/inline.rs`).
+    inlined: Option<inline::InlineSite>,
 }
 
 impl<'a, 'b> Translator<'a, 'b> {
@@ -266,6 +275,7 @@ impl<'a, 'b> Translator<'a, 'b> {
             helper,
             fast,
             ic,
+            ic_base: 0,
             call,
             resume,
             compiled,
@@ -279,6 +289,7 @@ impl<'a, 'b> Translator<'a, 'b> {
             fvars,
             stubs: HashMap::new(),
             deopts: HashMap::new(),
+            inlined: None,
         };
         t.resume_dispatch(params[3]);
         t
@@ -563,7 +574,7 @@ impl<'a, 'b> Translator<'a, 'b> {
         let bits = self.iconst(bits);
         let pcv = self.iconst(pc as i64);
         // The cells live as long as the unit (it owns them).
-        let ic = self.iconst(&self.ic[pc] as *const AtomicU32 as i64);
+        let ic = self.iconst(self.ic_cell(pc) as i64);
         let call = self.b.ins().call_indirect(self.fast, fp, &[self.state, regs, self.consts, ops, bits, pcv, ic]);
         let r = self.b.inst_results(call)[0];
         self.check_status(r);
@@ -586,13 +597,19 @@ impl<'a, 'b> Translator<'a, 'b> {
         slow
     }
 
+    /// The address of instruction `pc`'s inline-cache cell (the unit owns
+    /// the cells, so they live as long as the code).
+    fn ic_cell(&self, pc: usize) -> *const AtomicU32 {
+        &self.ic[self.ic_base + pc]
+    }
+
     /// Inline cache for a short-string key in table `t`: the hash slot the
     /// helper last found the key in, checked by comparing the interned key
     /// pointer. Continues in the returned block with the node's address, or
     /// jumps to `miss`.
     fn cached_node(&mut self, pc: usize, t: ir::Value, k: u32, miss: Block) -> Option<ir::Value> {
         let (Some(np), Some(nl)) = (self.lay.table_nodes_ptr, self.lay.table_nodes_len) else { return None };
-        let cell = self.iconst(&self.ic[pc] as *const AtomicU32 as i64);
+        let cell = self.iconst(self.ic_cell(pc) as i64);
         let slot = self.b.ins().uload32(self.mf, cell, 0);
         let len = self.b.ins().load(types::I64, self.mf, t, nl);
         let inb = self.b.ins().icmp(IntCC::UnsignedLessThan, slot, len);
@@ -929,6 +946,7 @@ impl<'a, 'b> Translator<'a, 'b> {
             }
             Op::GetTable { a, b, c } => self.get_table(pc, a as u16, b as u16, c),
             Op::SetTable { a, b, c } => self.set_table(pc, a as u16, b, c),
+            Op::Return { a, b } if b != 0 && self.inlined.is_some() => self.inline_return(a as usize, b as usize),
             Op::Return { a, b } => self.ret(pc, a as usize, b as usize),
             Op::Call { a, b, c } => self.call(pc, a as usize, b as usize, c as usize),
             // A Lua callee leaves with CONTINUE (it replaced this frame);

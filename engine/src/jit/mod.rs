@@ -58,6 +58,10 @@ pub(crate) struct JitSlot {
     pub opt_compiles: AtomicU32,
     /// Deoptimizations, by pc and guard kind.
     deopts: Mutex<Vec<DeoptRecord>>,
+    /// Deopts inside callees inlined into the current tier-2 code (each
+    /// also recorded as the callee's own); at the deopt limit the function
+    /// is compiled again, inlining the callees under their new outcomes.
+    inlined_deopts: AtomicU32,
 }
 
 /// Deopts at one guard of one function.
@@ -305,6 +309,9 @@ struct Unit {
     /// expect.
     ic: Box<[AtomicU32]>,
     proto: Arc<Proto>,
+    /// Callees inlined into the code: held (never read) so the addresses
+    /// its guards compare stay theirs.
+    _inlined: Vec<Arc<Proto>>,
     bytes: usize,
     code_bytes: usize,
     /// Hotness when the cache last looked (for eviction by recent use).
@@ -657,10 +664,7 @@ impl Jit {
     pub(crate) fn deopt(&self, p: &Arc<Proto>, pc: usize, code: u8, reason: String) {
         let sh = &self.shared;
         sh.stats.deopts.fetch_add(1, Relaxed);
-        let (deopt_limit, recompile_limit) = {
-            let c = sh.config.read().expect("config lock");
-            (c.deopt_limit, c.recompile_limit)
-        };
+        let deopt_limit = sh.config.read().expect("config lock").deopt_limit;
         let (first, at_limit) = {
             let mut d = p.jit.deopts.lock().expect("deopts lock");
             let i = match d.iter().position(|r| r.pc == pc as u32 && r.code == code) {
@@ -693,7 +697,28 @@ impl Jit {
                 EventDetail { reason: Some(reason), pc: Some(pc as u32), guard, ..EventDetail::default() },
             );
         }
-        if !at_limit || p.jit.tier.load(Acquire) != 2 {
+        if at_limit {
+            self.retire_failing_code(p);
+        }
+    }
+
+    /// A deopt inside a callee inlined into `outer`'s tier-2 code (already
+    /// recorded as the callee's by [`Jit::deopt`]): at the deopt limit the
+    /// caller is compiled again, so the inlined copy of the callee drops
+    /// the speculations that keep failing, as the callee's own code does.
+    pub(crate) fn deopt_inlined(&self, outer: &Arc<Proto>) {
+        let limit = self.shared.config.read().expect("config lock").deopt_limit;
+        if outer.jit.inlined_deopts.fetch_add(1, Relaxed).saturating_add(1) == limit {
+            self.retire_failing_code(outer);
+        }
+    }
+
+    /// Unpublishes `p`'s tier-2 code, which keeps deoptimizing, and asks
+    /// for a recompile — or, past the recompile limit, pins it at tier 1.
+    fn retire_failing_code(&self, p: &Arc<Proto>) {
+        let sh = &self.shared;
+        let recompile_limit = sh.config.read().expect("config lock").recompile_limit;
+        if p.jit.tier.load(Acquire) != 2 {
             return;
         }
         // Stop entering code that is known to fail here while its
@@ -869,6 +894,16 @@ impl Shared {
         cache.units.get(&(Arc::as_ptr(proto) as usize)).map_or_else(Vec::new, |u| u.ic.iter().map(|c| c.load(Relaxed)).collect())
     }
 
+    /// The prototype with compiled code whose key's low bits are `key_lo`
+    /// (what call-site feedback records), with its inline-cache slots: a
+    /// callee tier 2 may inline. A callee that never got compiled is too
+    /// cold to be worth it.
+    fn compiled_callee(&self, key_lo: u64) -> Option<(Arc<Proto>, Vec<u32>)> {
+        let cache = self.cache.lock().expect("cache lock");
+        let u = cache.units.values().find(|u| u.proto.key.0 as u64 == key_lo)?;
+        Some((u.proto.clone(), u.ic.iter().take(u.proto.code.len()).map(|c| c.load(Relaxed)).collect()))
+    }
+
     fn compile_and_publish(
         &self,
         compiler: &mut Compiler,
@@ -887,7 +922,8 @@ impl Shared {
         let result = if tier == 2 {
             let limit = self.config.read().expect("config lock").deopt_limit;
             let slots = self.field_slots(proto);
-            let plan = speculate::Plan::build(proto, limit, &slots);
+            let callees = |key_lo: u64| self.compiled_callee(key_lo);
+            let plan = speculate::Plan::build(proto, limit, &slots, Some(&callees));
             speculations = Some(format!("speculates: {}", plan.summary()));
             compiler.compile_optimized(proto, &plan)
         } else {
@@ -905,11 +941,19 @@ impl Shared {
                 return false;
             }
         };
-        let CompiledCode { module, entry, code_bytes, ic } = code;
+        let CompiledCode { module, entry, code_bytes, ic, inlined } = code;
         let bytes = code_bytes.div_ceil(PAGE).max(1) * PAGE;
         let limit = self.config.read().expect("config lock").code_cache_bytes;
         let id = Arc::as_ptr(proto) as usize;
-        let mut unit = Unit { module: Some(module), ic, proto: proto.clone(), bytes, code_bytes, hot_mark: proto.jit.hot.load(Relaxed) };
+        let mut unit = Unit {
+            module: Some(module),
+            ic,
+            proto: proto.clone(),
+            _inlined: inlined,
+            bytes,
+            code_bytes,
+            hot_mark: proto.jit.hot.load(Relaxed),
+        };
         {
             let mut cache = self.cache.lock().expect("cache lock");
             if bytes > limit {
@@ -941,6 +985,7 @@ impl Shared {
                 for r in proto.jit.deopts.lock().expect("deopts lock").iter_mut() {
                     r.since_compile = 0;
                 }
+                proto.jit.inlined_deopts.store(0, Relaxed);
                 proto.jit.opt_compiles.fetch_add(1, Relaxed);
                 if proto.jit.opt.load(Acquire) != opt::PINNED {
                     proto.jit.opt.store(opt::DONE, Release);
@@ -1281,7 +1326,7 @@ pub fn compile_for_measurement(proto: &Proto, use_profile: bool) -> Result<usize
 /// As [`compile_for_measurement`], at tier 2 with the plan the function's
 /// feedback gives now (criterion benchmark `tier2_compile`).
 pub fn compile_for_measurement_tier2(proto: &Proto) -> Result<usize, String> {
-    let plan = speculate::Plan::build(proto, TieringConfig::default().deopt_limit, &[]);
+    let plan = speculate::Plan::build(proto, TieringConfig::default().deopt_limit, &[], None);
     measure(proto, |c| c.compile_optimized(proto, &plan))
 }
 

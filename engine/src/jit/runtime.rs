@@ -402,7 +402,8 @@ pub(crate) unsafe extern "C" fn jit_tick(st: *mut State, word: u64) -> u64 {
 }
 
 /// A tier-2 guard failed at `pc` (bits 0..32 of `word`; the guard kind's
-/// code in bits 32..40), or a resume stub found a register of another
+/// code in bits 32..40; bits 40.. not zero when the guard is in a callee
+/// inlined into its caller, whose frame is then the one below), or a resume stub found a register of another
 /// type than the plan assumed. Records it and continues the frame in the
 /// interpreter at exactly that pc. Nothing needs restoring: tier 2 keeps
 /// every register in memory (see `codegen/tier2.rs`).
@@ -420,8 +421,21 @@ pub(crate) unsafe extern "C" fn jit_deopt(st: *mut State, word: u64) -> u64 {
     let crate::function::Function::Lua(cl) = clg.get() else { return status::INTERPRET };
     let proto = cl.inst.get().proto.clone();
     let reason = deopt_reason(st, &proto, base, pc, code);
+    // A guard in a callee inlined into its caller's code: the frame below
+    // (pushed by the caller's code) runs the code the deopt counts against.
+    let inlined = word >> 40 != 0;
+    let caller = match st.frames.len().checked_sub(2).map(|i| st.frames[i].closure.get()) {
+        Some(crate::function::Function::Lua(cl)) if inlined => Some(cl.inst.get().proto.clone()),
+        _ => None,
+    };
     // Bookkeeping must never turn a deopt into a crash.
-    let _ = std::panic::catch_unwind(AssertUnwindSafe(|| st.engine.jit().deopt(&proto, pc, code, reason)));
+    let _ = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        let jit = st.engine.jit();
+        jit.deopt(&proto, pc, code, reason);
+        if let Some(outer) = caller {
+            jit.deopt_inlined(&outer);
+        }
+    }));
     status::INTERPRET
 }
 
@@ -473,6 +487,7 @@ fn deopt_reason(st: &State, p: &crate::bytecode::Proto, base: usize, pc: usize, 
         }
     };
     let field = super::codegen::tier2::kind_code(crate::profile::GuardKind::FieldSlot);
+    let call_target = super::codegen::tier2::kind_code(crate::profile::GuardKind::CallTarget);
     let field_miss = |obj: u8, key: Option<Value>| -> String {
         let Some(Value::Table(t)) = st.stack.get(base + obj as usize) else { return format!("the object was {}", ty(obj as u16)) };
         let Some(key) = key else { return "guard failed".into() };
@@ -491,6 +506,13 @@ fn deopt_reason(st: &State, p: &crate::bytecode::Proto, base: usize, pc: usize, 
         (c, _, Op::SetField { a, .. }) if c == field => match st.stack.get(base + *a as usize) {
             Some(Value::Table(t)) if t.get().in_lookup_chain.get() => "the table is in an inherited-lookup chain".into(),
             _ => field_miss(*a, field_key),
+        },
+        (c, _, Op::Call { a, .. }) if c == call_target => match st.stack.get(base + *a as usize) {
+            Some(Value::Func(f)) => match f.get() {
+                crate::function::Function::Lua(cl) => format!("the callee was another function ('{}')", cl.proto().name),
+                crate::function::Function::Native(_) => "the callee was a native function".into(),
+            },
+            _ => format!("the called value was {}", ty(*a as u16)),
         },
         (super::codegen::tier2::ENTRY_CHECK, ..) => "a register's type changed since the guard that typed it".into(),
         (c, ..) if c == cold_branch => "the branch the profile showed as never taken was taken".into(),

@@ -14,6 +14,7 @@
 //! What it is not: a general optimizer. Types are int / float / any, and
 //! only numeric facts are tracked.
 
+use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 
 use crate::bytecode::{Constant, Op, Proto, RK_CONST};
@@ -64,6 +65,30 @@ pub(crate) enum Spec {
     Field { slot: u32, ty: Ty },
 }
 
+/// A call site whose callee's code is compiled into the caller's, guarded
+/// on the callee's prototype (`CallTarget`).
+pub(crate) struct Inline {
+    /// The prototype the site always called; the unit holds it, so the
+    /// guard's pointer compare can never match a new prototype at a
+    /// reused address.
+    pub callee: Arc<Proto>,
+    /// The callee's own plan (its feedback and learned outcomes), without
+    /// inlining of its own.
+    pub plan: Plan,
+    /// Where the callee's inline-cache cells start among the unit's cells.
+    pub ic_base: usize,
+}
+
+/// Callees no larger than this many instructions are inlined.
+pub(crate) const INLINE_MAX_CODE: usize = 40;
+/// At most this many call sites are inlined into one function (compile
+/// time grows with every copy).
+const INLINE_MAX_SITES: usize = 8;
+
+/// Finds the prototype a call site's feedback recorded (by the low bits of
+/// its key) and the hash slots its tier-1 inline caches hold.
+pub(crate) type Callees<'r> = &'r dyn Fn(u64) -> Option<(Arc<Proto>, Vec<u32>)>;
+
 /// Everything codegen needs to emit tier 2 for one prototype.
 pub(crate) struct Plan {
     /// Per pc: the speculation at arithmetic / comparison sites.
@@ -71,6 +96,8 @@ pub(crate) struct Plan {
     /// Per pc of a `Test`: the successor left out behind a guard (its jump
     /// target when `Some(true)`, the fall-through when `Some(false)`).
     pub cold: Vec<Option<bool>>,
+    /// Per pc of a `Call`: the callee compiled inline there.
+    pub inline: Vec<Option<Box<Inline>>>,
     /// Per pc: register types on entry (`maxstack` entries each).
     types: Vec<Ty>,
     nregs: usize,
@@ -110,11 +137,13 @@ impl Plan {
         let array = self.spec.iter().filter(|s| matches!(s, Spec::Array(_))).count();
         let field = self.spec.iter().filter(|s| matches!(s, Spec::Field { .. })).count();
         let cold = self.cold.iter().filter(|c| c.is_some()).count();
-        let parts: Vec<String> = [("int", int), ("float", float), ("array", array), ("field", field), ("cold branches", cold)]
-            .iter()
-            .filter(|(_, n)| *n > 0)
-            .map(|(what, n)| format!("{what} {n}"))
-            .collect();
+        let inlined = self.inline.iter().filter(|c| c.is_some()).count();
+        let parts: Vec<String> =
+            [("int", int), ("float", float), ("array", array), ("field", field), ("cold branches", cold), ("inlined calls", inlined)]
+                .iter()
+                .filter(|(_, n)| *n > 0)
+                .map(|(what, n)| format!("{what} {n}"))
+                .collect();
         if parts.is_empty() { "none".into() } else { parts.join(", ") }
     }
 
@@ -130,10 +159,35 @@ impl Plan {
         outcomes.iter().any(|o| o.site == ordinal && o.kind == kind && o.failures >= limit)
     }
 
+    /// Inline-cache cells a unit compiled under this plan needs: one per
+    /// instruction of `p` and of every inlined callee.
+    pub fn ic_cells(&self, p: &Proto) -> usize {
+        p.code.len() + self.inline.iter().flatten().map(|i| i.callee.code.len()).sum::<usize>()
+    }
+
+    /// The expected hash slot of each inline-cache cell (`u32::MAX`: none),
+    /// so a unit's cells start where its field guards expect the fields and
+    /// a recompile, which reads them back, keeps them.
+    pub fn ic_hints(&self, p: &Proto) -> Vec<u32> {
+        let slot = |s: &Spec| match *s {
+            Spec::Field { slot, .. } => slot,
+            _ => u32::MAX,
+        };
+        let mut cells: Vec<u32> = self.spec.iter().map(slot).collect();
+        cells.resize(self.ic_cells(p), u32::MAX);
+        for i in self.inline.iter().flatten() {
+            for (pc, s) in i.plan.spec.iter().enumerate() {
+                cells[i.ic_base + pc] = slot(s);
+            }
+        }
+        cells
+    }
+
     /// Builds the plan for `p`. `deopt_limit`: failures after which a
     /// speculation is no longer made. `field_slots`: per pc, the hash slot
     /// tier 1's inline cache last found a field in (`u32::MAX`: none).
-    pub fn build(p: &Proto, deopt_limit: u32, field_slots: &[u32]) -> Plan {
+    /// `callees`: resolves call sites' recorded callees for inlining.
+    pub fn build(p: &Proto, deopt_limit: u32, field_slots: &[u32], callees: Option<Callees>) -> Plan {
         let n = p.code.len();
         let nregs = p.maxstack as usize + 1;
         let outcomes = p.feedback.outcomes.lock().expect("outcomes lock").clone();
@@ -243,7 +297,25 @@ impl Plan {
             let ty = if read { consumer_type(p, &spec, pc, a as u16) } else { Ty::Any };
             spec[pc] = Spec::Field { slot, ty };
         }
-        let mut plan = Plan { spec, cold, types: vec![Ty::Unreached; n * nregs], nregs, captured, reached: vec![false; n] };
+        let mut inline: Vec<Option<Box<Inline>>> = (0..n).map(|_| None).collect();
+        if let Some(callees) = callees {
+            let mut ic_base = n;
+            for (pc, op) in p.code.iter().enumerate() {
+                if inline.iter().flatten().count() == INLINE_MAX_SITES {
+                    break;
+                }
+                let Op::Call { b, c, .. } = *op else { continue };
+                if Self::banned(&outcomes, ordinal[pc], GuardKind::CallTarget, deopt_limit) {
+                    continue;
+                }
+                let Some((callee, slots)) = inline_candidate(p, pc, b, c, callees) else { continue };
+                let plan = Plan::build(&callee, deopt_limit, &slots, None);
+                let len = callee.code.len();
+                inline[pc] = Some(Box::new(Inline { callee, plan, ic_base }));
+                ic_base += len;
+            }
+        }
+        let mut plan = Plan { spec, cold, inline, types: vec![Ty::Unreached; n * nregs], nregs, captured, reached: vec![false; n] };
         plan.infer(p);
         plan
     }
@@ -542,6 +614,38 @@ impl Plan {
             Op::Return { .. } | Op::TailCall { .. } => vec![],
         }
     }
+}
+
+/// The callee to inline at `Call` site `pc` (with `b` / `c` operands),
+/// if any: one Lua function called there every time (per the feedback),
+/// a fixed count of arguments it takes exactly and a fixed count of
+/// results, and a body that is small and needs nothing a frame pushed by
+/// inline code does not provide. No closures (their upvalues would have to
+/// be closed on return), no varargs, no tail calls (they replace the
+/// frame the inline code returns from). No loops either: a loop amortizes
+/// its call over its iterations, and a callee left alone keeps its own
+/// tier-up and OSR.
+fn inline_candidate(p: &Proto, pc: usize, b: u8, c: u8, callees: Callees) -> Option<(Arc<Proto>, Vec<u32>)> {
+    if b == 0
+        || c == 0
+        || crate::jit::runtime::layout().call.is_none()
+        || p.feedback.sites[pc].bits.load(Relaxed) != crate::profile::calls::LUA
+    {
+        return None;
+    }
+    let target = p.feedback.targets[pc].load(Relaxed);
+    if target == 0 || target == crate::profile::MEGAMORPHIC {
+        return None;
+    }
+    let (callee, slots) = callees(target)?;
+    let fits = callee.code.len() <= INLINE_MAX_CODE
+        && !callee.is_vararg
+        && callee.nparams as usize == b as usize - 1
+        && callee
+            .code
+            .iter()
+            .all(|op| !matches!(op, Op::Closure { .. } | Op::VarArg { .. } | Op::TailCall { .. }) && !crate::profile::is_back_edge(op));
+    fits.then_some((callee, slots))
 }
 
 /// Whether a table-access site only ever hit the array part with an

@@ -27,6 +27,14 @@ impl<'a, 'b> Translator<'a, 'b> {
     /// `jit_call_enter` finishes itself and returns a status for (see
     /// there).
     pub(super) fn call(&mut self, pc: usize, a: usize, b: usize, c: usize) {
+        match self.plan.and_then(|p| p.inline[pc].as_deref()) {
+            Some(inl) => self.inline_call(pc, a, b, c, inl),
+            None => self.call_generic(pc, a, b, c),
+        }
+    }
+
+    /// `Call` without inlining (see `call`).
+    pub(super) fn call_generic(&mut self, pc: usize, a: usize, b: usize, c: usize) {
         let (direct, done, after) = (self.b.create_block(), self.b.create_block(), self.b.create_block());
         // direct(code, regs, consts, upvals, level)
         for _ in 0..5 {

@@ -125,7 +125,7 @@ impl<'a, 'b> Translator<'a, 'b> {
             }
             self.jump(pc);
             self.b.switch_to_block(fail);
-            let word = pc | ((ENTRY_CHECK as usize) << 32);
+            let word = self.deopt_word(pc, ENTRY_CHECK);
             let r = self.call_helper(rt::jit_deopt as *const u8, word);
             self.b.ins().jump(self.exit, &[BlockArg::Value(r)]);
         }
@@ -149,7 +149,8 @@ impl<'a, 'b> Translator<'a, 'b> {
         exits.sort_unstable();
         for ((pc, code), blk) in exits {
             self.b.switch_to_block(blk);
-            let r = self.call_helper(rt::jit_deopt as *const u8, pc | ((code as usize) << 32));
+            let word = self.deopt_word(pc, code);
+            let r = self.call_helper(rt::jit_deopt as *const u8, word);
             self.b.ins().jump(self.exit, &[BlockArg::Value(r)]);
         }
     }
@@ -350,7 +351,7 @@ impl<'a, 'b> Translator<'a, 'b> {
     }
 
     /// Continues in a fresh block when `ok`, else jumps to `exit`.
-    fn continue_if(&mut self, ok: ir::Value, exit: Block) {
+    pub(super) fn continue_if(&mut self, ok: ir::Value, exit: Block) {
         let cont = self.b.create_block();
         self.b.ins().brif(ok, cont, &[], exit, &[]);
         self.b.switch_to_block(cont);

@@ -1,0 +1,306 @@
+//! Tier 2's inlined calls: a `Call` whose feedback always saw one small Lua
+//! callee gets the callee's code compiled in place, under the callee's own
+//! plan, behind a guard on the callee's prototype.
+//!
+//! Why frames are still pushed: the callee's frame is written exactly as
+//! the push stub writes it (a few stores, no call), so everything that
+//! looks at frames — runtime helpers, error positions and tracebacks, the
+//! garbage collector, `pcall` unwinding — sees what a real call would have
+//! made, and a deopt inside the inlined code has every frame materialized
+//! already. What inlining removes is the rest of a call: the indirect
+//! call, the callee's prologue, the status checks, the hotness and
+//! feedback bookkeeping, the return stub's generic copy loop, and the
+//! register-file reloads around it. And the callee's registers are the
+//! caller's registers `a + 1` and up (Lua's register window), so the
+//! inlined code addresses them from the caller's register pointer.
+//!
+//! Exits: a failed `CallTarget` guard (the register holds another
+//! function, or no function) deoptimizes the caller at the `Call`, and the
+//! interpreter makes the call. A frame that cannot be pushed inline (a
+//! limit, a full frame vector, stack room) takes the ordinary call
+//! sequence. Anything that leaves the inlined code — an error, a deopt, a
+//! return the inline sequence does not do — leaves it the way a real
+//! callee's code would return that status: `jit_call_resume` finishes the
+//! callee's frame in the interpreter, and the caller's code continues
+//! after the call.
+
+use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::{self, Block, BlockArg, InstBuilder, types};
+use cranelift_frontend::Variable;
+use std::collections::HashMap;
+
+use super::Translator;
+use crate::jit::runtime::{self as rt, status, tag};
+use crate::jit::speculate::Inline;
+use crate::profile::GuardKind;
+use crate::state::STACK_EXTRA;
+
+/// What the inlined code of one call site needs from its caller.
+#[derive(Clone, Copy)]
+pub(super) struct InlineSite {
+    /// The caller's `Call` instruction.
+    pub call_pc: usize,
+    /// The function's register in the caller (the callee's registers
+    /// start right above it).
+    a: usize,
+    /// Results the caller wants.
+    wanted: usize,
+    /// The caller's register pointer, defined again on the way back.
+    outer_regs: Variable,
+    /// Stack index of the function's slot, where results go.
+    func_abs: Variable,
+    /// Index of the callee's frame (`jit_call_resume`'s level).
+    level: Variable,
+    /// The caller's code after the call.
+    cont: Block,
+    /// Takes a status the inlined code leaves with (see the module doc).
+    leave: Block,
+}
+
+impl<'a, 'b> Translator<'a, 'b> {
+    /// `Call` at `pc` with the callee `inl` compiled inline.
+    pub(super) fn inline_call(&mut self, pc: usize, a: usize, b: usize, c: usize, inl: &'a Inline) {
+        let cl = self.lay.call.expect("the plan inlines only with a call layout");
+        let lay = self.lay;
+        // Not this callee: the interpreter makes the call (and counts it).
+        let miss = self.deopt_block(pc, GuardKind::CallTarget);
+        let generic = self.cold_block(|t| t.call_generic(pc, a, b, c));
+        let regs = self.regs();
+        let t = self.b.ins().load(types::I64, self.mf, regs, 16 * a as i32);
+        let is_func = self.eq_imm(t, cl.tag_func);
+        self.continue_if(is_func, miss);
+        let regs = self.regs();
+        let func = self.b.ins().load(types::I64, self.mf, regs, 16 * a as i32 + 8);
+        let disc = self.b.ins().uload8(types::I64, self.mf, func, cl.func_disc);
+        let is_lua = self.eq_imm(disc, 0);
+        self.continue_if(is_lua, miss);
+        let proto = self.b.ins().load(types::I64, self.mf, func, cl.closure_proto);
+        let same = self.eq_imm(proto, std::sync::Arc::as_ptr(&inl.callee) as i64);
+        self.continue_if(same, miss);
+
+        // The checks the push stub makes that still apply: the tick, the
+        // frame vector's room and the depth limits, stack room.
+        let st = self.state;
+        let frames = self.b.ins().load(types::I64, self.mf, st, cl.state_frames_ptr);
+        let nframes = self.b.ins().load(types::I64, self.mf, st, cl.state_frames_len);
+        let tick = self.b.ins().load(types::I64, self.mf, st, lay.state_tick);
+        let tick_ok = self.b.ins().icmp_imm_s(IntCC::SignedGreaterThan, tick, 1);
+        let cap = self.b.ins().load(types::I64, self.mf, st, cl.state_frames_cap);
+        let cap_ok = self.b.ins().icmp(IntCC::UnsignedLessThan, nframes, cap);
+        let max_depth = self.b.ins().load(types::I64, self.mf, st, cl.state_max_depth);
+        let depth_ok = self.b.ins().icmp(IntCC::UnsignedLessThan, nframes, max_depth);
+        let last = self.b.ins().iadd_imm_s(nframes, -1);
+        let caller = self.b.ins().imul_imm_s(last, cl.frame_size);
+        let caller = self.b.ins().iadd(frames, caller);
+        let caller_base = self.b.ins().load(types::I64, self.mf, caller, cl.frame_base);
+        let func_abs = self.b.ins().iadd_imm_s(caller_base, a as i64);
+        let need = self.b.ins().iadd_imm_s(func_abs, 1 + inl.callee.maxstack as i64 + STACK_EXTRA as i64);
+        let stack_len = self.b.ins().load(types::I64, self.mf, st, cl.state_stack_len);
+        let room = self.b.ins().icmp(IntCC::UnsignedLessThanOrEqual, need, stack_len);
+        // Native nesting too: inlined code nests no Rust frames itself, but
+        // it leaves through `jit_call_resume`, which does (and past the
+        // limit a call must unwind to the interpreter loop instead).
+        let depth = self.b.ins().uload32(self.mf, st, lay.state_jit_depth);
+        let native_ok = self.b.ins().icmp_imm_s(IntCC::UnsignedLessThan, depth, rt::MAX_JIT_DEPTH as i64);
+        let ok = self.b.ins().band(tick_ok, cap_ok);
+        let ok = self.b.ins().band(ok, native_ok);
+        let ok = self.b.ins().band(ok, depth_ok);
+        let ok = self.b.ins().band(ok, room);
+        self.continue_if(ok, generic);
+
+        // Committed: the push stub's writes, with what it would compute
+        // from the prototype known here.
+        let tick = self.b.ins().iadd_imm_s(tick, -1);
+        self.b.ins().store(self.mf, tick, st, lay.state_tick);
+        for counter in [cl.state_tier2_calls, cl.state_lua_calls] {
+            let n = self.b.ins().load(types::I64, self.mf, st, counter);
+            let n = self.b.ins().iadd_imm_s(n, 1);
+            self.b.ins().store(self.mf, n, st, counter);
+        }
+        let resume_pc = self.iconst(pc as i64 + 1);
+        self.b.ins().store(self.mf, resume_pc, caller, cl.frame_pc);
+        let frame = self.b.ins().iadd_imm_s(caller, cl.frame_size);
+        self.b.ins().store(self.mf, func_abs, frame, cl.frame_func);
+        let base = self.b.ins().iadd_imm_s(func_abs, 1);
+        self.b.ins().store(self.mf, base, frame, cl.frame_base);
+        let zero = self.iconst(0);
+        self.b.ins().store(self.mf, zero, frame, cl.frame_pc);
+        self.b.ins().store(self.mf, func, frame, cl.frame_closure);
+        let nresults = self.b.ins().iconst(types::I32, c as i64 - 1);
+        self.b.ins().store(self.mf, nresults, frame, cl.frame_nresults);
+        let zero32 = self.b.ins().iconst(types::I32, 0);
+        self.b.ins().store(self.mf, zero32, frame, cl.frame_nvarargs);
+        let (yes, no) = (self.b.ins().iconst(types::I8, 1), self.b.ins().iconst(types::I8, 0));
+        self.b.ins().store(self.mf, yes, frame, cl.frame_entry);
+        self.b.ins().store(self.mf, no, frame, cl.frame_protected);
+        self.b.ins().store(self.mf, no, frame, cl.frame_called_by_native);
+        let pdepth = self.b.ins().uload16(types::I64, self.mf, caller, cl.frame_protected_depth);
+        self.b.ins().istore16(self.mf, pdepth, frame, cl.frame_protected_depth);
+        let len = self.b.ins().iadd_imm_s(nframes, 1);
+        self.b.ins().store(self.mf, len, st, cl.state_frames_len);
+
+        // The callee's view: its registers, constants and upvalues.
+        // Helpers leave `State::jit_regs` at the top frame's registers, and
+        // compiled code reloads them from there: the push and the return
+        // keep it so, as the stubs do.
+        let regs = self.regs();
+        let inner_regs = self.b.ins().iadd_imm_s(regs, 16 * (a as i64 + 1));
+        self.b.ins().store(self.mf, inner_regs, st, lay.state_jit_regs);
+        let inst = self.b.ins().load(types::I64, self.mf, func, cl.closure_inst);
+        let consts = self.b.ins().load(types::I64, self.mf, inst, cl.inst_consts);
+        let upvals = self.b.ins().load(types::I64, self.mf, func, cl.closure_upvals);
+        let vars: [Variable; 2] = std::array::from_fn(|_| self.b.declare_var(types::I64));
+        self.b.def_var(vars[0], func_abs);
+        self.b.def_var(vars[1], nframes);
+        let leave = self.b.create_block();
+        self.b.append_block_param(leave, types::I64);
+        self.b.set_cold_block(leave);
+        let site = InlineSite {
+            call_pc: pc,
+            a,
+            wanted: c - 1,
+            outer_regs: self.regs,
+            func_abs: vars[0],
+            level: vars[1],
+            cont: self.resume_block(pc + 1),
+            leave,
+        };
+        let mut inner = Translator::inlined(self, inl, site, inner_regs, consts, upvals);
+        inner.translate_inlined();
+
+        // Leaving the inlined code with a status: `jit_call_resume`
+        // finishes the callee (and undoes the nesting level a pushed call
+        // counts, so it is counted here first).
+        self.b.switch_to_block(leave);
+        let st_code = self.b.block_params(leave)[0];
+        let depth = self.b.ins().load(types::I32, self.mf, self.state, lay.state_jit_depth);
+        let depth = self.b.ins().iadd_imm_s(depth, 1);
+        self.b.ins().store(self.mf, depth, self.state, lay.state_jit_depth);
+        let level = self.b.use_var(site.level);
+        let fp = self.iconst(rt::jit_call_resume as *const u8 as i64);
+        let call = self.b.ins().call_indirect(self.resume, fp, &[self.state, st_code, level]);
+        let r = self.b.inst_results(call)[0];
+        let code = self.b.ins().band_imm_u(r, 0xff);
+        let after = self.b.create_block();
+        self.b.ins().brif(code, self.exit, &[BlockArg::Value(r)], after, &[]);
+        self.b.switch_to_block(after);
+        let regs = self.b.ins().load(types::I64, self.mf, self.state, lay.state_jit_regs);
+        self.b.def_var(self.regs, regs);
+        self.b.ins().jump(site.cont, &[]);
+    }
+
+    /// The translator for an inlined callee, continuing in the current
+    /// block of `outer`'s function.
+    fn inlined<'c>(
+        outer: &'c mut Translator<'a, 'b>,
+        inl: &'a Inline,
+        site: InlineSite,
+        regs: ir::Value,
+        consts: ir::Value,
+        upvals: ir::Value,
+    ) -> Translator<'c, 'b>
+    where
+        'a: 'c,
+    {
+        let b = &mut *outer.b;
+        let p = &*inl.callee;
+        let regs_var = b.declare_var(types::I64);
+        b.def_var(regs_var, regs);
+        let blocks = (0..p.code.len()).map(|_| b.create_block()).collect();
+        let exit = b.create_block();
+        b.append_block_param(exit, types::I64);
+        let bail = b.create_block();
+        let nvars = p.maxstack as usize + 1;
+        let ivars = (0..nvars).map(|_| b.declare_var(types::I64)).collect();
+        let fvars = (0..nvars).map(|_| b.declare_var(types::F64)).collect();
+        Translator {
+            b,
+            p,
+            lay: outer.lay,
+            blocks,
+            exit,
+            bail,
+            state: outer.state,
+            consts,
+            upvals,
+            regs: regs_var,
+            helper: outer.helper,
+            fast: outer.fast,
+            ic: outer.ic,
+            ic_base: inl.ic_base,
+            call: outer.call,
+            resume: outer.resume,
+            compiled: outer.compiled,
+            call_stubs: outer.call_stubs,
+            prof: false,
+            use_profile: true,
+            mf: outer.mf,
+            plan: Some(&inl.plan),
+            pc: 0,
+            ivars,
+            fvars,
+            stubs: HashMap::new(),
+            deopts: HashMap::new(),
+            inlined: Some(site),
+        }
+    }
+
+    /// Translates the inlined callee from its first instruction on, then
+    /// routes its exits to the call site's `leave`.
+    fn translate_inlined(&mut self) {
+        let site = self.inlined.expect("an inlined translator");
+        let first = self.block_at(0);
+        self.b.ins().jump(first, &[]);
+        for pc in 0..self.p.code.len() {
+            self.b.switch_to_block(self.blocks[pc]);
+            self.pc = pc;
+            self.op(pc);
+        }
+        self.finish_stubs();
+        self.b.switch_to_block(self.exit);
+        let st = self.b.block_params(self.exit)[0];
+        self.b.ins().jump(site.leave, &[BlockArg::Value(st)]);
+        self.b.switch_to_block(self.bail);
+        let st = self.iconst(status::INTERPRET as i64);
+        self.b.ins().jump(site.leave, &[BlockArg::Value(st)]);
+    }
+
+    /// `Return` of an inlined callee with `b - 1` results (a fixed count):
+    /// what the return stub does, with the counts known here — the results
+    /// to the function's slot (padded with nil or cut to what the caller
+    /// wants), the frame popped — and on into the caller's code. Nothing to
+    /// close: an inlined callee makes no closures.
+    pub(super) fn inline_return(&mut self, a: usize, b: usize) {
+        let site = self.inlined.expect("an inlined translator");
+        let cl = self.lay.call.expect("the plan inlines only with a call layout");
+        let n = b - 1;
+        let regs = self.regs();
+        // The function's slot is the callee's register -1; results sit
+        // above it, so a forward copy reads nothing it wrote.
+        for i in 0..site.wanted {
+            let dst = 16 * (i as i32 - 1);
+            if i < n {
+                self.store_operand(regs, dst, (a + i) as u16);
+            } else {
+                let nil = self.iconst(tag::NIL);
+                self.b.ins().store(self.mf, nil, regs, dst);
+            }
+        }
+        let func_abs = self.b.use_var(site.func_abs);
+        let top = self.b.ins().iadd_imm_s(func_abs, site.wanted as i64);
+        self.b.ins().store(self.mf, top, self.state, cl.state_top);
+        let level = self.b.use_var(site.level);
+        self.b.ins().store(self.mf, level, self.state, cl.state_frames_len);
+        let outer = self.b.ins().iadd_imm_s(regs, -16 * (site.a as i64 + 1));
+        self.b.ins().store(self.mf, outer, self.state, self.lay.state_jit_regs);
+        self.b.def_var(site.outer_regs, outer);
+        self.b.ins().jump(site.cont, &[]);
+    }
+
+    /// The word `jit_deopt` gets for a guard of `code` at `pc`: for an
+    /// inlined callee it also carries the caller's `Call` (see there).
+    pub(super) fn deopt_word(&self, pc: usize, code: u8) -> usize {
+        let inlined = self.inlined.map_or(0, |s| s.call_pc + 1);
+        pc | ((code as usize) << 32) | (inlined << 40)
+    }
+}
