@@ -65,6 +65,16 @@ end
 
 function guarded_sum(n) return pcall(sum_checked, n) end
 
+rate = 3
+
+function total_rate(n)
+  local s = 0
+  for i = 1, n do s = s + rate * i end
+  return s
+end
+
+function set_rate(v) rate = v end
+
 function sum_array(t, lo, hi)
   local s = 0
   for i = lo, hi do s = s + t[i] end
@@ -684,4 +694,35 @@ fn an_error_inside_an_inlined_callee_is_the_callees_and_pcall_catches_it() {
     assert_eq!(call(&mut st, "sum_checked", &[LuaValue::Int(100)]), vec![LuaValue::Int(5150)]);
     assert_eq!(deopts_in(&e, "sum_checked") + deopts_in(&e, "checked"), 0);
     assert_eq!(e.function_tier(key_of(&e, "sum_checked")).unwrap().tier, 2);
+}
+
+#[test]
+fn a_global_read_at_a_guarded_slot_deopts_when_its_type_changes_or_it_goes() {
+    let e = engine(auto(4, 4));
+    let mut st = e.new_state();
+    st.require("m").unwrap();
+    let total = |st: &mut ember_engine::State| call(st, "total_rate", &[LuaValue::Int(100)]);
+    until_tier2(&e, "total_rate", || assert_eq!(total(&mut st), vec![LuaValue::Int(15150)]));
+    let what = inlined_calls(&e, "total_rate").unwrap_or_default();
+    assert!(what.contains("global 1"), "{what}");
+    // A float where the multiply after it expects an integer.
+    call(&mut st, "set_rate", &[LuaValue::Float(2.5)]);
+    assert_eq!(total(&mut st), vec![LuaValue::Float(12625.0)]);
+    let site = sites(&e, "total_rate", GuardKind::GlobalBinding);
+    assert!(site.len() == 1 && site[0].last_reason.contains("the global 'rate' was a float"), "{site:?}");
+    // Gone: the interpreter raises lua5.4's error, naming the global.
+    call(&mut st, "set_rate", &[LuaValue::Nil]);
+    let err = st.call("total_rate", &[LuaValue::Int(100)]).unwrap_err().to_string();
+    assert!(err.contains("attempt to perform arithmetic on a nil value (global 'rate')"), "{err}");
+    let site = sites(&e, "total_rate", GuardKind::GlobalBinding);
+    assert!(site[0].last_reason.contains("the global 'rate' was nil"), "{site:?}");
+    // Past the limit the read is compiled with the inline cache again.
+    call(&mut st, "set_rate", &[LuaValue::Float(2.5)]);
+    for _ in 0..8 {
+        assert_eq!(total(&mut st), vec![LuaValue::Float(12625.0)]);
+    }
+    let before = deopts_in(&e, "total_rate");
+    assert_eq!(total(&mut st), vec![LuaValue::Float(12625.0)]);
+    assert_eq!(deopts_in(&e, "total_rate"), before, "the recompiled code no longer guards the binding");
+    assert_eq!(e.function_tier(key_of(&e, "total_rate")).unwrap().tier, 2);
 }

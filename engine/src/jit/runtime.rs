@@ -455,11 +455,15 @@ fn deopt_reason(st: &State, p: &crate::bytecode::Proto, base: usize, pc: usize, 
         }
     };
     let Some(op) = p.code.get(pc) else { return "guard failed".into() };
-    let field_key = match op {
-        Op::GetField { k, .. } | Op::SetField { k, .. } => st.frames.last().and_then(|f| match f.closure.get() {
-            crate::function::Function::Lua(cl) => cl.inst.get().consts.get(*k as usize).copied(),
+    let key_const = |k: usize| {
+        st.frames.last().and_then(|f| match f.closure.get() {
+            crate::function::Function::Lua(cl) => cl.inst.get().consts.get(k).copied(),
             _ => None,
-        }),
+        })
+    };
+    let field_key = match op {
+        Op::GetField { k, .. } | Op::SetField { k, .. } => key_const(*k as usize),
+        Op::GetGlobal { k, .. } => key_const(*k as usize),
         _ => None,
     };
     let cold_branch = super::codegen::tier2::kind_code(crate::profile::GuardKind::ColdBranch);
@@ -488,18 +492,22 @@ fn deopt_reason(st: &State, p: &crate::bytecode::Proto, base: usize, pc: usize, 
     };
     let field = super::codegen::tier2::kind_code(crate::profile::GuardKind::FieldSlot);
     let call_target = super::codegen::tier2::kind_code(crate::profile::GuardKind::CallTarget);
-    let field_miss = |obj: u8, key: Option<Value>| -> String {
-        let Some(Value::Table(t)) = st.stack.get(base + obj as usize) else { return format!("the object was {}", ty(obj as u16)) };
+    let global = super::codegen::tier2::kind_code(crate::profile::GuardKind::GlobalBinding);
+    let slot_miss = |t: &Table, what: &str, key: Option<Value>| -> String {
         let Some(key) = key else { return "guard failed".into() };
         let name = match key {
             Value::Str(s) => String::from_utf8_lossy(s.get().as_bytes()).into_owned(),
             _ => "?".into(),
         };
-        match (t.get().get_str(key), t.get().str_slot(key)) {
-            (Value::Nil, _) => format!("the field '{name}' was nil"),
-            (v, Some(s)) => format!("the field '{name}' was {} in hash slot {s}", value_kind(v)),
-            (v, None) => format!("the field '{name}' was {}", value_kind(v)),
+        match (t.get_str(key), t.str_slot(key)) {
+            (Value::Nil, _) => format!("the {what} '{name}' was nil"),
+            (v, Some(s)) => format!("the {what} '{name}' was {} in hash slot {s}", value_kind(v)),
+            (v, None) => format!("the {what} '{name}' was {}", value_kind(v)),
         }
+    };
+    let field_miss = |obj: u8, key: Option<Value>| -> String {
+        let Some(Value::Table(t)) = st.stack.get(base + obj as usize) else { return format!("the object was {}", ty(obj as u16)) };
+        slot_miss(t.get(), "field", key)
     };
     match (code, super::speculate::speculable_operands(op), op) {
         (c, _, Op::GetField { b, .. }) if c == field => field_miss(*b, field_key),
@@ -507,6 +515,7 @@ fn deopt_reason(st: &State, p: &crate::bytecode::Proto, base: usize, pc: usize, 
             Some(Value::Table(t)) if t.get().in_lookup_chain.get() => "the table is in an inherited-lookup chain".into(),
             _ => field_miss(*a, field_key),
         },
+        (c, _, Op::GetGlobal { .. }) if c == global => slot_miss(st.globals.get(), "global", field_key),
         (c, _, Op::Call { a, .. }) if c == call_target => match st.stack.get(base + *a as usize) {
             Some(Value::Func(f)) => match f.get() {
                 crate::function::Function::Lua(cl) => format!("the callee was another function ('{}')", cl.proto().name),

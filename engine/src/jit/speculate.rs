@@ -63,6 +63,10 @@ pub(crate) enum Spec {
     /// cache last found it); anything else deoptimizes (`FieldSlot`). The
     /// value is guarded to have type `ty` as for `Array`.
     Field { slot: u32, ty: Ty },
+    /// `GetGlobal`: as `Field`, on the globals table (`GlobalBinding`): a
+    /// global function's binding, read on every call, is a slot compare
+    /// and a load.
+    Global { slot: u32, ty: Ty },
 }
 
 /// A call site whose callee's code is compiled into the caller's, guarded
@@ -136,14 +140,22 @@ impl Plan {
         let float = self.spec.iter().filter(|s| matches!(s, Spec::Float)).count();
         let array = self.spec.iter().filter(|s| matches!(s, Spec::Array(_))).count();
         let field = self.spec.iter().filter(|s| matches!(s, Spec::Field { .. })).count();
+        let global = self.spec.iter().filter(|s| matches!(s, Spec::Global { .. })).count();
         let cold = self.cold.iter().filter(|c| c.is_some()).count();
         let inlined = self.inline.iter().filter(|c| c.is_some()).count();
-        let parts: Vec<String> =
-            [("int", int), ("float", float), ("array", array), ("field", field), ("cold branches", cold), ("inlined calls", inlined)]
-                .iter()
-                .filter(|(_, n)| *n > 0)
-                .map(|(what, n)| format!("{what} {n}"))
-                .collect();
+        let parts: Vec<String> = [
+            ("int", int),
+            ("float", float),
+            ("array", array),
+            ("field", field),
+            ("global", global),
+            ("cold branches", cold),
+            ("inlined calls", inlined),
+        ]
+        .iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(what, n)| format!("{what} {n}"))
+        .collect();
         if parts.is_empty() { "none".into() } else { parts.join(", ") }
     }
 
@@ -170,7 +182,7 @@ impl Plan {
     /// a recompile, which reads them back, keeps them.
     pub fn ic_hints(&self, p: &Proto) -> Vec<u32> {
         let slot = |s: &Spec| match *s {
-            Spec::Field { slot, .. } => slot,
+            Spec::Field { slot, .. } | Spec::Global { slot, .. } => slot,
             _ => u32::MAX,
         };
         let mut cells: Vec<u32> = self.spec.iter().map(slot).collect();
@@ -188,6 +200,12 @@ impl Plan {
     /// tier 1's inline cache last found a field in (`u32::MAX`: none).
     /// `callees`: resolves call sites' recorded callees for inlining.
     pub fn build(p: &Proto, deopt_limit: u32, field_slots: &[u32], callees: Option<Callees>) -> Plan {
+        Self::build_with_entry(p, deopt_limit, field_slots, callees, &[])
+    }
+
+    /// `build`, with the types of the first registers on entry known (an
+    /// inlined callee's arguments, as its caller's plan proves them).
+    fn build_with_entry(p: &Proto, deopt_limit: u32, field_slots: &[u32], callees: Option<Callees>, entry: &[Ty]) -> Plan {
         let n = p.code.len();
         let nregs = p.maxstack as usize + 1;
         let outcomes = p.feedback.outcomes.lock().expect("outcomes lock").clone();
@@ -274,54 +292,65 @@ impl Plan {
                 _ => Ty::Any,
             });
         }
+        // Fields, and global reads (the same access on the globals table,
+        // whose sites record no access bits: the slot tier 1 found is the
+        // evidence). Global writes are no feedback site, so a failure there
+        // could not be recorded against them: they keep the inline cache.
         for (pc, op) in p.code.iter().enumerate() {
-            let (a, k, read) = match *op {
-                Op::GetField { a, k, .. } => (a, k, true),
+            let (a, k, read, global) = match *op {
+                Op::GetField { a, k, .. } => (a, k as u32, true, false),
                 // A write to a table made here is an insert (a constructor,
                 // `local t = {} t.x = ...`): no slot to expect.
-                Op::SetField { a, k, .. } if !fresh_table(p, pc, a) => (a, k, false),
+                Op::SetField { a, k, .. } if !fresh_table(p, pc, a) => (a, k as u32, false, false),
+                Op::GetGlobal { a, k } => (a, k, true, true),
                 _ => continue,
             };
             let slot = field_slots.get(pc).copied().unwrap_or(u32::MAX);
             let short_key = matches!(&p.consts[k as usize], Constant::Str(s) if s.len() <= crate::value::SHORT_STRING_MAX);
             let bits = p.feedback.sites[pc].bits.load(Relaxed);
+            let kind = if global { GuardKind::GlobalBinding } else { GuardKind::FieldSlot };
             if slot == u32::MAX
                 || !short_key
-                || bits != crate::profile::access::HASH | crate::profile::access::STR_KEY
-                || Self::banned(&outcomes, ordinal[pc], GuardKind::FieldSlot, deopt_limit)
+                || (!global && bits != crate::profile::access::HASH | crate::profile::access::STR_KEY)
+                || Self::banned(&outcomes, ordinal[pc], kind, deopt_limit)
                 || crate::jit::runtime::layout().table_nodes_ptr.is_none()
                 || crate::jit::runtime::layout().table_nodes_len.is_none()
             {
                 continue;
             }
             let ty = if read { consumer_type(p, &spec, pc, a as u16) } else { Ty::Any };
-            spec[pc] = Spec::Field { slot, ty };
+            spec[pc] = if global { Spec::Global { slot, ty } } else { Spec::Field { slot, ty } };
         }
-        let mut inline: Vec<Option<Box<Inline>>> = (0..n).map(|_| None).collect();
+        let inline = (0..n).map(|_| None).collect();
+        let mut plan = Plan { spec, cold, inline, types: vec![Ty::Unreached; n * nregs], nregs, captured, reached: vec![false; n] };
+        plan.infer(p, entry);
+        // Callees to inline last: each one's plan starts from the types this
+        // plan proves for its arguments. (A `Call` clobbers the registers
+        // from its function up either way, so inlining changes nothing
+        // above.)
         if let Some(callees) = callees {
             let mut ic_base = n;
             for (pc, op) in p.code.iter().enumerate() {
-                if inline.iter().flatten().count() == INLINE_MAX_SITES {
+                if plan.inline.iter().flatten().count() == INLINE_MAX_SITES {
                     break;
                 }
-                let Op::Call { b, c, .. } = *op else { continue };
+                let Op::Call { a, b, c } = *op else { continue };
                 if Self::banned(&outcomes, ordinal[pc], GuardKind::CallTarget, deopt_limit) {
                     continue;
                 }
                 let Some((callee, slots)) = inline_candidate(p, pc, b, c, callees) else { continue };
-                let plan = Plan::build(&callee, deopt_limit, &slots, None);
+                let args: Vec<Ty> = (0..callee.nparams as u16).map(|i| plan.ty(pc, a as u16 + 1 + i)).collect();
+                let callee_plan = Plan::build_with_entry(&callee, deopt_limit, &slots, None, &args);
                 let len = callee.code.len();
-                inline[pc] = Some(Box::new(Inline { callee, plan, ic_base }));
+                plan.inline[pc] = Some(Box::new(Inline { callee, plan: callee_plan, ic_base }));
                 ic_base += len;
             }
         }
-        let mut plan = Plan { spec, cold, inline, types: vec![Ty::Unreached; n * nregs], nregs, captured, reached: vec![false; n] };
-        plan.infer(p);
         plan
     }
 
     /// Forward dataflow to a fixed point: entry types of every pc.
-    fn infer(&mut self, p: &Proto) {
+    fn infer(&mut self, p: &Proto, entry: &[Ty]) {
         let n = p.code.len();
         let nregs = self.nregs;
         let mut work: Vec<usize> = vec![0];
@@ -329,7 +358,7 @@ impl Plan {
         queued[0] = true;
         // Entry: parameters and everything else unknown.
         for r in 0..nregs {
-            self.types[r] = Ty::Any;
+            self.types[r] = entry.get(r).copied().filter(|t| *t != Ty::Unreached).unwrap_or(Ty::Any);
         }
         let mut reached = vec![false; n];
         reached[0] = true;
@@ -474,7 +503,7 @@ impl Plan {
                         }
                         Ty::Float
                     }
-                    Spec::None | Spec::Array(_) | Spec::Field { .. } => Ty::Any,
+                    Spec::None | Spec::Array(_) | Spec::Field { .. } | Spec::Global { .. } => Ty::Any,
                 };
                 set(&mut t, a as usize, result);
                 one(t)
@@ -483,7 +512,7 @@ impl Plan {
                 let result = match self.spec[pc] {
                     Spec::Int => Ty::Int,
                     Spec::Float => Ty::Float,
-                    Spec::None | Spec::Array(_) | Spec::Field { .. } => Ty::Any,
+                    Spec::None | Spec::Array(_) | Spec::Field { .. } | Spec::Global { .. } => Ty::Any,
                 };
                 if result != Ty::Any {
                     set(&mut t, b as usize, result);
@@ -507,7 +536,7 @@ impl Plan {
                         refine(&mut t, b, Ty::Float);
                         refine(&mut t, c, Ty::Float);
                     }
-                    Spec::None | Spec::Array(_) | Spec::Field { .. } => {}
+                    Spec::None | Spec::Array(_) | Spec::Field { .. } | Spec::Global { .. } => {}
                 }
                 outs.into_iter().map(|succ| (succ, t.clone())).collect()
             }
@@ -558,8 +587,8 @@ impl Plan {
                 set(&mut t, a as usize, v);
                 one(t)
             }
-            Op::GetField { a, .. } if matches!(self.spec[pc], Spec::Field { .. }) => {
-                let Spec::Field { ty, .. } = self.spec[pc] else { unreachable!("matched above") };
+            Op::GetField { a, .. } | Op::GetGlobal { a, .. } if matches!(self.spec[pc], Spec::Field { .. } | Spec::Global { .. }) => {
+                let (Spec::Field { ty, .. } | Spec::Global { ty, .. }) = self.spec[pc] else { unreachable!("matched above") };
                 set(&mut t, a as usize, ty);
                 one(t)
             }

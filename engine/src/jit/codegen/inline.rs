@@ -31,7 +31,7 @@ use std::collections::HashMap;
 
 use super::Translator;
 use crate::jit::runtime::{self as rt, status, tag};
-use crate::jit::speculate::Inline;
+use crate::jit::speculate::{Inline, Ty};
 use crate::profile::GuardKind;
 use crate::state::STACK_EXTRA;
 
@@ -165,7 +165,20 @@ impl<'a, 'b> Translator<'a, 'b> {
             cont: self.resume_block(pc + 1),
             leave,
         };
+        // Arguments the callee's plan knows the type of (because this plan
+        // proves it) start as this code's SSA copies.
+        let args: Vec<(usize, Ty, ir::Value)> = (0..inl.callee.nparams as usize)
+            .filter_map(|r| match inl.plan.ty(0, r as u16) {
+                Ty::Int => Some((r, Ty::Int, self.int((a + 1 + r) as u16))),
+                Ty::Float => Some((r, Ty::Float, self.float((a + 1 + r) as u16))),
+                _ => None,
+            })
+            .collect();
         let mut inner = Translator::inlined(self, inl, site, inner_regs, consts, upvals);
+        for (r, ty, v) in args {
+            let var = if ty == Ty::Int { inner.ivars[r] } else { inner.fvars[r] };
+            inner.b.def_var(var, v);
+        }
         inner.translate_inlined();
 
         // Leaving the inlined code with a status: `jit_call_resume`

@@ -278,6 +278,14 @@ impl<'a, 'b> Translator<'a, 'b> {
                 self.store_over_present(node, 16, c, exit);
                 self.jump(pc + 1);
             }
+            Op::GetGlobal { a, k } if matches!(spec, Spec::Global { .. }) => {
+                let Spec::Global { slot, ty } = spec else { unreachable!("matched above") };
+                let exit = self.deopt_block(pc, GuardKind::GlobalBinding);
+                let globals = self.b.ins().load(types::I64, self.mf, self.state, self.lay.state_globals);
+                let node = self.node_spec(globals, k, slot, false, exit);
+                self.typed_value(a as u16, node, 16, ty, exit);
+                self.jump(pc + 1);
+            }
             Op::SetTable { a, b, c } if matches!(spec, Spec::Array(_)) => {
                 let slot = self.array_slot_spec(a as u16, b);
                 let exit = self.deopt_block(pc, GuardKind::ArrayBounds);
@@ -296,11 +304,17 @@ impl<'a, 'b> Translator<'a, 'b> {
     /// inline cache does. Nodes are 32 bytes: key, then value.
     fn field_node_spec(&mut self, obj: u16, k: u32, slot: u32, write: bool) -> ir::Value {
         let exit = self.deopt_block(self.pc, GuardKind::FieldSlot);
-        let (Some(np), Some(nl)) = (self.lay.table_nodes_ptr, self.lay.table_nodes_len) else { unreachable!("checked by the plan") };
         let tt = self.tag(obj);
         let is_table = self.eq_imm(tt, tag::TABLE);
         self.continue_if(is_table, exit);
         let t = self.int(obj);
+        self.node_spec(t, k, slot, write, exit)
+    }
+
+    /// The node at hash slot `slot` of table `t`, guarded as for
+    /// `field_node_spec` (any failure jumps to `exit`).
+    fn node_spec(&mut self, t: ir::Value, k: u32, slot: u32, write: bool, exit: Block) -> ir::Value {
+        let (Some(np), Some(nl)) = (self.lay.table_nodes_ptr, self.lay.table_nodes_len) else { unreachable!("checked by the plan") };
         if write {
             let in_chain = self.b.ins().uload8(types::I64, self.mf, t, self.lay.table_in_chain);
             let plain = self.eq_imm(in_chain, 0);
