@@ -317,6 +317,13 @@ impl<'a, 'b> Translator<'a, 'b> {
     }
 
     fn translate(&mut self) {
+        self.translate_body();
+        self.b.seal_all_blocks();
+    }
+
+    /// Every instruction, the stubs and deopt exits, and the two ways out
+    /// (`exit` with a status, `bail` with `INTERPRET`).
+    fn translate_body(&mut self) {
         for pc in 0..self.p.code.len() {
             self.b.switch_to_block(self.blocks[pc]);
             self.pc = pc;
@@ -325,11 +332,22 @@ impl<'a, 'b> Translator<'a, 'b> {
         self.finish_stubs();
         self.b.switch_to_block(self.exit);
         let st = self.b.block_params(self.exit)[0];
-        self.b.ins().return_(&[st]);
+        self.leave(st);
         self.b.switch_to_block(self.bail);
         let st = self.iconst(status::INTERPRET as i64);
-        self.b.ins().return_(&[st]);
-        self.b.seal_all_blocks();
+        self.leave(st);
+    }
+
+    /// Leaves this function's code with status `st`: returns it, or, in a
+    /// callee inlined at a call site, hands it to the site (as a real
+    /// callee's code would return it to its caller).
+    fn leave(&mut self, st: ir::Value) {
+        match self.inlined {
+            Some(site) => self.leave_inlined(site, st),
+            None => {
+                self.b.ins().return_(&[st]);
+            }
+        }
     }
 
     // ----- small builders ------------------------------------------------------

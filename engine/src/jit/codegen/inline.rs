@@ -30,7 +30,7 @@ use cranelift_frontend::Variable;
 use std::collections::HashMap;
 
 use super::Translator;
-use crate::jit::runtime::{self as rt, status, tag};
+use crate::jit::runtime::{self as rt, tag};
 use crate::jit::speculate::{Inline, Ty};
 use crate::profile::GuardKind;
 use crate::state::STACK_EXTRA;
@@ -258,23 +258,16 @@ impl<'a, 'b> Translator<'a, 'b> {
         }
     }
 
-    /// Translates the inlined callee from its first instruction on, then
-    /// routes its exits to the call site's `leave`.
+    /// Translates the inlined callee from its first instruction on (its
+    /// ways out go to the call site's `leave`, see `leave_inlined`).
     fn translate_inlined(&mut self) {
-        let site = self.inlined.expect("an inlined translator");
         let first = self.block_at(0);
         self.b.ins().jump(first, &[]);
-        for pc in 0..self.p.code.len() {
-            self.b.switch_to_block(self.blocks[pc]);
-            self.pc = pc;
-            self.op(pc);
-        }
-        self.finish_stubs();
-        self.b.switch_to_block(self.exit);
-        let st = self.b.block_params(self.exit)[0];
-        self.b.ins().jump(site.leave, &[BlockArg::Value(st)]);
-        self.b.switch_to_block(self.bail);
-        let st = self.iconst(status::INTERPRET as i64);
+        self.translate_body();
+    }
+
+    /// The inlined callee's code leaves with status `st`.
+    pub(super) fn leave_inlined(&mut self, site: InlineSite, st: ir::Value) {
         self.b.ins().jump(site.leave, &[BlockArg::Value(st)]);
     }
 
