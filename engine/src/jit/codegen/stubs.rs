@@ -17,7 +17,9 @@
 //! `State::push_frame` are the same operation, and the return stub and
 //! `runtime::jit_return`'s fast path are the same operation: same checks,
 //! same writes. A field added to `Frame`, a counter added to `push_frame`
-//! or a new reason for the general path must be added here too. Both
+//! or a new reason for the general path must be added here too — and to
+//! tier 2's inlined calls (`codegen/inline.rs`), which write the same
+//! frame and return the same way with the counts known. Both
 //! decline *before* writing anything, so the Rust helper then starts from
 //! exactly the state it always did. The corpus runs every call site both
 //! ways: compiled code takes the stubs, the interpreter and the helpers
