@@ -318,6 +318,14 @@ struct Unit {
     hot_mark: u64,
 }
 
+impl Unit {
+    /// The hash slots the function's own inline caches hold, per pc (the
+    /// cells of callees inlined into it follow and are not its own).
+    fn own_slots(&self) -> Vec<u32> {
+        self.ic.iter().take(self.proto.code.len()).map(|c| c.load(Relaxed)).collect()
+    }
+}
+
 impl Drop for Unit {
     fn drop(&mut self) {
         if let Some(m) = self.module.take() {
@@ -891,7 +899,7 @@ impl Shared {
     /// empty without a tier-1 unit).
     fn field_slots(&self, proto: &Arc<Proto>) -> Vec<u32> {
         let cache = self.cache.lock().expect("cache lock");
-        cache.units.get(&(Arc::as_ptr(proto) as usize)).map_or_else(Vec::new, |u| u.ic.iter().map(|c| c.load(Relaxed)).collect())
+        cache.units.get(&(Arc::as_ptr(proto) as usize)).map_or_else(Vec::new, Unit::own_slots)
     }
 
     /// The prototype with compiled code whose key's low bits are `key_lo`
@@ -901,7 +909,7 @@ impl Shared {
     fn compiled_callee(&self, key_lo: u64) -> Option<(Arc<Proto>, Vec<u32>)> {
         let cache = self.cache.lock().expect("cache lock");
         let u = cache.units.values().find(|u| u.proto.key.0 as u64 == key_lo)?;
-        Some((u.proto.clone(), u.ic.iter().take(u.proto.code.len()).map(|c| c.load(Relaxed)).collect()))
+        Some((u.proto.clone(), u.own_slots()))
     }
 
     fn compile_and_publish(
