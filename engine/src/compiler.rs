@@ -496,11 +496,13 @@ impl Compiler {
                 self.block_body_in(body, true)?;
                 // Whether the body's locals get captured is only known after
                 // the `until` condition (it may create closures too), so
-                // the back jump always closes them: a fresh local per
-                // iteration. With nothing open, that close is a no-op.
+                // the back jump is made after it, closing them when they
+                // are: a fresh local per iteration. (Without a local in the
+                // body there may be no register to close from at all.)
                 let nact = self.fs().blocks.last().expect("open").nactvar;
                 let exits = self.cond_jump(cond, true)?;
-                let j = self.emit(Op::Jmp { off: 0, close: nact as u8 + 1 }, body.end_line);
+                let close = if self.fs().blocks.last().expect("open").has_upval { nact as u8 + 1 } else { 0 };
+                let j = self.emit(Op::Jmp { off: 0, close }, body.end_line);
                 self.patch_jump(j, start);
                 self.patch_here(exits);
                 self.close_block(body.end_line)?;
