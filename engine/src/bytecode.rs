@@ -265,10 +265,9 @@ pub(crate) enum Op {
 }
 
 impl Op {
-    /// Whether executing this instruction may write register `r` (the
-    /// symbolic execution behind variable names in error messages, and
-    /// tier 2's guesses about where a register's table came from).
-    pub(crate) fn writes(&self, r: usize) -> bool {
+    /// The one register this instruction always writes, for those that
+    /// write exactly one (`TestSet` is not one: it may skip its write).
+    pub(crate) fn single_dest(&self) -> Option<u8> {
         match *self {
             Op::Move { a, .. }
             | Op::LoadK { a, .. }
@@ -298,8 +297,20 @@ impl Op {
             | Op::Len { a, .. }
             | Op::BNot { a, .. }
             | Op::Concat { a, .. }
-            | Op::TestSet { a, .. }
-            | Op::Closure { a, .. } => a as usize == r,
+            | Op::Closure { a, .. } => Some(a),
+            _ => None,
+        }
+    }
+
+    /// Whether executing this instruction may write register `r` (the
+    /// symbolic execution behind variable names in error messages, and
+    /// tier 2's guesses about where a register's table came from).
+    pub(crate) fn writes(&self, r: usize) -> bool {
+        if let Some(a) = self.single_dest() {
+            return a as usize == r;
+        }
+        match *self {
+            Op::TestSet { a, .. } => a as usize == r,
             Op::LoadNil { a, n } => (a as usize..=a as usize + n as usize).contains(&r),
             Op::SelfOp { a, .. } => a as usize == r || a as usize + 1 == r,
             Op::Call { a, .. } | Op::TailCall { a, .. } => r >= a as usize,

@@ -124,7 +124,7 @@ fn const_str(p: &Proto, k: u32) -> Option<String> {
     }
 }
 
-fn local_name(p: &Proto, reg: u8, pc: usize) -> Option<&str> {
+pub(crate) fn local_name(p: &Proto, reg: u8, pc: usize) -> Option<&str> {
     // The innermost active local holding the register.
     p.locvars
         .iter()

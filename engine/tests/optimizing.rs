@@ -167,6 +167,12 @@ function move_x(ps, n, dx)
   end
 end
 
+function scaled_total(t, n, k)
+  local s = 0
+  for i = 1, n do s = s + t[i] * k end
+  return s
+end
+function total_of(k) return scaled_total(make("array", 100), 100, k) end
 function long_loop(n)
   local s, j = 0, 0
   for i = 1, n do
@@ -725,4 +731,40 @@ fn a_global_read_at_a_guarded_slot_deopts_when_its_type_changes_or_it_goes() {
     assert_eq!(total(&mut st), vec![LuaValue::Float(12625.0)]);
     assert_eq!(deopts_in(&e, "total_rate"), before, "the recompiled code no longer guards the binding");
     assert_eq!(e.function_tier(key_of(&e, "total_rate")).unwrap().tier, 2);
+}
+
+#[test]
+fn loop_invariant_checks_are_made_once_before_the_loop_and_deopt_there() {
+    let e = engine(auto(4, 4));
+    let mut st = e.new_state();
+    st.require("m").unwrap();
+    let total = |st: &mut ember_engine::State, k: LuaValue| call(st, "total_of", &[k]);
+    until_tier2(&e, "scaled_total", || assert_eq!(total(&mut st, LuaValue::Int(3)), vec![LuaValue::Int(15150)]));
+    // `t` (a table for `t[i]`) and `k` (an integer for `* k`) are never
+    // written in the loop: both are checked where the loop is entered.
+    let what = inlined_calls(&e, "scaled_total").unwrap_or_default();
+    assert!(what.contains("hoisted checks 2"), "{what}");
+    // A float `k`: the hoisted check fails before the loop runs, the
+    // interpreter makes the loop, and the failure is the multiply's.
+    assert_eq!(total(&mut st, LuaValue::Float(0.5)), vec![LuaValue::Float(2525.0)]);
+    let site = sites(&e, "scaled_total", GuardKind::OperandType);
+    assert!(site.len() == 1 && site[0].last_reason.contains("'k' was a float on entry to the loop"), "{site:?}");
+    // Not a table: lua5.4's error, and an array-guard failure with the
+    // hoisted check's reason.
+    let err = st.call("scaled_total", &[LuaValue::Int(7), LuaValue::Int(100), LuaValue::Int(3)]).unwrap_err().to_string();
+    assert!(err.contains("attempt to index a number value (local 't')"), "{err}");
+    let site = sites(&e, "scaled_total", GuardKind::ArrayBounds);
+    assert!(site.len() == 1 && site[0].last_reason.contains("'t' was an integer on entry to the loop"), "{site:?}");
+    // Floats keep coming: past the limit the multiply is compiled generic,
+    // so `k` is no longer checked (but `t` still is).
+    for _ in 0..12 {
+        assert_eq!(total(&mut st, LuaValue::Float(0.5)), vec![LuaValue::Float(2525.0)]);
+    }
+    let what = inlined_calls(&e, "scaled_total").unwrap_or_default();
+    assert!(what.contains("hoisted checks 1"), "{what}");
+    let before = deopts_in(&e, "scaled_total");
+    assert_eq!(total(&mut st, LuaValue::Float(0.5)), vec![LuaValue::Float(2525.0)]);
+    assert_eq!(total(&mut st, LuaValue::Int(3)), vec![LuaValue::Int(15150)]);
+    assert_eq!(deopts_in(&e, "scaled_total"), before, "no more deopts");
+    assert_eq!(e.function_tier(key_of(&e, "scaled_total")).unwrap().tier, 2);
 }

@@ -196,6 +196,36 @@ fn limits_stop_compiled_loops_with_the_interpreters_errors() {
     assert!(engine.jit_stats().functions.iter().filter(|f| f.name == "spin" || f.name == "deep").all(|f| f.tier == 1));
 }
 
+/// Tier 2 keeps a loop's step count in a machine register (and the loop's
+/// numbers): the fuel limit must still stop it at exactly the same step,
+/// and the state must go on after.
+#[test]
+fn fuel_stops_a_tier_2_loop_at_the_same_step_as_the_interpreter() {
+    let src = b"function spin(n) local i, s = 0, 0 while true do i = i + 1 s = (s + i) % 1000 end end\n\
+                function count(n) local s = 0 for i = 1, n do s = s + i % 7 end return s end";
+    let run = |mode: TierMode| {
+        let engine = Engine::with_config(config(|t| t.mode = mode));
+        engine.load_module("m", src).unwrap();
+        let mut st = engine.new_state();
+        st.require("m").unwrap();
+        let mut errors = Vec::new();
+        for fuel in [1_000, 4_097, 100_000, 1_000_003] {
+            st.set_limits(Limits { fuel: Some(fuel), ..Limits::default() });
+            errors.push(st.call("spin", &[]).unwrap_err().to_string());
+        }
+        st.set_limits(Limits::default());
+        let sum = st.call("count", &[LuaValue::Int(1_000_000)]).unwrap();
+        let tiers: Vec<u8> = engine.jit_stats().functions.iter().map(|f| f.tier).collect();
+        (errors, sum, tiers)
+    };
+    let (interp, interp_sum, _) = run(TierMode::Interpreter);
+    let (opt, opt_sum, tiers) = run(TierMode::Optimizing);
+    assert!(interp[2].contains("fuel exhausted after 100000 steps"), "{interp:?}");
+    assert_eq!(opt, interp);
+    assert_eq!(opt_sum, interp_sum);
+    assert!(tiers.iter().all(|t| *t == 2), "{tiers:?}");
+}
+
 #[test]
 fn a_function_too_big_for_the_cache_is_rejected_with_a_reason_and_still_runs() {
     let engine = Engine::with_config(config(|t| {

@@ -59,6 +59,7 @@ pub(crate) struct Compiler {
 }
 
 mod call;
+mod defer;
 mod inline;
 mod stubs;
 pub(crate) mod tier2;
@@ -233,11 +234,30 @@ struct Translator<'a, 'b> {
     /// Tier 2: per pc, the block that (re)loads the registers the plan
     /// knows there from memory and checks their tags, then continues at pc.
     stubs: HashMap<usize, Block>,
-    /// Tier 2: deoptimization exits by (pc, guard kind).
-    deopts: HashMap<(usize, u8), Block>,
+    /// Tier 2: deoptimization exits by (pc, guard kind), one per set of
+    /// deferred registers to write back first.
+    deopts: DeoptExits,
     /// Translating a callee inlined at a call site (`codegen/inline.rs`).
     inlined: Option<inline::InlineSite>,
+    /// Tier 2 (`codegen/defer.rs`): registers whose memory may be stale
+    /// now, the sets forward edges carry to each pc, the set each
+    /// translated pc started with, and which registers are live where.
+    dirty: Vec<defer::Dirty>,
+    edges: Vec<defer::EdgeBlock>,
+    pending: HashMap<usize, Vec<defer::Dirty>>,
+    entry_dirty: HashMap<usize, Vec<defer::Dirty>>,
+    liveness: Option<super::liveness::Liveness>,
+    /// Per pc: the last pc of a back edge to it (a loop header).
+    loop_end: Vec<Option<usize>>,
+    /// Tier 2: the step count toward the next tick, where it lives in an
+    /// SSA value (see `codegen/defer.rs`), and per pc whether it does.
+    tick: Variable,
+    tick_regions: Vec<bool>,
 }
+
+/// Tier 2's deopt exits: per (pc, guard kind), one block per set of
+/// deferred registers it writes back first.
+type DeoptExits = HashMap<(usize, u8), Vec<(Vec<defer::Dirty>, Block)>>;
 
 impl<'a, 'b> Translator<'a, 'b> {
     fn new(
@@ -254,6 +274,7 @@ impl<'a, 'b> Translator<'a, 'b> {
         let params = b.block_params(entry).to_vec();
         let regs = b.declare_var(types::I64);
         b.def_var(regs, params[1]);
+        let tick = b.declare_var(types::I64);
         let blocks = (0..p.code.len()).map(|_| b.create_block()).collect();
         let exit = b.create_block();
         b.append_block_param(exit, types::I64);
@@ -290,7 +311,17 @@ impl<'a, 'b> Translator<'a, 'b> {
             stubs: HashMap::new(),
             deopts: HashMap::new(),
             inlined: None,
+            dirty: Vec::new(),
+            edges: Vec::new(),
+            pending: HashMap::new(),
+            entry_dirty: HashMap::new(),
+            liveness: plan.map(|_| super::liveness::Liveness::of(p)),
+            loop_end: super::speculate::loop_ends(p),
+            tick,
+            tick_regions: Vec::new(),
         };
+        // Before the dispatch: which resume points need a stub depends on it.
+        t.tick_regions = t.deferring_loops();
         t.resume_dispatch(params[3]);
         t
     }
@@ -327,6 +358,7 @@ impl<'a, 'b> Translator<'a, 'b> {
         for pc in 0..self.p.code.len() {
             self.b.switch_to_block(self.blocks[pc]);
             self.pc = pc;
+            self.enter_instruction(pc);
             self.op(pc);
         }
         self.finish_stubs();
@@ -362,13 +394,16 @@ impl<'a, 'b> Translator<'a, 'b> {
         match self.known(r) {
             Ty::Int => return self.iconst(tag::INT),
             Ty::Float => return self.iconst(tag::FLOAT),
+            Ty::Table => return self.iconst(tag::TABLE),
             _ => {}
         }
         let regs = self.regs();
         self.b.ins().load(types::I64, self.mf, regs, 16 * r as i32)
     }
+    /// The payload word of register `r`: an integer, or (where the plan
+    /// knows a table) the table's pointer.
     fn int(&mut self, r: u16) -> ir::Value {
-        if self.known(r) == Ty::Int {
+        if matches!(self.known(r), Ty::Int | Ty::Table) {
             return self.b.use_var(self.ivars[r as usize]);
         }
         let regs = self.regs();
@@ -427,8 +462,18 @@ impl<'a, 'b> Translator<'a, 'b> {
                 let v = self.float(src);
                 return self.set_float(dst, v);
             }
+            Ty::Table => {
+                let v = self.int(src);
+                if let Some(&var) = self.ivars.get(dst as usize) {
+                    self.b.def_var(var, v);
+                }
+                self.clean(dst);
+                self.set_tag(dst, tag::TABLE);
+                return self.set_payload(dst, v);
+            }
             _ => {}
         }
+        self.clean(dst);
         let regs = self.regs();
         self.copy(regs, 16 * dst as i32, regs, 16 * src as i32);
     }
@@ -447,8 +492,22 @@ impl<'a, 'b> Translator<'a, 'b> {
         let target = self.resume_block(pc);
         self.b.ins().jump(target, &[]);
     }
-    fn block_at(&self, pc: usize) -> Block {
-        self.blocks.get(pc).copied().unwrap_or(self.bail)
+    /// The block an edge from the current instruction to `pc` goes to. In
+    /// tier 2, an edge into a loop from outside it (forward, to the header)
+    /// goes through the header's resume stub, which makes the loop's hoisted
+    /// checks (see `speculate::Hoist`).
+    /// Tier 2 also writes back, on the edge, the deferred registers the
+    /// target cannot keep deferred (`codegen/defer.rs`).
+    fn block_at(&mut self, pc: usize) -> Block {
+        if let Some(plan) = self.plan
+            && self.pc < pc
+            && plan.hoisted_at(pc).next().is_some()
+        {
+            let stub = self.resume_block(pc);
+            return self.edge_to(pc, stub, true);
+        }
+        let Some(&to) = self.blocks.get(pc) else { return self.bail };
+        self.edge_to(pc, to, false)
     }
     fn operand(&self, x: u16) -> Opd<'a> {
         if x < RK_CONST {
@@ -466,8 +525,12 @@ impl<'a, 'b> Translator<'a, 'b> {
         // Tier 2: a number the plan proves is stored from its SSA copy
         // (memory holds the same value; this skips reloading it).
         let known = if x < RK_CONST { self.known(x) } else { Ty::Any };
-        if matches!(known, Ty::Int | Ty::Float) {
-            let (t, v) = if known == Ty::Int { (tag::INT, self.int(x)) } else { (tag::FLOAT, self.float(x)) };
+        if matches!(known, Ty::Int | Ty::Float | Ty::Table) {
+            let (t, v) = match known {
+                Ty::Int => (tag::INT, self.int(x)),
+                Ty::Table => (tag::TABLE, self.int(x)),
+                _ => (tag::FLOAT, self.float(x)),
+            };
             let t = self.iconst(t);
             self.b.ins().store(self.mf, t, dst_addr, doff);
             self.b.ins().store(self.mf, v, dst_addr, doff + 8);
@@ -536,9 +599,17 @@ impl<'a, 'b> Translator<'a, 'b> {
             self.b.ins().store(self.mf, n, addr, 0);
         }
         let off = self.lay.state_tick;
-        let t = self.b.ins().load(types::I64, self.mf, self.state, off);
+        // Inside a loop of deferring instructions the count is an SSA
+        // value (`codegen/defer.rs`): a store and reload per iteration
+        // would chain every iteration to the last through memory.
+        let in_var = self.tick_in_var(pc);
+        let t = if in_var { self.b.use_var(self.tick) } else { self.b.ins().load(types::I64, self.mf, self.state, off) };
         let t = self.b.ins().iadd_imm_s(t, -1);
-        self.b.ins().store(self.mf, t, self.state, off);
+        if in_var {
+            self.b.def_var(self.tick, t);
+        } else {
+            self.b.ins().store(self.mf, t, self.state, off);
+        }
         let zero = self.iconst(0);
         let out = self.b.ins().icmp(IntCC::SignedLessThan, t, zero);
         let slow = self.b.create_block();
@@ -546,9 +617,25 @@ impl<'a, 'b> Translator<'a, 'b> {
         let dest = self.block_at(target);
         self.b.ins().brif(out, slow, &[], dest, &[]);
         self.b.switch_to_block(slow);
+        // The tick may hand the frame to the interpreter at `target`.
+        let list = self.dirty_live_at(target);
+        self.write_back(&list);
+        if in_var {
+            self.store_tick();
+        }
         // Tier-1 code marks itself so the tick can move a hot loop up.
         let tier1 = if self.plan.is_none() { 1usize << 63 } else { 0 };
         let r = self.call_helper(jit_tick as *const u8, pc | (target << 32) | tier1);
+        if self.plan.is_some() {
+            // Tier 2 goes on through the header's resume stub, which
+            // reloads from memory what the loop keeps in SSA values. So
+            // none of them is live across this call: otherwise the
+            // register allocator keeps them where a call cannot clobber
+            // them, which on the hot path means the stack.
+            let again = self.resume_block(target);
+            self.b.ins().brif(r, self.exit, &[BlockArg::Value(r)], again, &[]);
+            return;
+        }
         let cont = self.b.create_block();
         self.b.ins().brif(r, self.exit, &[BlockArg::Value(r)], cont, &[]);
         self.b.switch_to_block(cont);
@@ -600,7 +687,10 @@ impl<'a, 'b> Translator<'a, 'b> {
 
     /// A cold block calling fast helper `f` for `pc`, then `pc + 1`.
     fn cold_helper(&mut self, f: *const u8, pc: usize, a: usize, b: usize, c: usize) -> Block {
-        self.cold_block(|t| t.fast_helper(f, pc, a, b, c))
+        self.cold_block(|t| {
+            t.leave_deferring(pc);
+            t.fast_helper(f, pc, a, b, c)
+        })
     }
 
     /// A cold block holding what `emit` builds, made while a fast path is
@@ -787,7 +877,10 @@ impl<'a, 'b> Translator<'a, 'b> {
 
     /// A cold block that runs `pc` in the interpreter and continues at `succs`.
     fn slow_block(&mut self, pc: usize, succs: &[usize]) -> Block {
-        self.cold_block(|t| t.step(pc, succs))
+        self.cold_block(|t| {
+            t.leave_deferring(pc);
+            t.step(pc, succs)
+        })
     }
 
     /// A block that counts one run of `pc`'s branch (taken or not) and
@@ -1032,7 +1125,7 @@ impl<'a, 'b> Translator<'a, 'b> {
 
     /// 1 (i8) when register `r` holds nil or false.
     fn falsy(&mut self, r: u16) -> ir::Value {
-        if matches!(self.known(r), Ty::Int | Ty::Float) {
+        if matches!(self.known(r), Ty::Int | Ty::Float | Ty::Table) {
             return self.b.ins().iconst(types::I8, 0);
         }
         let t = self.tag(r);
@@ -1052,8 +1145,8 @@ impl<'a, 'b> Translator<'a, 'b> {
     fn has_tag(&mut self, x: Opd, t: i64) -> Option<ir::Value> {
         match x {
             Opd::Reg(r) => match (self.known(r), t) {
-                (Ty::Int, tag::INT) | (Ty::Float, tag::FLOAT) => None,
-                (Ty::Int | Ty::Float, _) => Some(self.b.ins().iconst(types::I8, 0)),
+                (Ty::Int, tag::INT) | (Ty::Float, tag::FLOAT) | (Ty::Table, tag::TABLE) => None,
+                (Ty::Int | Ty::Float | Ty::Table, _) => Some(self.b.ins().iconst(types::I8, 0)),
                 _ => {
                     let tg = self.tag(r);
                     Some(self.eq_imm(tg, t))
@@ -1391,9 +1484,10 @@ impl<'a, 'b> Translator<'a, 'b> {
         let slow = self.cold_block(|t| t.compare_call(pc, kind, b, c, &succs));
         let float_blk = self.b.create_block();
         if !want_float {
+            let here = self.b.current_block().expect("inside a block");
             self.b.switch_to_block(float_blk);
             self.b.ins().jump(slow, &[]);
-            self.b.switch_to_block(self.blocks[pc]);
+            self.b.switch_to_block(here);
         }
         if want_int && !matches!(x, Opd::Float(_)) && !matches!(y, Opd::Float(_)) {
             let cx = self.has_tag(x, tag::INT);

@@ -20,6 +20,7 @@
 
 pub(crate) mod codegen;
 pub mod config;
+pub(crate) mod liveness;
 pub(crate) mod runtime;
 pub(crate) mod speculate;
 

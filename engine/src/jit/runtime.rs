@@ -439,6 +439,38 @@ pub(crate) unsafe extern "C" fn jit_deopt(st: *mut State, word: u64) -> u64 {
     status::INTERPRET
 }
 
+/// A check hoisted out of a loop failed where the loop is entered (see
+/// `speculate::Hoist`). `word`: the loop header's pc in bits 0..24, the
+/// guard kind's code in bits 24..32, the register checked in bits 32..40,
+/// the pc of the site in the loop the check serves in bits 40... The
+/// interpreter resumes at the header (nothing of the loop has run); the
+/// failure counts against the site.
+///
+/// # Safety
+/// As for [`jit_step`].
+pub(crate) unsafe extern "C" fn jit_deopt_hoisted(st: *mut State, word: u64) -> u64 {
+    // SAFETY: see jit_step.
+    let st = unsafe { &mut *st };
+    let header = (word & 0xff_ffff) as usize;
+    let code = ((word >> 24) & 0xff) as u8;
+    let reg = ((word >> 32) & 0xff) as u8;
+    let site = (word >> 40) as usize;
+    let Some(f) = st.frames.last_mut() else { return status::INTERPRET };
+    f.pc = header;
+    let (clg, base) = (f.closure, f.base);
+    let crate::function::Function::Lua(cl) = clg.get() else { return status::INTERPRET };
+    let proto = cl.inst.get().proto.clone();
+    let name = match crate::debuginfo::local_name(&proto, reg, header) {
+        Some(n) => format!("'{n}'"),
+        None => format!("register {reg}"),
+    };
+    let held = st.stack.get(base + reg as usize).map_or_else(|| "?".into(), |v| value_kind(*v));
+    let line = proto.lines.get(header).copied().unwrap_or(0);
+    let reason = format!("{name} was {held} on entry to the loop at line {line}");
+    let _ = std::panic::catch_unwind(AssertUnwindSafe(|| st.engine.jit().deopt(&proto, site, code, reason)));
+    status::INTERPRET
+}
+
 /// Words for the stats: what the failed guard found.
 fn deopt_reason(st: &State, p: &crate::bytecode::Proto, base: usize, pc: usize, code: u8) -> String {
     use crate::bytecode::{Op, RK_CONST};

@@ -11,8 +11,13 @@
 //! into it. Codegen trusts these facts, so the transfer functions here must
 //! mirror exactly what codegen defines; anything not modelled is "any".
 //!
-//! What it is not: a general optimizer. Types are int / float / any, and
-//! only numeric facts are tracked.
+//! Loops get one more fact: a register the loop never writes, which a
+//! speculated instruction inside it needs to be an integer, a float or a
+//! table, is checked once where the loop is entered (a *hoisted* check,
+//! see [`Hoist`]) and is then known on every instruction of the loop.
+//!
+//! What it is not: a general optimizer. Types are int / float / table /
+//! any; nothing else about values is tracked.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
@@ -30,6 +35,8 @@ pub(crate) enum Ty {
     Float = 2,
     /// Anything: read it from memory and check its tag.
     Any = 3,
+    /// A table: the SSA copy holds its pointer (the tag check is done).
+    Table = 4,
 }
 
 impl Ty {
@@ -83,6 +90,22 @@ pub(crate) struct Inline {
     pub ic_base: usize,
 }
 
+/// A type check moved out of a loop: `reg`, which no instruction of the
+/// loop writes, is checked to hold `ty` on every edge into the loop's
+/// header from outside, so inside the loop it is known without a check.
+/// A failure deoptimizes at the header (nothing of the loop has run yet)
+/// and counts as a `kind` failure of `site`, the first instruction in the
+/// loop that needs the type: at the deopt limit that site's speculation
+/// is dropped, and the check with it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Hoist {
+    pub header: usize,
+    pub reg: u16,
+    pub ty: Ty,
+    pub site: usize,
+    pub kind: GuardKind,
+}
+
 /// Callees no larger than this many instructions are inlined.
 pub(crate) const INLINE_MAX_CODE: usize = 40;
 /// At most this many call sites are inlined into one function (compile
@@ -102,6 +125,8 @@ pub(crate) struct Plan {
     pub cold: Vec<Option<bool>>,
     /// Per pc of a `Call`: the callee compiled inline there.
     pub inline: Vec<Option<Box<Inline>>>,
+    /// Type checks moved out of loops, by header pc.
+    pub hoists: Vec<Hoist>,
     /// Per pc: register types on entry (`maxstack` entries each).
     types: Vec<Ty>,
     nregs: usize,
@@ -143,6 +168,7 @@ impl Plan {
         let global = self.spec.iter().filter(|s| matches!(s, Spec::Global { .. })).count();
         let cold = self.cold.iter().filter(|c| c.is_some()).count();
         let inlined = self.inline.iter().filter(|c| c.is_some()).count();
+        let hoisted = self.hoists.len();
         let parts: Vec<String> = [
             ("int", int),
             ("float", float),
@@ -151,6 +177,7 @@ impl Plan {
             ("global", global),
             ("cold branches", cold),
             ("inlined calls", inlined),
+            ("hoisted checks", hoisted),
         ]
         .iter()
         .filter(|(_, n)| *n > 0)
@@ -322,8 +349,18 @@ impl Plan {
             spec[pc] = if global { Spec::Global { slot, ty } } else { Spec::Field { slot, ty } };
         }
         let inline = (0..n).map(|_| None).collect();
-        let mut plan = Plan { spec, cold, inline, types: vec![Ty::Unreached; n * nregs], nregs, captured, reached: vec![false; n] };
+        let mut plan = Plan {
+            spec,
+            cold,
+            inline,
+            hoists: Vec::new(),
+            types: vec![Ty::Unreached; n * nregs],
+            nregs,
+            captured,
+            reached: vec![false; n],
+        };
         plan.infer(p, entry);
+        plan.hoist_loop_invariants(p, entry);
         // Callees to inline last: each one's plan starts from the types this
         // plan proves for its arguments. (A `Call` clobbers the registers
         // from its function up either way, so inlining changes nothing
@@ -360,6 +397,11 @@ impl Plan {
         for r in 0..nregs {
             self.types[r] = entry.get(r).copied().filter(|t| *t != Ty::Unreached).unwrap_or(Ty::Any);
         }
+        // A loop whose header is the first instruction is entered by the
+        // call itself: its hoisted checks run on entry (the resume stub).
+        for h in self.hoists.iter().filter(|h| h.header == 0) {
+            self.types[h.reg as usize] = h.ty;
+        }
         let mut reached = vec![false; n];
         reached[0] = true;
         let mut cur = vec![Ty::Any; nregs];
@@ -381,6 +423,14 @@ impl Plan {
                 }
                 if succ >= n {
                     continue;
+                }
+                // An edge into a loop from outside it (forward: a loop is
+                // only entered at its header, its lowest pc) passes the
+                // loop's hoisted checks.
+                if pc < succ {
+                    for h in self.hoists.iter().filter(|h| h.header == succ) {
+                        out[h.reg as usize] = h.ty;
+                    }
                 }
                 let slot = &mut self.types[succ * nregs..(succ + 1) * nregs];
                 let mut changed = !reached[succ];
@@ -409,6 +459,95 @@ impl Plan {
     /// Whether `pc` is reachable from the entry under this plan.
     pub(crate) fn reached(&self, pc: usize) -> bool {
         self.reached.get(pc).copied().unwrap_or(false)
+    }
+
+    /// Finds the loops' hoistable checks (see [`Hoist`]) and re-runs the
+    /// dataflow with them. A candidate is a register the loop never writes,
+    /// not known at the header without the check, that a speculated
+    /// instruction in the loop needs as one type (all of them the same
+    /// type). The dataflow then confirms each one holds at its header; one
+    /// that does not is dropped and the dataflow re-run.
+    fn hoist_loop_invariants(&mut self, p: &Proto, entry: &[Ty]) {
+        let end = loop_ends(p);
+        let mut hoists: Vec<Hoist> = Vec::new();
+        for (h, e) in end.iter().enumerate() {
+            let Some(e) = *e else { continue };
+            if !self.reached(h) {
+                continue;
+            }
+            let written = |r: u16| {
+                p.code[h..=e].iter().any(|op| {
+                    op.writes(r as usize) || matches!(*op, Op::Concat { b, n, .. } if (b as u16..b as u16 + n as u16).contains(&r))
+                })
+            };
+            let mut wanted: Vec<Hoist> = Vec::new();
+            let mut conflicting: Vec<u16> = Vec::new();
+            for u in (h..=e).filter(|&u| self.reached(u)) {
+                for (reg, ty, kind) in self.demands(p, u) {
+                    if (reg as usize) >= self.nregs || self.captured[reg as usize] || self.ty(h, reg) != Ty::Any || written(reg) {
+                        continue;
+                    }
+                    match wanted.iter().find(|w| w.reg == reg) {
+                        Some(w) if w.ty != ty => conflicting.push(reg),
+                        Some(_) => {}
+                        None => wanted.push(Hoist { header: h, reg, ty, site: u, kind }),
+                    }
+                }
+            }
+            hoists.extend(wanted.into_iter().filter(|w| !conflicting.contains(&w.reg)));
+        }
+        // `jit_deopt_hoisted`'s word has 24 bits for a pc, 8 for a register.
+        hoists.retain(|h| h.site < 1 << 24 && h.reg < 256);
+        if hoists.is_empty() {
+            return;
+        }
+        loop {
+            self.hoists = hoists.clone();
+            self.types.fill(Ty::Unreached);
+            self.infer(p, entry);
+            let kept: Vec<Hoist> = hoists.iter().copied().filter(|h| self.ty(h.header, h.reg) == h.ty).collect();
+            if kept.len() == hoists.len() {
+                return;
+            }
+            hoists = kept;
+        }
+    }
+
+    /// The registers instruction `u`'s speculation needs to have a type,
+    /// with the type and the guard kind its own check would count.
+    fn demands(&self, p: &Proto, u: usize) -> Vec<(u16, Ty, GuardKind)> {
+        let reg = |x: u16| x < RK_CONST;
+        let mut d = Vec::new();
+        let op = p.code[u];
+        if let Some((b, c)) = speculable_operands(&op) {
+            let ty = match self.spec[u] {
+                Spec::Int => Ty::Int,
+                Spec::Float => Ty::Float,
+                _ => return d,
+            };
+            d.extend([b, c].into_iter().filter(|&x| reg(x)).map(|x| (x, ty, GuardKind::OperandType)));
+            return d;
+        }
+        match (op, self.spec[u]) {
+            (Op::Unm { b, .. }, Spec::Int) => d.push((b as u16, Ty::Int, GuardKind::OperandType)),
+            (Op::Unm { b, .. }, Spec::Float) => d.push((b as u16, Ty::Float, GuardKind::OperandType)),
+            (Op::GetTable { b, c: key, .. }, Spec::Array(_)) | (Op::SetTable { a: b, b: key, .. }, Spec::Array(_)) => {
+                d.push((b as u16, Ty::Table, GuardKind::ArrayBounds));
+                if reg(key) {
+                    d.push((key, Ty::Int, GuardKind::ArrayBounds));
+                }
+            }
+            (Op::GetField { b, .. }, Spec::Field { .. }) | (Op::SetField { a: b, .. }, Spec::Field { .. }) => {
+                d.push((b as u16, Ty::Table, GuardKind::FieldSlot))
+            }
+            _ => {}
+        }
+        d
+    }
+
+    /// The checks hoisted to loop header `pc`.
+    pub(crate) fn hoisted_at(&self, pc: usize) -> impl Iterator<Item = &Hoist> {
+        self.hoists.iter().filter(move |h| h.header == pc)
     }
 
     /// Successors of `pc` with the register types on each edge.
@@ -581,19 +720,37 @@ impl Plan {
                 vec![(jump_target(off), t.clone()), (next, t)]
             }
             // A speculated table access guards its key to be an integer.
-            Op::GetTable { a, c, .. } if matches!(self.spec[pc], Spec::Array(_)) => {
+            Op::GetTable { a, b, c } if matches!(self.spec[pc], Spec::Array(_)) => {
+                set(&mut t, b as usize, Ty::Table);
                 refine(&mut t, c, Ty::Int);
                 let Spec::Array(v) = self.spec[pc] else { unreachable!("matched above") };
                 set(&mut t, a as usize, v);
                 one(t)
             }
-            Op::GetField { a, .. } | Op::GetGlobal { a, .. } if matches!(self.spec[pc], Spec::Field { .. } | Spec::Global { .. }) => {
-                let (Spec::Field { ty, .. } | Spec::Global { ty, .. }) = self.spec[pc] else { unreachable!("matched above") };
+            Op::GetField { a, b, .. } if matches!(self.spec[pc], Spec::Field { .. }) => {
+                let Spec::Field { ty, .. } = self.spec[pc] else { unreachable!("matched above") };
+                set(&mut t, b as usize, Ty::Table);
                 set(&mut t, a as usize, ty);
                 one(t)
             }
-            Op::SetTable { b, .. } if matches!(self.spec[pc], Spec::Array(_)) => {
+            Op::GetGlobal { a, .. } if matches!(self.spec[pc], Spec::Global { .. }) => {
+                let Spec::Global { ty, .. } = self.spec[pc] else { unreachable!("matched above") };
+                set(&mut t, a as usize, ty);
+                one(t)
+            }
+            Op::SetTable { a, b, .. } if matches!(self.spec[pc], Spec::Array(_)) => {
+                set(&mut t, a as usize, Ty::Table);
                 refine(&mut t, b, Ty::Int);
+                one(t)
+            }
+            Op::SetField { a, .. } if matches!(self.spec[pc], Spec::Field { .. }) => {
+                set(&mut t, a as usize, Ty::Table);
+                one(t)
+            }
+            // A new table stays one until written (codegen's resume stub
+            // after the helper checks it).
+            Op::NewTable { a, .. } => {
+                set(&mut t, a as usize, Ty::Table);
                 one(t)
             }
             Op::SetTable { .. }
@@ -607,7 +764,6 @@ impl Plan {
             | Op::LoadEnv { a }
             | Op::GetTable { a, .. }
             | Op::GetField { a, .. }
-            | Op::NewTable { a, .. }
             | Op::Not { a, .. }
             | Op::Len { a, .. }
             | Op::BNot { a, .. }
@@ -643,6 +799,22 @@ impl Plan {
             Op::Return { .. } | Op::TailCall { .. } => vec![],
         }
     }
+}
+
+/// Per pc, the last pc of an edge back to it: the extent of the loop it
+/// heads (`None`: no loop starts there).
+pub(crate) fn loop_ends(p: &Proto) -> Vec<Option<usize>> {
+    let n = p.code.len();
+    let mut end: Vec<Option<usize>> = vec![None; n];
+    for (pc, op) in p.code.iter().enumerate() {
+        let (Op::Jmp { off, .. } | Op::ForLoop { off, .. } | Op::TForLoop { off, .. }) = *op else { continue };
+        let target = pc as i64 + 1 + off as i64;
+        if off < 0 && target >= 0 && (target as usize) < n {
+            let h = target as usize;
+            end[h] = Some(end[h].map_or(pc, |e: usize| e.max(pc)));
+        }
+    }
+    end
 }
 
 /// The callee to inline at `Call` site `pc` (with `b` / `c` operands),

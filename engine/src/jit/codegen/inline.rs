@@ -171,12 +171,13 @@ impl<'a, 'b> Translator<'a, 'b> {
             .filter_map(|r| match inl.plan.ty(0, r as u16) {
                 Ty::Int => Some((r, Ty::Int, self.int((a + 1 + r) as u16))),
                 Ty::Float => Some((r, Ty::Float, self.float((a + 1 + r) as u16))),
+                Ty::Table => Some((r, Ty::Table, self.int((a + 1 + r) as u16))),
                 _ => None,
             })
             .collect();
         let mut inner = Translator::inlined(self, inl, site, inner_regs, consts, upvals);
         for (r, ty, v) in args {
-            let var = if ty == Ty::Int { inner.ivars[r] } else { inner.fvars[r] };
+            let var = if ty == Ty::Float { inner.fvars[r] } else { inner.ivars[r] };
             inner.b.def_var(var, v);
         }
         inner.translate_inlined();
@@ -255,6 +256,14 @@ impl<'a, 'b> Translator<'a, 'b> {
             stubs: HashMap::new(),
             deopts: HashMap::new(),
             inlined: Some(site),
+            dirty: Vec::new(),
+            edges: Vec::new(),
+            pending: HashMap::new(),
+            entry_dirty: HashMap::new(),
+            liveness: Some(crate::jit::liveness::Liveness::of(p)),
+            loop_end: vec![None; p.code.len()],
+            tick: outer.tick,
+            tick_regions: Vec::new(),
         }
     }
 

@@ -2,24 +2,29 @@
 //! that deoptimize, unboxed registers, and the resume stubs that make them
 //! safe to enter.
 //!
-//! The one idea everything rests on: **memory stays the truth.** Every
-//! register write still goes to the VM register file (only the tag store is
-//! skipped when the tag there is already right), and the unboxed SSA copy
-//! in `ivars`/`fvars` is just a faster way to read it where the plan proves
-//! its type. So a failed guard has nothing to write back: the interpreter
-//! frame is already materialized, and deoptimizing is "save the pc, record
-//! the failure, return `INTERPRET`" — tier 0 resumes at the exact bytecode
-//! that failed. Entering compiled code in the middle (a loop header for
-//! OSR, the instruction after a call, a helper's continuation) goes through
-//! a stub that reloads and checks the registers the plan assumes there.
+//! The one idea everything rests on: **memory holds whatever may be read.**
+//! Registers whose type the plan proves live in SSA variables
+//! (`ivars`/`fvars`; a table's pointer in `ivars`), and number writes by
+//! instructions that never leave compiled code on their fast path stay
+//! there (`defer.rs`), but every way out of the code (a deopt exit, a
+//! helper, another instruction) first writes back the registers the
+//! bytecode may still read. So a failed guard has only those writes to
+//! make: the interpreter frame is otherwise materialized, and
+//! deoptimizing is "write back, save the pc, record the failure, return
+//! `INTERPRET`" — tier 0 resumes at the exact bytecode that failed.
+//! Entering compiled code in the middle (a loop header for OSR, the
+//! instruction after a call, a helper's continuation) goes through a stub
+//! that reloads and checks the live registers the plan assumes there (and
+//! makes the loop's hoisted checks, at a header).
 
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::{self, Block, BlockArg, InstBuilder, types};
 
+use super::defer::Dirty;
 use super::{Arith, Opd, Translator};
 use crate::bytecode::Op;
 use crate::jit::runtime::{self as rt, tag};
-use crate::jit::speculate::{Spec, Ty};
+use crate::jit::speculate::{Hoist, Spec, Ty};
 use crate::profile::GuardKind;
 
 /// Deopt kind code for a stub whose register check failed (not a
@@ -66,7 +71,12 @@ impl<'a, 'b> Translator<'a, 'b> {
 
     fn known_at(&self, pc: usize) -> Vec<(u16, Ty)> {
         let Some(plan) = self.plan else { return Vec::new() };
-        (0..self.ivars.len() as u16).map(|r| (r, plan.ty(pc, r))).filter(|(_, t)| matches!(t, Ty::Int | Ty::Float)).collect()
+        // A dead register is never read again: no need to load it (and
+        // its memory may be stale, see `codegen/defer.rs`).
+        (0..self.ivars.len() as u16)
+            .map(|r| (r, plan.ty(pc, r)))
+            .filter(|(r, t)| matches!(t, Ty::Int | Ty::Float | Ty::Table) && self.live(pc, *r))
+            .collect()
     }
 
     /// The block to enter `pc` through from outside the straight-line
@@ -84,7 +94,7 @@ impl<'a, 'b> Translator<'a, 'b> {
         {
             return self.bail;
         }
-        if self.known_at(pc).is_empty() {
+        if self.known_at(pc).is_empty() && !self.tick_in_var(pc) {
             return self.blocks[pc];
         }
         if let Some(b) = self.stubs.get(&pc) {
@@ -100,30 +110,51 @@ impl<'a, 'b> Translator<'a, 'b> {
     /// that does not match means the plan's assumption does not hold for
     /// this frame: the interpreter carries on from pc.
     pub(super) fn finish_stubs(&mut self) {
+        self.finish_edges();
         self.finish_deopts();
         let mut stubs: Vec<(usize, Block)> = self.stubs.iter().map(|(p, b)| (*p, *b)).collect();
         stubs.sort_unstable();
         for (pc, blk) in stubs {
+            // A hoisted check's failure is its own (it counts against the
+            // site in the loop that needs the type). Its exit is built
+            // first: the builder cannot leave the stub half-built.
+            let hoisted: Vec<(u16, Block)> = match self.plan {
+                Some(plan) => plan.hoisted_at(pc).copied().collect::<Vec<Hoist>>(),
+                None => Vec::new(),
+            }
+            .into_iter()
+            .map(|h| (h.reg, self.hoist_exit(h)))
+            .collect();
             self.b.switch_to_block(blk);
             let fail = self.b.create_block();
             self.b.set_cold_block(fail);
             for (r, ty) in self.known_at(pc) {
                 let regs = self.regs();
                 let t = self.b.ins().load(types::I64, self.mf, regs, 16 * r as i32);
-                let want = if ty == Ty::Int { tag::INT } else { tag::FLOAT };
+                let want = match ty {
+                    Ty::Int => tag::INT,
+                    Ty::Float => tag::FLOAT,
+                    _ => tag::TABLE,
+                };
                 let ok = self.eq_imm(t, want);
                 let cont = self.b.create_block();
-                self.b.ins().brif(ok, cont, &[], fail, &[]);
+                let miss = hoisted.iter().find(|h| h.0 == r).map_or(fail, |h| h.1);
+                self.b.ins().brif(ok, cont, &[], miss, &[]);
                 self.b.switch_to_block(cont);
-                if ty == Ty::Int {
-                    let v = self.b.ins().load(types::I64, self.mf, regs, 16 * r as i32 + 8);
-                    self.b.def_var(self.ivars[r as usize], v);
-                } else {
+                if ty == Ty::Float {
                     let v = self.b.ins().load(types::F64, self.mf, regs, 16 * r as i32 + 8);
                     self.b.def_var(self.fvars[r as usize], v);
+                } else {
+                    let v = self.b.ins().load(types::I64, self.mf, regs, 16 * r as i32 + 8);
+                    self.b.def_var(self.ivars[r as usize], v);
                 }
             }
-            self.jump(pc);
+            if self.tick_in_var(pc) {
+                self.load_tick();
+            }
+            // Straight into the instruction (`jump` would route a loop
+            // header back through this stub).
+            self.b.ins().jump(self.blocks[pc], &[]);
             self.b.switch_to_block(fail);
             let word = self.deopt_word(pc, ENTRY_CHECK);
             let r = self.call_helper(rt::jit_deopt as *const u8, word);
@@ -131,24 +162,52 @@ impl<'a, 'b> Translator<'a, 'b> {
         }
     }
 
+    /// The cold exit for a failed hoisted check: the frame is at the loop
+    /// header, where the interpreter resumes; the failure counts against
+    /// the check's site (`runtime::jit_deopt_hoisted`). Hoisted checks are
+    /// made by stubs only, which are emitted last, so this block is filled
+    /// in at once (between two stubs).
+    fn hoist_exit(&mut self, h: Hoist) -> Block {
+        let blk = self.b.create_block();
+        self.b.set_cold_block(blk);
+        self.b.switch_to_block(blk);
+        debug_assert!(self.inlined.is_none(), "an inlined callee has no loops");
+        // The layout `jit_deopt_hoisted` reads (the plan hoists nothing in a
+        // function too long for it).
+        let word = h.header | ((kind_code(h.kind) as usize) << 24) | ((h.reg as usize) << 32) | (h.site << 40);
+        let r = self.call_helper(rt::jit_deopt_hoisted as *const u8, word);
+        self.b.ins().jump(self.exit, &[BlockArg::Value(r)]);
+        blk
+    }
+
     /// The cold exit for a failed `kind` guard at `pc` (filled in by
     /// `finish_stubs`: the builder cannot leave a half-built block).
     pub(super) fn deopt_block(&mut self, pc: usize, kind: GuardKind) -> Block {
         let code = kind_code(kind);
-        if let Some(b) = self.deopts.get(&(pc, code)) {
+        // The interpreter resumes at pc: the deferred registers it may read
+        // are written back first (the same exit serves every guard of the
+        // instruction that has the same ones).
+        let back = self.dirty_live_at(pc);
+        let variants = self.deopts.entry((pc, code)).or_default();
+        if let Some((_, b)) = variants.iter().find(|(l, _)| *l == back) {
             return *b;
         }
         let blk = self.b.create_block();
         self.b.set_cold_block(blk);
-        self.deopts.insert((pc, code), blk);
+        self.deopts.get_mut(&(pc, code)).expect("just made").push((back, blk));
         blk
     }
 
     fn finish_deopts(&mut self) {
-        let mut exits: Vec<((usize, u8), Block)> = self.deopts.iter().map(|(k, b)| (*k, *b)).collect();
-        exits.sort_unstable();
-        for ((pc, code), blk) in exits {
+        let mut exits: Vec<((usize, u8), Vec<Dirty>, Block)> =
+            self.deopts.iter().flat_map(|(k, v)| v.iter().map(|(l, b)| (*k, l.clone(), *b))).collect();
+        exits.sort_unstable_by_key(|(k, _, b)| (*k, b.as_u32()));
+        for ((pc, code), back, blk) in exits {
             self.b.switch_to_block(blk);
+            self.write_back(&back);
+            if self.tick_in_var(pc) {
+                self.store_tick();
+            }
             let word = self.deopt_word(pc, code);
             let r = self.call_helper(rt::jit_deopt as *const u8, word);
             self.b.ins().jump(self.exit, &[BlockArg::Value(r)]);
@@ -162,7 +221,13 @@ impl<'a, 'b> Translator<'a, 'b> {
         if let Some(&var) = var.get(r as usize) {
             self.b.def_var(var, v);
         }
-        if self.known(r) != ty {
+        if self.may_defer(r) {
+            return self.mark_dirty(r, ty);
+        }
+        self.clean(r);
+        // The tag too, even where the plan knows the type: a dead
+        // register's memory may have been left stale (`codegen/defer.rs`).
+        {
             self.set_tag(r, t);
         }
         self.set_payload(r, v);
@@ -182,6 +247,11 @@ impl<'a, 'b> Translator<'a, 'b> {
             return if ty == Ty::Int { self.int(r) } else { self.float(r) };
         }
         let exit = self.deopt_block(self.pc, kind);
+        if self.known(r) != Ty::Any {
+            // Known to be something else: the guard cannot pass (and memory
+            // may be stale, see `codegen/defer.rs`).
+            self.always_to(exit);
+        }
         let regs = self.regs();
         let t = self.b.ins().load(types::I64, self.mf, regs, 16 * r as i32);
         let ok = self.eq_imm(t, if ty == Ty::Int { tag::INT } else { tag::FLOAT });
@@ -304,11 +374,28 @@ impl<'a, 'b> Translator<'a, 'b> {
     /// inline cache does. Nodes are 32 bytes: key, then value.
     fn field_node_spec(&mut self, obj: u16, k: u32, slot: u32, write: bool) -> ir::Value {
         let exit = self.deopt_block(self.pc, GuardKind::FieldSlot);
+        let t = self.table_guarded(obj, exit);
+        self.node_spec(t, k, slot, write, exit)
+    }
+
+    /// The pointer of the table in register `obj`, guarded to be one
+    /// (else to `exit`) unless the plan knows it is; after the guard the
+    /// SSA copy is defined, as the plan assumes from here on.
+    fn table_guarded(&mut self, obj: u16, exit: Block) -> ir::Value {
+        if self.known(obj) == Ty::Table {
+            return self.int(obj);
+        }
+        if self.known(obj) != Ty::Any {
+            self.always_to(exit);
+        }
         let tt = self.tag(obj);
         let is_table = self.eq_imm(tt, tag::TABLE);
         self.continue_if(is_table, exit);
         let t = self.int(obj);
-        self.node_spec(t, k, slot, write, exit)
+        if let Some(&var) = self.ivars.get(obj as usize) {
+            self.b.def_var(var, t);
+        }
+        t
     }
 
     /// The node at hash slot `slot` of table `t`, guarded as for
@@ -348,6 +435,7 @@ impl<'a, 'b> Translator<'a, 'b> {
                 self.write_num(a, v, ty);
             }
             _ => {
+                self.clean(a);
                 let regs = self.regs();
                 self.copy(regs, 16 * a as i32, addr, off);
             }
@@ -364,6 +452,14 @@ impl<'a, 'b> Translator<'a, 'b> {
         self.store_operand(addr, off, c);
     }
 
+    /// Jumps to `exit`; what the caller builds after goes in a block no
+    /// path reaches (the guard it stands for cannot pass).
+    fn always_to(&mut self, exit: Block) {
+        self.b.ins().jump(exit, &[]);
+        let dead = self.b.create_block();
+        self.b.switch_to_block(dead);
+    }
+
     /// Continues in a fresh block when `ok`, else jumps to `exit`.
     pub(super) fn continue_if(&mut self, ok: ir::Value, exit: Block) {
         let cont = self.b.create_block();
@@ -377,15 +473,12 @@ impl<'a, 'b> Translator<'a, 'b> {
     /// (`ArrayBounds`).
     fn array_slot_spec(&mut self, obj: u16, key: u16) -> ir::Value {
         let exit = self.deopt_block(self.pc, GuardKind::ArrayBounds);
-        let tt = self.tag(obj);
-        let is_table = self.eq_imm(tt, tag::TABLE);
-        self.continue_if(is_table, exit);
+        let t = self.table_guarded(obj, exit);
         let k = match self.operand(key) {
             Opd::Int(i) => self.iconst(i),
             Opd::Reg(r) => self.guarded_as(r, Ty::Int, GuardKind::ArrayBounds),
             _ => unreachable!("the plan speculates on integer keys only"),
         };
-        let t = self.int(obj);
         let idx = self.b.ins().iadd_imm_s(k, -1);
         let len = self.b.ins().load(types::I64, self.mf, t, self.lay.table_arr_len.expect("checked by the plan"));
         let inb = self.b.ins().icmp(IntCC::UnsignedLessThan, idx, len);
