@@ -50,14 +50,21 @@ impl Observer {
         let t = c.now();
         for n in c.nodes.values() {
             let Some(proc) = &n.proc else { continue };
-            let mut p = NodePoint { t, rss_bytes: proc.rss_bytes().unwrap_or(0), ..NodePoint::default() };
-            if let Some(text) = scrape(n.metrics).await {
-                let m = parse_metrics(&text);
-                p.heap_bytes = m.sum("ember_heap_bytes", None) as u64;
-                p.compiles_t1 = m.sum("ember_compilations_total", Some(("tier", "1"))) as u64;
-                p.compiles_t2 = m.sum("ember_compilations_total", Some(("tier", "2"))) as u64;
-                p.deopts = m.sum("ember_deopts_total", None) as u64;
-            }
+            // A node that does not answer (busy, starting, or being stopped)
+            // gives no point at all: a point of zeros would read as a
+            // restart, and as the counters a report takes for the end of a
+            // service period.
+            let Some(text) = scrape(n.metrics).await else { continue };
+            let m = parse_metrics(&text);
+            let mut p = NodePoint {
+                t,
+                rss_bytes: proc.rss_bytes().unwrap_or(0),
+                heap_bytes: m.sum("ember_heap_bytes", None) as u64,
+                compiles_t1: m.sum("ember_compilations_total", Some(("tier", "1"))) as u64,
+                compiles_t2: m.sum("ember_compilations_total", Some(("tier", "2"))) as u64,
+                deopts: m.sum("ember_deopts_total", None) as u64,
+                ..NodePoint::default()
+            };
             if let Some(mut client) = c.client(&n.id)
                 && let Ok(Ok(b)) = tokio::time::timeout(Duration::from_millis(500), client.get_budget(pb::GetBudgetRequest {})).await
             {
@@ -86,7 +93,9 @@ impl Observer {
     }
 }
 
-/// GET /metrics over plain HTTP/1.0; `None` if the node does not answer.
+/// GET /metrics over plain HTTP/1.0; `None` if the node does not answer
+/// within a second (debug builds on a loaded machine can take hundreds of
+/// milliseconds).
 async fn scrape(addr: SocketAddr) -> Option<String> {
     let work = async {
         let mut s = tokio::net::TcpStream::connect(addr).await.ok()?;
@@ -96,7 +105,7 @@ async fn scrape(addr: SocketAddr) -> Option<String> {
         let text = String::from_utf8(buf).ok()?;
         text.split_once("\r\n\r\n").map(|(_, body)| body.to_string())
     };
-    tokio::time::timeout(Duration::from_millis(500), work).await.ok().flatten()
+    tokio::time::timeout(Duration::from_secs(1), work).await.ok().flatten()
 }
 
 /// Prometheus text exposition, reduced to (name, labels, value).

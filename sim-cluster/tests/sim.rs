@@ -113,7 +113,7 @@ fn the_quick_demo_warms_a_node_by_gossip_and_reports_every_figure() {
         let median = if v.len() % 2 == 1 { v[v.len() / 2] } else { (v[v.len() / 2 - 1] + v[v.len() / 2]) / 2.0 };
         assert!((num(&s, kind) - median).abs() < 1e-9, "{kind} is the median of {v:?}: {s:#}");
     }
-    assert!(nodes.iter().all(|n| n["compiles_t1"].as_u64().unwrap() + n["compiles_t2"].as_u64().unwrap() >= 1));
+    assert!(nodes.iter().all(|n| n["compiles_t1"].as_u64().unwrap() + n["compiles_t2"].as_u64().unwrap() >= 1), "{s:#}");
 
     // Charts: SVG with their titles, PNG that are PNG.
     for (name, title) in
