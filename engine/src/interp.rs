@@ -5,7 +5,8 @@
 //! uses heap (the frame vector and register stack), never the Rust stack.
 //! `pcall` called from Lua marks the callee's frame as protected instead of
 //! recursing. Only natives calling back into Lua (metamethods, `sort`
-//! comparators, `gsub` callbacks) re-enter `execute`, bounded by
+//! comparators, `gsub` callbacks) re-enter the loop (`State::call_at`, which
+//! enters compiled code first when the callee has some), bounded by
 //! [`MAX_NATIVE_DEPTH`](crate::state::MAX_NATIVE_DEPTH).
 //!
 //! The interpreter also records tier-0 feedback (see `profile.rs`) when the
@@ -21,16 +22,6 @@ use crate::state::{State, detach};
 use crate::value::Value;
 
 impl State {
-    /// Runs frames until the frame marked `entry` returns; returns the
-    /// number of results, left at that frame's function slot.
-    pub(crate) fn execute(&mut self) -> VmResult<usize> {
-        let level = self.frames.len() - 1;
-        match self.run::<false>(level)? {
-            Exit::Returned(n) => Ok(n),
-            Exit::Stepped | Exit::FrameChanged => unreachable!("only step mode stops early"),
-        }
-    }
-
     /// Enters the compiled code of the frame at `level` (the top one) at
     /// its saved pc; `None` when it has none.
     pub(crate) fn enter_frame(&mut self, level: usize) -> Option<u64> {
@@ -1059,7 +1050,7 @@ impl State {
 
     /// Unwinds after an error in frame `frames.len()-1`: positions the
     /// message, then resumes the nearest protected frame above
-    /// `entry_level`, or returns the error to `execute`'s caller.
+    /// `entry_level`, or returns the error to the caller of this loop.
     fn unwind(&mut self, e: Throw, entry_level: usize) -> VmResult<()> {
         let e = match e {
             Throw::Msg { msg, culprit } => {
@@ -1069,7 +1060,7 @@ impl State {
             other => other,
         };
         let Throw::Error(v) = e else {
-            // Limits and exit: drop this execute's frames and propagate.
+            // Limits and exit: drop this loop's frames and propagate.
             if let Some(f) = self.frames.get(entry_level) {
                 let level = f.func;
                 self.close_upvals(level);

@@ -42,7 +42,7 @@ pub(crate) struct Frame {
     /// Results the caller wants (-1: all).
     pub nresults: i32,
     pub nvarargs: u32,
-    /// Return to the Rust caller of `execute` when this frame returns.
+    /// Return to the Rust caller (`call_at`) when this frame returns.
     pub entry: bool,
     /// Called by `pcall` from the interpreter: results get a leading `true`
     /// and errors stop here.
@@ -548,10 +548,15 @@ impl State {
                     self.native_depth += 1;
                     let from_native = std::mem::replace(&mut self.native_active, false);
                     let r = self.tick().and_then(|()| self.push_lua_frame(func, nargs, -1, fg)).and_then(|()| {
-                        let f = self.frames.last_mut().expect("pushed");
+                        let level = self.frames.len() - 1;
+                        let f = &mut self.frames[level];
                         f.entry = true;
                         f.called_by_native = from_native;
-                        self.execute()
+                        // A callee with compiled code is entered directly:
+                        // a sort comparator or metamethod then costs no
+                        // trip through the interpreter loop's set-up.
+                        let status = if self.tier.mode != crate::jit::TierMode::Interpreter { self.enter_frame(level) } else { None };
+                        self.finish_callee(level, status)
                     });
                     self.native_active = from_native;
                     self.native_depth -= 1;
