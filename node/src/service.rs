@@ -521,6 +521,7 @@ impl NodeService for NodeApi {
             last_error: l.as_ref().and_then(|l| l.last_error.clone()).unwrap_or_default(),
             fallback_for_ms: l.as_ref().map_or(0, |l| l.fallback_for_ms),
             budget_waits: s.gate_waits,
+            compiled_tier2: s.tier2_compiled,
         }))
     }
 }

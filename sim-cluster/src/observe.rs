@@ -1,6 +1,6 @@
 //! What the processes did, sampled over time: each node's `/metrics`
-//! (compilations by tier, deopts, heap), its resident memory from /proc,
-//! its lease counters over gRPC, and the coordinator's lease state. Every
+//! (deopts, heap), its resident memory from /proc, its compile and lease
+//! counters over gRPC (`GetBudget`), and the coordinator's lease state. Every
 //! figure in a report comes from these samples or from the clients'
 //! request records, never from the scenario's intentions.
 
@@ -50,30 +50,32 @@ impl Observer {
         let t = c.now();
         for n in c.nodes.values() {
             let Some(proc) = &n.proc else { continue };
-            // A node that does not answer (busy, starting, or being stopped)
-            // gives no point at all: a point of zeros would read as a
-            // restart, and as the counters a report takes for the end of a
-            // service period.
+            // A node that does not answer both (busy, starting, or being
+            // stopped) gives no point at all: a point of zeros would read
+            // as a restart, and as the counters a report takes for the end
+            // of a service period. Compile counts come from the node's
+            // budget over gRPC, the same answer as its lease counts: a
+            // `/metrics` page is only as fresh as the node's last sample of
+            // its counters (once a second), and a short service period can
+            // end before one.
             let Some(text) = scrape(n.metrics).await else { continue };
-            let m = parse_metrics(&text);
-            let mut p = NodePoint {
+            let Some(mut client) = c.client(&n.id) else { continue };
+            let Ok(Ok(b)) = tokio::time::timeout(Duration::from_secs(1), client.get_budget(pb::GetBudgetRequest {})).await else {
+                continue;
+            };
+            let (m, b) = (parse_metrics(&text), b.into_inner());
+            let p = NodePoint {
                 t,
                 rss_bytes: proc.rss_bytes().unwrap_or(0),
                 heap_bytes: m.sum("ember_heap_bytes", None) as u64,
-                compiles_t1: m.sum("ember_compilations_total", Some(("tier", "1"))) as u64,
-                compiles_t2: m.sum("ember_compilations_total", Some(("tier", "2"))) as u64,
+                compiles_t1: b.compiled,
+                compiles_t2: b.compiled_tier2,
                 deopts: m.sum("ember_deopts_total", None) as u64,
-                ..NodePoint::default()
+                leases_granted: b.leases_granted,
+                leases_denied: b.leases_denied,
+                local_compiles: b.local_compiles,
+                fallback: b.source == "fallback",
             };
-            if let Some(mut client) = c.client(&n.id)
-                && let Ok(Ok(b)) = tokio::time::timeout(Duration::from_millis(500), client.get_budget(pb::GetBudgetRequest {})).await
-            {
-                let b = b.into_inner();
-                p.leases_granted = b.leases_granted;
-                p.leases_denied = b.leases_denied;
-                p.local_compiles = b.local_compiles;
-                p.fallback = b.source == "fallback";
-            }
             self.nodes.entry(n.id.clone()).or_default().push(p);
         }
         if c.coordinator_addr.is_some() {

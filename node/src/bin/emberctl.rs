@@ -517,14 +517,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     "{}",
                     serde_json::to_string_pretty(&json!({
                         "source": r.source, "coordinator": r.coordinator, "queue_len": r.queue_len, "queue_capacity": r.queue_capacity,
-                        "workers": r.workers, "compiled": r.compiled, "queue_drops": r.queue_drops, "leases_granted": r.leases_granted,
+                        "workers": r.workers, "compiled": r.compiled, "compiled_tier2": r.compiled_tier2, "queue_drops": r.queue_drops, "leases_granted": r.leases_granted,
                         "leases_denied": r.leases_denied, "local_compiles": r.local_compiles, "fallbacks": r.fallbacks,
                         "last_error": r.last_error, "fallback_for_ms": r.fallback_for_ms, "budget_waits": r.budget_waits,
                     }))?
                 );
             } else {
                 table(
-                    &["SOURCE", "COORDINATOR", "GRANTED", "DENIED", "LOCAL", "FALLBACKS", "WAITS", "QUEUED", "COMPILED"],
+                    &["SOURCE", "COORDINATOR", "GRANTED", "DENIED", "LOCAL", "FALLBACKS", "WAITS", "QUEUED", "COMPILED T1/T2"],
                     vec![vec![
                         r.source.clone(),
                         if r.coordinator.is_empty() { "-".into() } else { r.coordinator.clone() },
@@ -534,7 +534,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                         r.fallbacks.to_string(),
                         r.budget_waits.to_string(),
                         format!("{}/{}", r.queue_len, r.queue_capacity),
-                        r.compiled.to_string(),
+                        format!("{}/{}", r.compiled, r.compiled_tier2),
                     ]],
                 );
                 if r.source == "fallback" {
