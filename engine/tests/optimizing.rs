@@ -768,3 +768,87 @@ fn loop_invariant_checks_are_made_once_before_the_loop_and_deopt_there() {
     assert_eq!(deopts_in(&e, "scaled_total"), before, "no more deopts");
     assert_eq!(e.function_tier(key_of(&e, "scaled_total")).unwrap().tier, 2);
 }
+
+/// A recompile leaves the failing code published while it waits: a guard
+/// that fails now and then costs a deopt each time, much less than
+/// interpreting the whole function meanwhile. A guard that keeps failing
+/// (another `deopt_limit` failures before the new code lands) takes the
+/// code down, and the interpreter runs the function until the recompile
+/// is published. A compile gate holds the recompile back here, so every
+/// step is observed rather than raced.
+#[test]
+fn failing_code_keeps_running_while_its_recompile_waits_unless_it_keeps_failing() {
+    use ember_engine::{CompileGate, CompileTrigger, GateDecision, GateOutcome, GatePermit, GateRequest};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// Lets every compile through but recompiles after deopts, while `hold`.
+    struct Gate {
+        hold: AtomicBool,
+    }
+    impl CompileGate for Gate {
+        fn acquire(&self, r: &GateRequest) -> GateDecision {
+            if r.trigger == CompileTrigger::Deopt && self.hold.load(Ordering::SeqCst) {
+                GateDecision::Later(Duration::from_millis(5))
+            } else {
+                GateDecision::Go(GatePermit(0))
+            }
+        }
+        fn release(&self, _: GatePermit, _: GateOutcome) {}
+    }
+
+    let limit = 4;
+    // A background worker (the gate governs only those), and a tier-2
+    // threshold 250 calls away, so the branch has been seen going one way
+    // often enough to be compiled as cold.
+    let e = engine(TieringConfig { workers: 1, compile_on_invoking_thread: false, tier2_threshold: 2000, ..auto(limit, 4) });
+    let gate = Arc::new(Gate { hold: AtomicBool::new(true) });
+    e.set_compile_gate(Some(gate.clone()));
+    let mut st = e.new_state();
+    st.require("m").unwrap();
+    let tier = |e: &Engine| e.function_tier(key_of(e, "split")).unwrap();
+    let small = LuaValue::Int(1);
+    let big = LuaValue::Int(2);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while tier(&e).tier != 2 {
+        assert!(Instant::now() < deadline, "split never reached tier 2: {:?}", tier(&e));
+        for x in 0..100 {
+            assert_eq!(call(&mut st, "split", &[LuaValue::Int(x), LuaValue::Int(1000)]), vec![small.clone()]);
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    assert_eq!(deopts_in(&e, "split"), 0);
+
+    // The branch flips: `limit` failures ask for a recompile, which the
+    // gate holds back; the code stays.
+    for _ in 0..limit {
+        assert_eq!(call(&mut st, "split", &[LuaValue::Int(5000), LuaValue::Int(1000)]), vec![big.clone()]);
+    }
+    assert_eq!(deopts_in(&e, "split"), limit as u64, "the cold branch deopted each time");
+    assert_eq!(e.jit_stats().recompiles, 1);
+    assert_eq!(tier(&e).tier, 2, "still published while the recompile waits");
+
+    // As many failures again: taken down, and interpreted from then on.
+    for _ in 0..limit {
+        assert_eq!(call(&mut st, "split", &[LuaValue::Int(5000), LuaValue::Int(1000)]), vec![big.clone()]);
+    }
+    assert_eq!(deopts_in(&e, "split"), 2 * limit as u64);
+    assert_eq!(tier(&e).tier, 0, "unpublished after a second round of failures");
+    for _ in 0..20 {
+        assert_eq!(call(&mut st, "split", &[LuaValue::Int(5000), LuaValue::Int(1000)]), vec![big.clone()]);
+    }
+    assert_eq!(deopts_in(&e, "split"), 2 * limit as u64, "the interpreter takes no deopts");
+
+    // The recompile lands, without the cold-branch speculation.
+    gate.hold.store(false, Ordering::SeqCst);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !(tier(&e).tier == 2 && tier(&e).tier2_compiles == 2) {
+        assert!(Instant::now() < deadline, "the recompile never landed: {:?}", tier(&e));
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    for x in [5000, 1, 7000, 3] {
+        let want = if x > 1000 { big.clone() } else { small.clone() };
+        assert_eq!(call(&mut st, "split", &[LuaValue::Int(x), LuaValue::Int(1000)]), vec![want]);
+    }
+    assert_eq!(deopts_in(&e, "split"), 2 * limit as u64, "the new code has no cold branch to fail");
+}

@@ -674,7 +674,7 @@ impl Jit {
         let sh = &self.shared;
         sh.stats.deopts.fetch_add(1, Relaxed);
         let deopt_limit = sh.config.read().expect("config lock").deopt_limit;
-        let (first, at_limit) = {
+        let (first, since_compile) = {
             let mut d = p.jit.deopts.lock().expect("deopts lock");
             let i = match d.iter().position(|r| r.pc == pc as u32 && r.code == code) {
                 Some(i) => i,
@@ -687,8 +687,9 @@ impl Jit {
             r.count += 1;
             r.since_compile = r.since_compile.saturating_add(1);
             r.last_reason = reason.clone();
-            (r.count == 1, r.since_compile == deopt_limit)
+            (r.count == 1, r.since_compile)
         };
+        let at_limit = since_compile == deopt_limit;
         let guard = codegen::tier2::kind_of(code);
         if let Some(kind) = guard {
             let site = p.code[..pc].iter().filter(|op| crate::profile::site_kind(op).is_some()).count() as u32;
@@ -708,6 +709,8 @@ impl Jit {
         }
         if at_limit {
             self.retire_failing_code(p);
+        } else if since_compile == deopt_limit.saturating_mul(2) {
+            self.unpublish_failing_code(p);
         }
     }
 
@@ -717,26 +720,35 @@ impl Jit {
     /// the speculations that keep failing, as the callee's own code does.
     pub(crate) fn deopt_inlined(&self, outer: &Arc<Proto>) {
         let limit = self.shared.config.read().expect("config lock").deopt_limit;
-        if outer.jit.inlined_deopts.fetch_add(1, Relaxed).saturating_add(1) == limit {
+        let n = outer.jit.inlined_deopts.fetch_add(1, Relaxed).saturating_add(1);
+        if n == limit {
             self.retire_failing_code(outer);
+        } else if n == limit.saturating_mul(2) {
+            self.unpublish_failing_code(outer);
         }
     }
 
-    /// Unpublishes `p`'s tier-2 code, which keeps deoptimizing, and asks
-    /// for a recompile — or, past the recompile limit, pins it at tier 1.
+    /// Asks for `p`'s tier-2 code, which keeps deoptimizing, to be compiled
+    /// again — or, past the recompile limit, pins it at tier 1.
+    ///
+    /// A recompile leaves the failing code published while it is on its
+    /// way: a guard that fails now and then (a branch taken once per
+    /// thousand rounds) costs a deopt each time, and interpreting the
+    /// whole function for the length of a compile (a big main chunk's
+    /// takes a tenth of a second) costs far more. A guard that fails on
+    /// every pass does the opposite, so a second `deopt_limit` failures
+    /// before the new code lands unpublishes it after all
+    /// ([`Jit::unpublish_failing_code`]).
     fn retire_failing_code(&self, p: &Arc<Proto>) {
         let sh = &self.shared;
         let recompile_limit = sh.config.read().expect("config lock").recompile_limit;
         if p.jit.tier.load(Acquire) != 2 {
             return;
         }
-        // Stop entering code that is known to fail here while its
-        // replacement compiles (a deopt costs more than interpreting): the
-        // interpreter runs the function until the new code is published.
-        // Frames already inside keep their unit (freed by epoch, as ever).
-        p.jit.entry.store(std::ptr::null_mut(), SeqCst);
-        p.jit.tier.store(0, Release);
         if p.jit.opt_compiles.load(Relaxed) > recompile_limit {
+            // Tier 1 for good: the tier-2 code goes now, and the interpreter
+            // runs the function until its tier-1 code is published.
+            self.unpublish_failing_code(p);
             if p.jit.opt.swap(opt::PINNED, AcqRel) != opt::PINNED {
                 sh.stats.pinned.fetch_add(1, Relaxed);
                 let why = format!("pinned after {} tier-2 compiles kept deoptimizing", p.jit.opt_compiles.load(Relaxed));
@@ -750,6 +762,17 @@ impl Jit {
                 p.jit.opt.store(opt::DONE, Release);
             }
         }
+    }
+
+    /// Stops entering `p`'s failing tier-2 code: the interpreter runs the
+    /// function until its replacement is published. Frames already inside
+    /// keep their unit (freed by epoch, as ever).
+    fn unpublish_failing_code(&self, p: &Arc<Proto>) {
+        if p.jit.tier.load(Acquire) != 2 {
+            return;
+        }
+        p.jit.entry.store(std::ptr::null_mut(), SeqCst);
+        p.jit.tier.store(0, Release);
     }
 
     /// Compiles on the calling thread.
