@@ -142,3 +142,34 @@ fn hostile_files_are_errors_not_crashes() {
         assert_eq!(stderr(&o).lines().next().unwrap_or(""), want, "{f}");
     }
 }
+
+/// `--perf-map` leaves perf's symbol map for the run's JIT code: one line
+/// per compiled unit, "START SIZE NAME" in hex, naming the Lua function.
+#[test]
+fn perf_map_names_every_compiled_unit() {
+    let dir = scratch(
+        "perfmap",
+        &[("p.lua", b"local function sq(x) return x * x end\nlocal function cube(x) return x * sq(x) end\nprint(cube(3))")],
+    );
+    let child = Command::new(env!("CARGO_BIN_EXE_ember"))
+        .args(["run", "--tier", "1", "--perf-map", "p.lua"])
+        .current_dir(&dir)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run ember");
+    let map = std::path::Path::new("/tmp").join(format!("perf-{}.map", child.id()));
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "27\n");
+    let text = std::fs::read_to_string(&map).unwrap_or_else(|e| panic!("{} not written: {e}", map.display()));
+    let _ = std::fs::remove_file(&map);
+    let mut names = Vec::new();
+    for line in text.lines() {
+        let mut parts = line.splitn(3, ' ');
+        let (start, size, name) = (parts.next().unwrap(), parts.next().unwrap(), parts.next().unwrap());
+        assert!(u64::from_str_radix(start, 16).unwrap() > 0, "{line}");
+        assert!(u64::from_str_radix(size, 16).unwrap() > 0, "{line}");
+        names.push(name.to_string());
+    }
+    names.sort();
+    assert_eq!(names, ["cube (p.lua:2) t1", "main chunk (p.lua:0) t1", "sq (p.lua:1) t1"], "{text}");
+}

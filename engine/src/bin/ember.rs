@@ -70,6 +70,11 @@ struct RunArgs {
     /// Collect garbage after every 16 KiB of allocation (testing aid).
     #[arg(long)]
     gc_stress: bool,
+    /// Write /tmp/perf-PID.map on exit, naming each compiled unit's
+    /// machine code so `perf report` shows Lua functions instead of
+    /// anonymous JIT addresses (profiling aid).
+    #[arg(long)]
+    perf_map: bool,
     /// The Lua file to run.
     file: String,
     /// Arguments for the script (`arg[1]`, ... and `...`).
@@ -123,6 +128,7 @@ fn run(a: RunArgs) -> ExitCode {
             Err(e) => Some(Err(format!("cannot read '{path}': {e}"))),
         }
     }));
+    let compiled = a.perf_map.then(|| engine.subscribe_tier_events());
     let chunk = ember_engine::chunk_id(&format!("@{}", a.file));
     let code = match engine.load_module_as("main", &source, &chunk) {
         Err(e) => {
@@ -153,12 +159,32 @@ fn run(a: RunArgs) -> ExitCode {
             if a.stats {
                 print_stats(&engine, &state);
             }
+            if let Some(events) = &compiled {
+                write_perf_map(events);
+            }
             code
         }
     };
     let _ = std::io::stdout().flush();
     // Like exit(3): the status is the low 8 bits (os.exit(-1) is 255).
     ExitCode::from((code & 0xff) as u8)
+}
+
+/// `--perf-map`: perf's symbol-map format for JIT code, one line per unit
+/// ever compiled ("START SIZE NAME", hex). Units evicted and freed since
+/// keep their lines: perf matches samples by address and time of the
+/// map's last read, so a profile of a run with evictions may misname a
+/// reused address (rare: the code cache limit is large by default).
+fn write_perf_map(events: &std::sync::mpsc::Receiver<ember_engine::jit::TierEvent>) {
+    use ember_engine::jit::TierEventKind;
+    let path = format!("/tmp/perf-{}.map", std::process::id());
+    let mut out = String::new();
+    for e in events.try_iter().filter(|e| e.kind == TierEventKind::Compiled && e.code_addr != 0) {
+        out.push_str(&format!("{:x} {:x} {} ({}) t{}\n", e.code_addr, e.code_bytes.max(1), e.name, e.location, e.tier));
+    }
+    if let Err(err) = std::fs::write(&path, out) {
+        eprintln!("ember: --perf-map: cannot write {path}: {err}");
+    }
 }
 
 /// lua5.4 skips a UTF-8 byte-order mark at the start of a script file.

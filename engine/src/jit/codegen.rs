@@ -136,7 +136,10 @@ impl Compiler {
             t.translate();
             b.finalize(module.target_config());
         }
-        if std::env::var_os("EMBER_JIT_DUMP").is_some() {
+        let dump = std::env::var_os("EMBER_JIT_DUMP");
+        // `EMBER_JIT_DUMP=asm`: the machine code too (after compiling).
+        self.ctx.set_disasm(dump.as_deref() == Some(std::ffi::OsStr::new("asm")));
+        if dump.is_some() {
             // A debugging aid: the IR of every compile, on stderr.
             eprintln!(
                 "; {} ({}:{}) tier {}\n{}",
@@ -153,6 +156,9 @@ impl Compiler {
             }
             other => format!("cranelift: {other:?}"),
         })?;
+        if let Some(v) = self.ctx.compiled_code().and_then(|c| c.vcode.as_ref()) {
+            eprintln!("; machine code of {} ({}:{})\n{v}", proto.name, proto.source, proto.line_defined);
+        }
         let code_bytes = self.ctx.compiled_code().map_or(0, |c| c.code_info().total_size as usize);
         self.ctx.clear();
         module.finalize_definitions().map_err(|e| format!("finalize: {e}"))?;

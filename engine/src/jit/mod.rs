@@ -189,6 +189,10 @@ pub struct TierEvent {
     /// Deopt: what the guard speculated (None: a resume stub's check).
     #[serde(default)]
     pub guard: Option<GuardKind>,
+    /// Compiled: the address of the unit's machine code (for profilers'
+    /// symbol maps, see `ember run --perf-map`); 0 otherwise.
+    #[serde(default)]
+    pub code_addr: u64,
 }
 
 /// A function as the tiering machinery sees it (part of [`JitStats`]).
@@ -1037,6 +1041,7 @@ impl Shared {
             queue_wait_us: wait,
             trigger: Some(trigger),
             reason: speculations,
+            code_addr: entry as usize as u64,
             ..EventDetail::default()
         };
         self.event_full(TierEventKind::Compiled, proto, tier, detail);
@@ -1144,7 +1149,7 @@ impl Shared {
         trigger: Option<CompileTrigger>,
     ) {
         let tier = p.jit.tier.load(Relaxed).max(1);
-        self.event_full(kind, p, tier, EventDetail { compile_us, code_bytes, queue_wait_us, reason, trigger, pc: None, guard: None });
+        self.event_full(kind, p, tier, EventDetail { compile_us, code_bytes, queue_wait_us, reason, trigger, ..EventDetail::default() });
     }
 
     fn event_full(&self, kind: TierEventKind, p: &Proto, tier: u8, d: EventDetail) {
@@ -1166,6 +1171,7 @@ impl Shared {
             trigger: d.trigger,
             pc: d.pc,
             guard: d.guard,
+            code_addr: d.code_addr,
         };
         if ev.1.len() == EVENT_LOG {
             ev.1.pop_front();
@@ -1219,6 +1225,7 @@ struct EventDetail {
     trigger: Option<CompileTrigger>,
     pc: Option<u32>,
     guard: Option<GuardKind>,
+    code_addr: u64,
 }
 
 fn worker(shared: Arc<Shared>, id: usize) {
