@@ -108,10 +108,7 @@ pub(crate) struct Budget {
 /// Counters about this state's execution (see [`crate::StateStats`]).
 #[derive(Default, Clone, Debug)]
 pub(crate) struct Counters {
-    /// Lua calls whose callee had no compiled code (the interpreter ran
-    /// it). Counted apart rather than derived from a total, so compiled
-    /// code's frame pushes bump one counter, not two.
-    pub tier0_calls: u64,
+    pub lua_calls: u64,
     /// Lua calls whose callee had compiled code.
     pub tier1_calls: u64,
     pub tier2_calls: u64,
@@ -484,9 +481,8 @@ impl State {
         }
         if self.tier.mode != crate::jit::TierMode::Interpreter {
             self.tier_call(p);
-        } else {
-            self.counters.tier0_calls += 1;
         }
+        self.counters.lua_calls += 1;
         frame.protected_depth = self.frames.last().map_or(0, |f| f.protected_depth);
         self.frames.push(frame);
     }

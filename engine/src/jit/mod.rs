@@ -1548,11 +1548,8 @@ impl State {
                     self.engine.jit().request_tier2(p, h, CompileTrigger::Hotness);
                 }
             }
-        } else {
-            self.counters.tier0_calls += 1;
-            if h >= self.tier.threshold && self.tier.eager == 0 {
-                self.tier_up(p);
-            }
+        } else if h >= self.tier.threshold && self.tier.eager == 0 {
+            self.tier_up(p);
         }
     }
 

@@ -130,6 +130,7 @@ pub(crate) struct CallLayout {
     pub state_call_weight: i32,
     pub state_threshold2: i32,
     pub state_profiling: i32,
+    pub state_lua_calls: i32,
     pub state_tier1_calls: i32,
     pub state_tier2_calls: i32,
     /// What the inline return reads and writes besides the frames.
@@ -247,6 +248,7 @@ fn call_layout() -> Option<CallLayout> {
         state_call_weight: o(offset_of!(State, tier.call_weight)),
         state_threshold2: o(offset_of!(State, tier.threshold2)),
         state_profiling: o(offset_of!(State, profiling)),
+        state_lua_calls: o(offset_of!(State, counters.lua_calls)),
         state_tier1_calls: o(offset_of!(State, counters.tier1_calls)),
         state_tier2_calls: o(offset_of!(State, counters.tier2_calls)),
         state_top: o(offset_of!(State, top)),

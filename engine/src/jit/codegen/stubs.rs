@@ -283,34 +283,29 @@ pub(super) fn emit_push(g: &mut StubGen, [st, ops, caller_proto, pc]: [ir::Value
     g.or_slow(ok);
     let ok = g.b.ins().icmp(IntCC::UnsignedLessThan, nframes, max_depth);
     g.or_slow(ok);
-    // Call-site feedback from tier-1 code (the shared stub), as the state
-    // decides: the general path records anything new (a first Lua call
-    // here, another callee). Nothing is new when this callee was recorded
-    // already or the site is megamorphic (`Feedback::record_target`).
-    // Tier 2's inline push records none, as its other instructions record
-    // no feedback: the site was profiled before the function got here,
-    // and the seven loads this takes were a tenth of a call.
-    if g.done.is_none() {
-        let profiling = g.load_u8(st, cl.state_profiling);
-        let sites = g.load(caller_proto, cl.proto_sites);
-        let site = g.b.ins().imul_imm_s(pc, cl.site_size);
-        let site = g.b.ins().iadd(sites, site);
-        let bits = g.load_u8(site, cl.site_bits);
-        let lua = g.b.ins().band_imm_u(bits, calls::LUA as i64);
-        let seen_lua = g.b.ins().icmp_imm_s(IntCC::NotEqual, lua, 0);
-        let targets = g.load(caller_proto, cl.proto_targets);
-        let target = g.b.ins().ishl_imm_u(pc, 3);
-        let target = g.b.ins().iadd(targets, target);
-        let target = g.load(target, 0);
-        let key = g.load(func, cl.closure_key_lo);
-        let same = g.b.ins().icmp(IntCC::Equal, target, key);
-        let mega = g.b.ins().icmp_imm_s(IntCC::Equal, target, MEGAMORPHIC as i64);
-        let known_target = g.b.ins().bor(same, mega);
-        let recorded = g.b.ins().band(seen_lua, known_target);
-        let off = g.b.ins().icmp_imm_s(IntCC::Equal, profiling, 0);
-        let ok = g.b.ins().bor(off, recorded);
-        g.or_slow(ok);
-    }
+    // Call-site feedback, whatever the tier (the state decides): the
+    // general path records anything new (a first Lua call here, another
+    // callee). Nothing is new when this callee was recorded already or the
+    // site is megamorphic (`Feedback::record_target`).
+    let profiling = g.load_u8(st, cl.state_profiling);
+    let sites = g.load(caller_proto, cl.proto_sites);
+    let site = g.b.ins().imul_imm_s(pc, cl.site_size);
+    let site = g.b.ins().iadd(sites, site);
+    let bits = g.load_u8(site, cl.site_bits);
+    let lua = g.b.ins().band_imm_u(bits, calls::LUA as i64);
+    let seen_lua = g.b.ins().icmp_imm_s(IntCC::NotEqual, lua, 0);
+    let targets = g.load(caller_proto, cl.proto_targets);
+    let target = g.b.ins().ishl_imm_u(pc, 3);
+    let target = g.b.ins().iadd(targets, target);
+    let target = g.load(target, 0);
+    let key = g.load(func, cl.closure_key_lo);
+    let same = g.b.ins().icmp(IntCC::Equal, target, key);
+    let mega = g.b.ins().icmp_imm_s(IntCC::Equal, target, MEGAMORPHIC as i64);
+    let known_target = g.b.ins().bor(same, mega);
+    let recorded = g.b.ins().band(seen_lua, known_target);
+    let off = g.b.ins().icmp_imm_s(IntCC::Equal, profiling, 0);
+    let ok = g.b.ins().bor(off, recorded);
+    g.or_slow(ok);
     // Stack room above the callee's registers.
     let base = g.b.ins().iadd_imm_s(callee_func, 1);
     let maxstack = g.load_u8(proto, cl.proto_maxstack);
@@ -341,6 +336,7 @@ pub(super) fn emit_push(g: &mut StubGen, [st, ops, caller_proto, pc]: [ir::Value
     let counter = g.b.ins().select(is_t2, t2_off, t1_off);
     let counter = g.b.ins().iadd(st, counter);
     g.bump(counter, 0);
+    g.bump(st, cl.state_lua_calls);
     let resume_pc = g.b.ins().iadd_imm_s(pc, 1);
     g.store(resume_pc, caller, cl.frame_pc);
     let frame = g.b.ins().iadd_imm_s(caller, cl.frame_size);
