@@ -152,8 +152,8 @@ fn time_ember(mode: &str, file: &Path, runs: u32) -> Result<EmberRun, String> {
             while hot_in_interpreter(&engine) > 0 && Instant::now() < give_up {
                 std::thread::sleep(std::time::Duration::from_millis(10));
             }
+            hot_left = hot_in_interpreter(&engine);
             let stats = engine.jit_stats();
-            hot_left = stats.functions.iter().filter(|f| f.tier == 0 && f.hotness >= threshold).count();
             at_tier2 = stats.functions.iter().filter(|f| f.tier == 2).count();
             deopts = stats.deopts;
         }
