@@ -11,6 +11,14 @@ use ember_engine::{CompileRequest, Engine, EngineConfig, FunctionKey, GuardKind,
 const MODULE: &str = r#"
 function add(a, b) return a + b end
 
+function late_loop(n, go)
+  local s = 0
+  if go then
+    for i = 1, n do s = s + i end
+  end
+  return s
+end
+
 function classify(x, limit)
   local big = x > limit
   if big then return 2 end
@@ -474,6 +482,37 @@ fn a_function_that_keeps_deoptimizing_is_pinned_to_tier_1() {
     // Pinned means pinned: more traffic does not bring tier 2 back.
     call(&mut st, "drive", &[LuaValue::Int(5000), LuaValue::Int(i64::MAX)]);
     assert_eq!(e.function_tier(key_of(&e, "add")).unwrap().tier, 1);
+}
+
+#[test]
+fn a_loop_behind_a_cold_branch_that_gets_hot_is_recompiled_not_interpreted_for_good() {
+    // `go` is false in every run before tier 2, so the branch into the loop
+    // is cold and the loop is left out of the tier-2 code.
+    let e = engine(TieringConfig { tier2_threshold: 4000, ..auto(4, 4) });
+    let mut st = e.new_state();
+    st.require("m").unwrap();
+    until_tier2(&e, "late_loop", || {
+        assert_eq!(call(&mut st, "late_loop", &[LuaValue::Int(10), LuaValue::Bool(false)]), vec![LuaValue::Int(0)]);
+    });
+    let before = e.jit_stats();
+    // One long call takes the branch: the cold-branch guard hands the frame
+    // to the interpreter, whose back-edges then find tier-2 code that
+    // cannot be entered at the loop's header.
+    let n = 200_000i64;
+    assert_eq!(call(&mut st, "late_loop", &[LuaValue::Int(n), LuaValue::Bool(true)]), vec![LuaValue::Int(n * (n + 1) / 2)]);
+    let stats = e.jit_stats();
+    let site = stats.deopt_sites.iter().find(|d| d.name == "late_loop" && d.last_reason.contains("had not reached"));
+    let site = site.unwrap_or_else(|| panic!("no unreached-entry deopt: {:?}", stats.deopt_sites));
+    assert_eq!(site.guard, None, "not a speculation failure: {site:?}");
+    assert!(site.count >= 4 && site.count <= 8, "a bounded number of tries, then a recompile: {site:?}");
+    assert!(stats.recompiles > before.recompiles, "{stats:?}");
+    // The recompiled code has the loop, and the frame moved into it: not an
+    // entry attempt per iteration.
+    assert!(stats.osr_entries - before.osr_entries < 100, "{} OSR entries", stats.osr_entries - before.osr_entries);
+    assert_eq!(e.function_tier(key_of(&e, "late_loop")).unwrap().tier, 2);
+    // Nor a speculation outcome: nothing for other nodes to avoid.
+    let profile = e.compact_profile(key_of(&e, "late_loop")).unwrap();
+    assert!(profile.outcomes.iter().all(|o| o.kind == GuardKind::ColdBranch), "{:?}", profile.outcomes);
 }
 
 #[test]

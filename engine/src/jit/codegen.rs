@@ -240,6 +240,9 @@ struct Translator<'a, 'b> {
     /// Tier 2: per pc, the block that (re)loads the registers the plan
     /// knows there from memory and checks their tags, then continues at pc.
     stubs: HashMap<usize, Block>,
+    /// Tier 2: the deopting ways in at resume points the plan never
+    /// reached, by pc (`tier2.rs`, `unreached_entry`).
+    unreached: HashMap<usize, Block>,
     /// Tier 2: deoptimization exits by (pc, guard kind), one per set of
     /// deferred registers to write back first.
     deopts: DeoptExits,
@@ -315,6 +318,7 @@ impl<'a, 'b> Translator<'a, 'b> {
             ivars,
             fvars,
             stubs: HashMap::new(),
+            unreached: HashMap::new(),
             deopts: HashMap::new(),
             inlined: None,
             dirty: Vec::new(),

@@ -556,6 +556,10 @@ fn deopt_reason(st: &State, p: &crate::bytecode::Proto, base: usize, pc: usize, 
             _ => format!("the called value was {}", ty(*a as u16)),
         },
         (super::codegen::tier2::ENTRY_CHECK, ..) => "a register's type changed since the guard that typed it".into(),
+        (super::codegen::tier2::UNREACHED_ENTRY, ..) => {
+            let line = p.lines.get(pc).copied().unwrap_or(0);
+            format!("entered at line {line}, in code the plan had not reached (left out behind a cold branch)")
+        }
         (c, ..) if c == cold_branch => "the branch the profile showed as never taken was taken".into(),
         (c, _, Op::GetTable { b, c: key, .. }) if c == array => array_miss(*b, *key),
         (c, _, Op::SetTable { a, b: key, .. }) if c == array => array_miss(*a, *key),

@@ -254,6 +254,7 @@ impl<'a, 'b> Translator<'a, 'b> {
             ivars,
             fvars,
             stubs: HashMap::new(),
+            unreached: HashMap::new(),
             deopts: HashMap::new(),
             inlined: Some(site),
             dirty: Vec::new(),

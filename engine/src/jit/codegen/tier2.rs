@@ -32,6 +32,12 @@ use crate::profile::GuardKind;
 /// counted the failure).
 pub(crate) const ENTRY_CHECK: u8 = 255;
 
+/// Deopt kind code for an entry at a resume point the plan never reached
+/// (code left out behind a cold branch): not a speculation of its own
+/// either, but the plan is stale there, so each one counts toward a
+/// recompile from the feedback the interpreter is now recording.
+pub(crate) const UNREACHED_ENTRY: u8 = 254;
+
 /// The code `jit_deopt` receives for a guard kind.
 pub(crate) fn kind_code(k: GuardKind) -> u8 {
     match k {
@@ -92,7 +98,7 @@ impl<'a, 'b> Translator<'a, 'b> {
         if let Some(plan) = self.plan
             && !plan.reached(pc)
         {
-            return self.bail;
+            return self.unreached_entry(pc);
         }
         if self.known_at(pc).is_empty() && !self.tick_in_var(pc) {
             return self.blocks[pc];
@@ -105,6 +111,26 @@ impl<'a, 'b> Translator<'a, 'b> {
         b
     }
 
+    /// The way in at a resume point the plan never reached: the
+    /// interpreter carries on at `pc`, and the entry counts as a deopt
+    /// (`UNREACHED_ENTRY`), so a loop there that has become hot asks for a
+    /// recompile after `deopt_limit` tries instead of being handed back to
+    /// the interpreter at every back-edge for good. An inlined callee has
+    /// no loops and keeps the plain bail (its caller's frame is the one
+    /// running). Filled in by `finish_stubs`.
+    fn unreached_entry(&mut self, pc: usize) -> Block {
+        if self.inlined.is_some() {
+            return self.bail;
+        }
+        if let Some(b) = self.unreached.get(&pc) {
+            return *b;
+        }
+        let b = self.b.create_block();
+        self.b.set_cold_block(b);
+        self.unreached.insert(pc, b);
+        b
+    }
+
     /// Emits every stub: check the tag of each register the plan knows at
     /// its pc, load the payloads into the SSA variables, continue. A tag
     /// that does not match means the plan's assumption does not hold for
@@ -112,6 +138,16 @@ impl<'a, 'b> Translator<'a, 'b> {
     pub(super) fn finish_stubs(&mut self) {
         self.finish_edges();
         self.finish_deopts();
+        let mut unreached: Vec<(usize, Block)> = self.unreached.iter().map(|(p, b)| (*p, *b)).collect();
+        unreached.sort_unstable();
+        for (pc, blk) in unreached {
+            // Nothing is deferred here: every way to a resume point has
+            // written memory back (see `resume_block`).
+            self.b.switch_to_block(blk);
+            let word = self.deopt_word(pc, UNREACHED_ENTRY);
+            let r = self.call_helper(rt::jit_deopt as *const u8, word);
+            self.b.ins().jump(self.exit, &[BlockArg::Value(r)]);
+        }
         let mut stubs: Vec<(usize, Block)> = self.stubs.iter().map(|(p, b)| (*p, *b)).collect();
         stubs.sort_unstable();
         for (pc, blk) in stubs {
