@@ -11,6 +11,13 @@ use ember_engine::{CompileRequest, Engine, EngineConfig, FunctionKey, GuardKind,
 const MODULE: &str = r#"
 function add(a, b) return a + b end
 
+function pick(t, k) return rawget(t, k) end
+function sum_picks(n)
+  local t, s = { 5 }, 0
+  for _ = 1, n do s = s + pick(t, 1) end
+  return s
+end
+
 function late_loop(n, go)
   local s = 0
   if go then
@@ -513,6 +520,22 @@ fn a_loop_behind_a_cold_branch_that_gets_hot_is_recompiled_not_interpreted_for_g
     // Nor a speculation outcome: nothing for other nodes to avoid.
     let profile = e.compact_profile(key_of(&e, "late_loop")).unwrap();
     assert!(profile.outcomes.iter().all(|o| o.kind == GuardKind::ColdBranch), "{:?}", profile.outcomes);
+}
+
+#[test]
+fn a_tail_call_to_a_native_returns_through_the_interpreter_without_deopts() {
+    // `pick`'s tail call to `rawget` comes back to the `Return` after it,
+    // which tier 2 has no code for: a hand-over on every call, not a sign
+    // of a stale plan (counting it would recompile, then pin, for nothing).
+    let e = engine(auto(4, 4));
+    let mut st = e.new_state();
+    st.require("m").unwrap();
+    until_tier2(&e, "pick", || {
+        assert_eq!(call(&mut st, "sum_picks", &[LuaValue::Int(10)]), vec![LuaValue::Int(50)]);
+    });
+    assert_eq!(call(&mut st, "sum_picks", &[LuaValue::Int(5000)]), vec![LuaValue::Int(25000)]);
+    assert_eq!(deopts_in(&e, "pick"), 0, "{:?}", e.jit_stats().deopt_sites);
+    assert_eq!(e.function_tier(key_of(&e, "pick")).unwrap().tier, 2);
 }
 
 #[test]

@@ -117,9 +117,13 @@ impl<'a, 'b> Translator<'a, 'b> {
     /// recompile after `deopt_limit` tries instead of being handed back to
     /// the interpreter at every back-edge for good. An inlined callee has
     /// no loops and keeps the plain bail (its caller's frame is the one
-    /// running). Filled in by `finish_stubs`.
+    /// running). Nor does the `Return` after a `TailCall`: a tail call to a
+    /// native comes back there on every call, and the plan (rightly) has
+    /// no way past a tail call; the interpreter just returns. Filled in by
+    /// `finish_stubs`.
     fn unreached_entry(&mut self, pc: usize) -> Block {
-        if self.inlined.is_some() {
+        let after_tail_call = pc > 0 && matches!(self.p.code[pc - 1], Op::TailCall { .. });
+        if self.inlined.is_some() || after_tail_call {
             return self.bail;
         }
         if let Some(b) = self.unreached.get(&pc) {
