@@ -144,7 +144,8 @@ fn hostile_files_are_errors_not_crashes() {
 }
 
 /// `--perf-map` leaves perf's symbol map for the run's JIT code: one line
-/// per compiled unit, "START SIZE NAME" in hex, naming the Lua function.
+/// per compiled unit, "START SIZE NAME" in hex, naming the Lua function,
+/// and one per shared call stub.
 #[test]
 fn perf_map_names_every_compiled_unit() {
     let dir = scratch(
@@ -171,5 +172,9 @@ fn perf_map_names_every_compiled_unit() {
         names.push(name.to_string());
     }
     names.sort();
-    assert_eq!(names, ["cube (p.lua:2) t1", "main chunk (p.lua:0) t1", "sq (p.lua:1) t1"], "{text}");
+    assert_eq!(
+        names,
+        ["cube (p.lua:2) t1", "ember call stub: frame push", "ember call stub: return", "main chunk (p.lua:0) t1", "sq (p.lua:1) t1"],
+        "{text}"
+    );
 }

@@ -171,7 +171,8 @@ fn run(a: RunArgs) -> ExitCode {
 }
 
 /// `--perf-map`: perf's symbol-map format for JIT code, one line per unit
-/// ever compiled ("START SIZE NAME", hex). Units evicted and freed since
+/// ever compiled ("START SIZE NAME", hex), and one per shared stub that
+/// compiled code calls (the frame push and return). Units evicted and freed since
 /// keep their lines: perf matches samples by address and time of the
 /// map's last read, so a profile of a run with evictions may misname a
 /// reused address (rare: the code cache limit is large by default).
@@ -181,6 +182,9 @@ fn write_perf_map(events: &std::sync::mpsc::Receiver<ember_engine::jit::TierEven
     let mut out = String::new();
     for e in events.try_iter().filter(|e| e.kind == TierEventKind::Compiled && e.code_addr != 0) {
         out.push_str(&format!("{:x} {:x} {} ({}) t{}\n", e.code_addr, e.code_bytes.max(1), e.name, e.location, e.tier));
+    }
+    for (addr, bytes, name) in ember_engine::jit::shared_code_symbols() {
+        out.push_str(&format!("{addr:x} {:x} {name}\n", bytes.max(1)));
     }
     if let Err(err) = std::fs::write(&path, out) {
         eprintln!("ember: --perf-map: cannot write {path}: {err}");

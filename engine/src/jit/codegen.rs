@@ -67,6 +67,7 @@ mod defer;
 mod inline;
 mod stubs;
 pub(crate) mod tier2;
+pub(crate) use stubs::symbols as stub_symbols;
 
 impl Compiler {
     pub(crate) fn new() -> Result<Compiler, String> {

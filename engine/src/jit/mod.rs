@@ -1353,6 +1353,14 @@ pub trait CompileGate: Send + Sync {
     fn release(&self, permit: GatePermit, outcome: GateOutcome);
 }
 
+/// The process's shared machine-code routines that compiled code calls
+/// (the frame-push and return stubs, `codegen/stubs.rs`) as `(address,
+/// bytes, name)`: what a profiler's symbol map needs besides the units of
+/// [`TierEvent::code_addr`]. Empty until the first compile made them.
+pub fn shared_code_symbols() -> Vec<(usize, usize, &'static str)> {
+    codegen::stub_symbols()
+}
+
 /// Compiles `proto` at tier 1 on the calling thread and throws the code
 /// away; returns the machine code bytes. For measuring compile cost (the
 /// criterion benchmark `tier1_compile`); nothing is published.

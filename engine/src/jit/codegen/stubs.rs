@@ -49,13 +49,27 @@ pub(crate) struct Stubs {
     pub push: usize,
     /// Stands in for `jit_return`: the common return, giving `RETURNED`.
     pub ret: usize,
+    /// Machine code bytes of each (for profilers' symbol maps).
+    pub push_bytes: usize,
+    pub ret_bytes: usize,
+}
+
+/// The process's stubs (compiled on first use by `stubs`).
+static STUBS: OnceLock<Option<Stubs>> = OnceLock::new();
+
+/// The stubs as `(address, bytes, name)`, if this process compiled them,
+/// so a profiler's symbol map can name samples taken inside them.
+pub(crate) fn symbols() -> Vec<(usize, usize, &'static str)> {
+    match STUBS.get() {
+        Some(Some(s)) => vec![(s.push, s.push_bytes, "ember call stub: frame push"), (s.ret, s.ret_bytes, "ember call stub: return")],
+        _ => Vec::new(),
+    }
 }
 
 /// The process's stubs, compiled on first use; `None` when the layout
 /// they need could not be established or they failed to compile (calls
 /// and returns then go to the Rust helpers directly).
 pub(crate) fn stubs(isa: &OwnedTargetIsa) -> Option<Stubs> {
-    static STUBS: OnceLock<Option<Stubs>> = OnceLock::new();
     *STUBS.get_or_init(|| {
         let cl = layout().call?;
         match compile(isa, layout(), &cl) {
@@ -74,6 +88,7 @@ fn compile(isa: &OwnedTargetIsa, lay: &Layout, cl: &CallLayout) -> Result<Stubs,
     let mut fbc = FunctionBuilderContext::new();
     let mut ctx = module.make_context();
     let mut ids = Vec::new();
+    let mut sizes = Vec::new();
     let mut sig = module.make_signature();
     for _ in 0..4 {
         sig.params.push(AbiParam::new(types::I64));
@@ -112,6 +127,7 @@ fn compile(isa: &OwnedTargetIsa, lay: &Layout, cl: &CallLayout) -> Result<Stubs,
         if let Some(v) = ctx.compiled_code().and_then(|c| c.vcode.as_ref()).filter(|_| dump) {
             eprintln!("; call stub {}\n{v}", ids.len());
         }
+        sizes.push(ctx.compiled_code().map_or(0, |c| c.code_info().total_size as usize));
         ids.push(id);
     }
     module.finalize_definitions().map_err(|e| format!("finalize: {e}"))?;
@@ -119,7 +135,7 @@ fn compile(isa: &OwnedTargetIsa, lay: &Layout, cl: &CallLayout) -> Result<Stubs,
     let ret = module.get_finalized_function(ids[1]) as usize;
     // The stubs serve every compiled function for the rest of the process.
     std::mem::forget(module);
-    Ok(Stubs { push, ret })
+    Ok(Stubs { push, ret, push_bytes: sizes[0], ret_bytes: sizes[1] })
 }
 
 /// Emits a stub's body: into the stub itself, or written out inline in a
