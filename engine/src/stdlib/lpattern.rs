@@ -51,6 +51,10 @@ pub enum Capture {
     Span { start: usize, end: usize },
     /// A position capture `()`: the 0-based offset where it occurred.
     Position(usize),
+    /// A capture still open when the match ended (`"("`). Only gsub's
+    /// matches hold one: like lua5.4, gsub fails with "unfinished capture"
+    /// only when the replacement reads it.
+    Unfinished,
 }
 
 /// A successful match: the subject bytes `start..end` (end exclusive) and the
@@ -142,11 +146,52 @@ struct Matcher<'a> {
     level: usize,
     /// Start offset and state of each capture.
     caps: [(usize, CapState); MAX_CAPTURES],
+    /// The single class every match must start with, as `(p, ep)`, when
+    /// the pattern has one (see [`Matcher::first_class`]).
+    first: Option<(usize, usize)>,
 }
 
 impl<'a> Matcher<'a> {
     fn new(src: &'a [u8], pat: &'a [u8]) -> Self {
-        Matcher { src, pat, depth_left: MAX_MATCH_DEPTH, level: 0, caps: [(0, CapState::Open); MAX_CAPTURES] }
+        let mut m = Matcher { src, pat, depth_left: MAX_MATCH_DEPTH, level: 0, caps: [(0, CapState::Open); MAX_CAPTURES], first: None };
+        m.first = m.first_class();
+        m
+    }
+
+    /// The single-character class `pat[p..ep]` that must match the
+    /// subject's first byte for any match to start there: the pattern's
+    /// first item after its opening captures, when it consumes a byte
+    /// (no suffix, or `+`). `None` when there is no such item (an empty
+    /// pattern, `%b`, `%f`, a back-reference, `$` at the end, `)`, a
+    /// suffix that allows zero repetitions) or it is malformed: then every
+    /// start is tried, and `do_match` reports the error where lua5.4 would.
+    fn first_class(&self) -> Option<(usize, usize)> {
+        #[cfg(test)]
+        if tests::NO_FIRST_CLASS.with(|off| off.get()) {
+            return None;
+        }
+        let mut p = 0;
+        while self.pat_at(p) == Some(b'(') {
+            p += if self.pat_at(p + 1) == Some(b')') { 2 } else { 1 };
+        }
+        match self.pat_at(p)? {
+            b')' => return None,
+            b'$' if p + 1 == self.pat.len() => return None,
+            ESC if matches!(self.pat_at(p + 1), Some(b'b' | b'f' | b'0'..=b'9')) => return None,
+            _ => {}
+        }
+        let ep = self.class_end(p).ok()?;
+        match self.pat_at(ep) {
+            Some(b'*' | b'?' | b'-') => None,
+            _ => Some((p, ep)),
+        }
+    }
+
+    /// Whether no match can start at `s` because the subject byte there
+    /// fails the pattern's first class: `do_match(s, 0)` would fail at its
+    /// first item, so the scanning loops skip the attempt.
+    fn cannot_start(&self, s: usize) -> bool {
+        matches!(self.first, Some((p, ep)) if !self.single_match(s, p, ep))
     }
 
     /// Prepares for a new match attempt.
@@ -159,11 +204,14 @@ impl<'a> Matcher<'a> {
         self.pat.get(i).copied()
     }
 
-    /// Turns the capture slots of a successful match into a [`Match`].
-    fn build(&self, start: usize, end: usize) -> MResult<Match> {
+    /// Turns the capture slots of a successful match into a [`Match`]. A
+    /// capture left open is an error unless `lenient` (gsub), where it
+    /// becomes [`Capture::Unfinished`].
+    fn build(&self, start: usize, end: usize, lenient: bool) -> MResult<Match> {
         let captures = self.caps[..self.level]
             .iter()
             .map(|&(init, state)| match state {
+                CapState::Open if lenient => Ok(Capture::Unfinished),
                 CapState::Open => Err(Fail::UnfinishedCapture),
                 CapState::Position => Ok(Capture::Position(init)),
                 CapState::Closed(len) => Ok(Capture::Span { start: init, end: init + len }),
@@ -442,25 +490,67 @@ impl<'a> Matcher<'a> {
 
 /// Whether byte `c` is in the class named by `cl` (the byte after `%`),
 /// in the C locale. Unknown class letters and non-letters match themselves.
+/// Called per subject byte in every repetition, so it is a table lookup.
+#[inline]
 fn class_matches(c: u8, cl: u8) -> bool {
-    let res = match cl.to_ascii_lowercase() {
-        b'a' => c.is_ascii_alphabetic(),
-        b'c' => c.is_ascii_control(),
-        b'd' => c.is_ascii_digit(),
-        b'g' => c.is_ascii_graphic(),
-        b'l' => c.is_ascii_lowercase(),
-        b'p' => c.is_ascii_punctuation(),
-        // C's isspace also includes '\v', which is_ascii_whitespace lacks.
-        b's' => matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r'),
-        b'u' => c.is_ascii_uppercase(),
-        b'w' => c.is_ascii_alphanumeric(),
-        b'x' => c.is_ascii_hexdigit(),
-        // Deprecated but still accepted by lua5.4: `%z` is the zero byte.
-        b'z' => c == 0,
-        _ => return cl == c,
-    };
-    if cl.is_ascii_uppercase() { !res } else { res }
+    let bit = class_bit(cl.to_ascii_lowercase());
+    if bit == 0 {
+        return cl == c;
+    }
+    (CLASS_MEMBERS[c as usize] & bit != 0) != cl.is_ascii_uppercase()
 }
+
+/// The bit standing for class letter `l` (lower case) in [`CLASS_MEMBERS`];
+/// 0 for a letter that names no class.
+const fn class_bit(l: u8) -> u16 {
+    match l {
+        b'a' => 1,
+        b'c' => 1 << 1,
+        b'd' => 1 << 2,
+        b'g' => 1 << 3,
+        b'l' => 1 << 4,
+        b'p' => 1 << 5,
+        b's' => 1 << 6,
+        b'u' => 1 << 7,
+        b'w' => 1 << 8,
+        b'x' => 1 << 9,
+        // Deprecated but still accepted by lua5.4: `%z` is the zero byte.
+        b'z' => 1 << 10,
+        _ => 0,
+    }
+}
+
+/// Per byte, the bits (`class_bit`) of the classes it belongs to.
+static CLASS_MEMBERS: [u16; 256] = {
+    let mut t = [0u16; 256];
+    let mut i = 0;
+    while i < 256 {
+        let c = i as u8;
+        let member = [
+            (b'a', c.is_ascii_alphabetic()),
+            (b'c', c.is_ascii_control()),
+            (b'd', c.is_ascii_digit()),
+            (b'g', c.is_ascii_graphic()),
+            (b'l', c.is_ascii_lowercase()),
+            (b'p', c.is_ascii_punctuation()),
+            // C's isspace also includes '\v', which is_ascii_whitespace lacks.
+            (b's', matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')),
+            (b'u', c.is_ascii_uppercase()),
+            (b'w', c.is_ascii_alphanumeric()),
+            (b'x', c.is_ascii_hexdigit()),
+            (b'z', c == 0),
+        ];
+        let mut k = 0;
+        while k < member.len() {
+            if member[k].1 {
+                t[i] |= class_bit(member[k].0);
+            }
+            k += 1;
+        }
+        i += 1;
+    }
+    t
+};
 
 /// Splits off a leading `^` anchor.
 fn split_anchor(pattern: &[u8]) -> (bool, &[u8]) {
@@ -481,9 +571,11 @@ pub fn find(s: &[u8], pattern: &[u8], init: usize) -> Result<Option<Match>, Patt
     let mut m = Matcher::new(s, pat);
     let mut start = init;
     loop {
-        m.reset();
-        if let Some(end) = m.do_match(start, 0)? {
-            return Ok(Some(m.build(start, end)?));
+        if !m.cannot_start(start) {
+            m.reset();
+            if let Some(end) = m.do_match(start, 0)? {
+                return Ok(Some(m.build(start, end, false)?));
+            }
         }
         start += 1;
         if anchor || start > s.len() {
@@ -529,13 +621,17 @@ impl GMatch {
         let mut m = Matcher::new(s, pattern);
         let mut start = self.src;
         while start <= s.len() {
+            if m.cannot_start(start) {
+                start += 1;
+                continue;
+            }
             m.reset();
             if let Some(end) = m.do_match(start, 0)?
                 && Some(end) != self.last_match
             {
                 self.src = end;
                 self.last_match = Some(end);
-                return Ok(Some(m.build(start, end)?));
+                return Ok(Some(m.build(start, end, false)?));
             }
             start += 1;
         }
@@ -567,11 +663,12 @@ pub fn gsub<E: From<PatternError>>(
     let mut count = 0;
     while count < max_n {
         m.reset();
-        if let Some(end) = m.do_match(src, 0).map_err(PatternError::from)?
+        if !m.cannot_start(src)
+            && let Some(end) = m.do_match(src, 0).map_err(PatternError::from)?
             && Some(end) != last_match
         {
             count += 1;
-            let found = m.build(src, end).map_err(PatternError::from)?;
+            let found = m.build(src, end, true).map_err(PatternError::from)?;
             replace(&found, &mut out)?;
             src = end;
             last_match = Some(end);
@@ -608,6 +705,7 @@ pub fn expand_replacement(repl: &[u8], s: &[u8], m: &Match, out: &mut Vec<u8>) -
                     Some(&Capture::Position(pos)) => {
                         out.extend_from_slice((pos + 1).to_string().as_bytes());
                     }
+                    Some(&Capture::Unfinished) => return Err(Fail::UnfinishedCapture.into()),
                     None if index == 0 && m.captures.is_empty() => {
                         out.extend_from_slice(&s[m.start..m.end]);
                     }
@@ -666,6 +764,7 @@ mod tests {
             .map(|c| match *c {
                 Capture::Span { start, end } => quote(&s[start..end]),
                 Capture::Position(p) => (p + 1).to_string(),
+                Capture::Unfinished => "<unfinished>".to_string(),
             })
             .collect()
     }
@@ -1087,13 +1186,17 @@ mod tests {
 
     #[test]
     fn unfinished_capture_in_gsub_is_an_error() {
-        // Deliberate, documented deviation: lua5.4 only raises "unfinished
-        // capture" in gsub when the replacement reads the open capture
-        // (string.gsub("abc", "(", "x") --> xaxbxcx 4), but a Match cannot
-        // represent an open capture, so gsub always reports it.
-        assert_eq!(gsub_str(b"abc", b"(", b"x", None).unwrap_err().0, "unfinished capture");
+        // As in lua5.4: only when the replacement reads the open capture
+        // (string.gsub("abc", "(", "x") --> xaxbxcx 4).
+        assert_eq!(gsub_str(b"abc", b"(", b"x", None).unwrap(), (b"xaxbxcx".to_vec(), 4));
+        assert_eq!(gsub_str(b"abc", b"(", b"<%0>", None).unwrap(), (b"<>a<>b<>c<>".to_vec(), 4));
+        assert_eq!(gsub_str(b"abc", b"(", b"%1", None).unwrap_err().0, "unfinished capture");
+        assert_eq!(gsub_str(b"abc", b"(a)(", b"%1", None).unwrap(), (b"abc".to_vec(), 1));
+        assert_eq!(gsub_str(b"abc", b"(a)(", b"%2", None).unwrap_err().0, "unfinished capture");
         // No match, no error (lua5.4: string.gsub("b", "(a", "x") --> b 0).
         assert_eq!(gsub_str(b"b", b"(a", b"x", None).unwrap(), (b"b".to_vec(), 0));
+        // find and match still report it (lua5.4 pushes every capture).
+        assert_eq!(find(b"abc", b"(", 0).unwrap_err().0, "unfinished capture");
     }
 
     #[test]
@@ -1221,12 +1324,14 @@ mod tests {
             match *c {
                 Capture::Span { start, end } => assert!(start <= end && end <= s.len()),
                 Capture::Position(p) => assert!(p <= s.len()),
+                Capture::Unfinished => panic!("find and gmatch never give an open capture"),
             }
         }
     }
 
-    #[test]
-    fn random_patterns_do_not_panic() {
+    /// Calls `each(subject, pattern, init, replacement, max_n)` on 20,000
+    /// random cases, malformed patterns and odd bytes included.
+    fn random_cases(mut each: impl FnMut(&[u8], &[u8], usize, &[u8], Option<usize>)) {
         let pattern_tokens: &[&[u8]] = &[
             b"a",
             b"b",
@@ -1289,22 +1394,100 @@ mod tests {
             }
             let s: Vec<u8> = (0..rng.below(16)).map(|_| subject_bytes[rng.below(subject_bytes.len())]).collect();
             let init = rng.below(s.len() + 2);
-            if let Ok(Some(m)) = find(&s, &p, init) {
-                check_match(&s, &m);
+            let repl = replacements[rng.below(replacements.len())];
+            let max_n = [None, Some(0), Some(1), Some(2)][rng.below(4)];
+            each(&s, &p, init, repl, max_n);
+        }
+    }
+
+    #[test]
+    fn random_patterns_do_not_panic() {
+        random_cases(|s, p, init, repl, max_n| {
+            if let Ok(Some(m)) = find(s, p, init) {
+                check_match(s, &m);
                 assert!(m.start >= init);
             }
             let mut g = GMatch::new(init);
             for _ in 0..=s.len() + 1 {
-                match g.next(&s, &p) {
-                    Ok(Some(m)) => check_match(&s, &m),
+                match g.next(s, p) {
+                    Ok(Some(m)) => check_match(s, &m),
                     _ => break,
                 }
             }
-            let repl = replacements[rng.below(replacements.len())];
-            let max_n = [None, Some(0), Some(1), Some(2)][rng.below(4)];
-            if let Ok((_, n)) = gsub_str(&s, &p, repl, max_n) {
+            if let Ok((_, n)) = gsub_str(s, p, repl, max_n) {
                 assert!(n <= s.len() + 1 && n <= max_n.unwrap_or(usize::MAX));
             }
+        });
+    }
+
+    /// The class table agrees with the C locale's definitions for every
+    /// byte and every class letter (upper case: the complement), and any
+    /// other byte after `%` matches only itself.
+    #[test]
+    fn class_table_matches_the_c_locale() {
+        for cl in 0..=255u8 {
+            for c in 0..=255u8 {
+                let want = match cl.to_ascii_lowercase() {
+                    b'a' => Some(c.is_ascii_alphabetic()),
+                    b'c' => Some(c.is_ascii_control()),
+                    b'd' => Some(c.is_ascii_digit()),
+                    b'g' => Some(c.is_ascii_graphic()),
+                    b'l' => Some(c.is_ascii_lowercase()),
+                    b'p' => Some(c.is_ascii_punctuation()),
+                    b's' => Some(b" \t\n\x0b\x0c\r".contains(&c)),
+                    b'u' => Some(c.is_ascii_uppercase()),
+                    b'w' => Some(c.is_ascii_alphanumeric()),
+                    b'x' => Some(c.is_ascii_hexdigit()),
+                    b'z' => Some(c == 0),
+                    _ => None,
+                };
+                let want = match want {
+                    Some(m) => m != cl.is_ascii_uppercase(),
+                    None => c == cl,
+                };
+                assert_eq!(class_matches(c, cl), want, "byte {c:#x} class %{}", cl as char);
+            }
         }
+    }
+
+    thread_local! {
+        /// Turns off the first-class check (`Matcher::first_class`), so a
+        /// test can compare the scanning loops with and without it.
+        pub(super) static NO_FIRST_CLASS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+
+    /// Everything `find`, `gmatch` and `gsub` give for one case, errors
+    /// included.
+    fn outcomes(s: &[u8], p: &[u8], init: usize, repl: &[u8], max_n: Option<usize>) -> String {
+        let mut g = GMatch::new(init);
+        let mut all = Vec::new();
+        for _ in 0..=s.len() + 1 {
+            match g.next(s, p) {
+                Ok(Some(m)) => all.push(format!("{m:?}")),
+                Ok(None) => break,
+                Err(e) => {
+                    all.push(format!("{e:?}"));
+                    break;
+                }
+            }
+        }
+        format!("{:?} | {all:?} | {:?}", find(s, p, init), gsub_str(s, p, repl, max_n))
+    }
+
+    /// Skipping the starts whose byte fails the pattern's first class
+    /// changes nothing: same matches, captures, counts and errors.
+    #[test]
+    fn skipping_starts_by_the_first_class_changes_no_result() {
+        let mut skipped = 0;
+        random_cases(|s, p, init, repl, max_n| {
+            let fast = outcomes(s, p, init, repl, max_n);
+            NO_FIRST_CLASS.with(|off| off.set(true));
+            let slow = outcomes(s, p, init, repl, max_n);
+            NO_FIRST_CLASS.with(|off| off.set(false));
+            assert_eq!(fast, slow, "subject {s:?} pattern {:?}", String::from_utf8_lossy(p));
+            skipped += usize::from(Matcher::new(s, split_anchor(p).1).first.is_some());
+        });
+        // The check must actually have applied to a good share of the cases.
+        assert!(skipped > 5_000, "first class found in only {skipped} cases");
     }
 }

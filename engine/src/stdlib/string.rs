@@ -375,16 +375,20 @@ fn push_captures(st: &mut State, s: &[u8], m: &Match, whole_if_none: bool) -> Vm
         return Ok(0);
     }
     for c in &m.captures {
-        let v = capture_value(st, s, c);
+        let v = capture_value(st, s, c)?;
         st.push(v)?;
     }
     Ok(m.captures.len())
 }
 
-fn capture_value(st: &mut State, s: &[u8], c: &Capture) -> Value {
+/// A capture's value: its substring, or its 1-based position. An open
+/// capture (only in gsub's matches) is lua5.4's "unfinished capture" error,
+/// raised when a replacement reads it.
+fn capture_value(st: &mut State, s: &[u8], c: &Capture) -> Result<Value, PatternError> {
     match *c {
-        Capture::Span { start, end } => st.new_str(&s[start..end]),
-        Capture::Position(p) => Value::Int(p as i64 + 1),
+        Capture::Span { start, end } => Ok(st.new_str(&s[start..end])),
+        Capture::Position(p) => Ok(Value::Int(p as i64 + 1)),
+        Capture::Unfinished => Err(PatternError("unfinished capture".into())),
     }
 }
 
@@ -489,7 +493,7 @@ fn gsub(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
             }
             _ => {
                 let key = match m.captures.first() {
-                    Some(c) => capture_value(st, sb, c),
+                    Some(c) => capture_value(st, sb, c)?,
                     None => st.new_str(&sb[m.start..m.end]),
                 };
                 let v = match repl {
@@ -505,7 +509,7 @@ fn gsub(st: &mut State, base: usize, n: usize) -> VmResult<usize> {
                             1
                         } else {
                             for c in &m.captures {
-                                let v = capture_value(st, sb, c);
+                                let v = capture_value(st, sb, c)?;
                                 st.push(v)?;
                             }
                             m.captures.len()
