@@ -52,7 +52,7 @@ pub(crate) struct Compiler {
     /// allocator (compile speed first). Tier-1 code keeps every Lua value
     /// in the VM register file, so there is little for the backtracking
     /// allocator to win: measured side by side, tier-1 run times did not
-    /// move while compiles got 1.5-2.4x faster (bench/RESULTS.md).
+    /// move while compiles got 1.6-1.9x faster (geomean; bench/RESULTS.md).
     isa: OwnedTargetIsa,
     /// Tier 2: Cranelift's optimizer on (GVN, LICM, constant folding).
     isa_opt: OwnedTargetIsa,
