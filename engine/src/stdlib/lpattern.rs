@@ -120,6 +120,11 @@ impl From<Fail> for PatternError {
 
 type MResult<T> = Result<T, Fail>;
 
+/// The error for reading a [`Capture::Unfinished`] (one message, lua5.4's).
+pub(crate) fn unfinished_capture() -> PatternError {
+    Fail::UnfinishedCapture.into()
+}
+
 /// State of one capture slot while matching.
 #[derive(Clone, Copy, Debug)]
 enum CapState {

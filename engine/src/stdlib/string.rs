@@ -388,7 +388,7 @@ fn capture_value(st: &mut State, s: &[u8], c: &Capture) -> Result<Value, Pattern
     match *c {
         Capture::Span { start, end } => Ok(st.new_str(&s[start..end])),
         Capture::Position(p) => Ok(Value::Int(p as i64 + 1)),
-        Capture::Unfinished => Err(PatternError("unfinished capture".into())),
+        Capture::Unfinished => Err(lpattern::unfinished_capture()),
     }
 }
 
