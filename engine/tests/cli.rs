@@ -20,6 +20,13 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// The bytecode count on the `--stats` line that starts with `line_start`.
+fn bytecodes_on(stats: &str, line_start: &str) -> u64 {
+    let line = stats.lines().find(|l| l.starts_with(line_start)).unwrap_or_else(|| panic!("no {line_start} line"));
+    let before = &line[..line.find(" bytecodes").expect("a bytecode count")];
+    before.rsplit([' ', '(']).next().unwrap().parse().expect("a number")
+}
+
 #[test]
 fn tiers_and_tiering_flags() {
     let dir =
@@ -33,12 +40,16 @@ fn tiers_and_tiering_flags() {
     let err = stderr(&o);
     assert!(err.contains("jit: 2 compiled at tier 1"), "{err}");
     assert!(err.contains("0 rejected"), "{err}");
+    // Compile time and bytecodes are reported per tier, not mixed.
+    assert!(bytecodes_on(&err, "jit:") > 0 && bytecodes_on(&err, "tier 2:") == 0, "{err}");
     assert!(!err.contains("not compiled"), "{err}");
     // --tier 2 --stats: both functions at tier 2 from their first call, and
     // the stats say how tier 2 went.
     let o = ember(&["run", "--tier", "2", "--stats", "x.lua"], &dir);
     let err = stderr(&o);
-    assert!(err.contains("tier 2: 2 compiled (0 recompiles), 0 failed, 0 deopts"), "{err}");
+    assert!(err.contains("tier 2: 2 compiled (0 recompiles; "), "{err}");
+    assert!(err.contains(", 0 failed, 0 deopts"), "{err}");
+    assert!(bytecodes_on(&err, "jit:") == 0 && bytecodes_on(&err, "tier 2:") > 0, "{err}");
     // A first call is counted before its frame compiles (as at tier 1).
     assert!(err.contains("calls by tier: tier0=2 tier1=0 tier2=9"), "{err}");
     // Knobs: bad keys and values are refused with the knob's name.

@@ -212,21 +212,30 @@ fn print_stats(engine: &Engine, state: &ember_engine::State) {
     );
     let _ = writeln!(e, "calls by tier: tier0={} tier1={} tier2={}", s.tier0_calls, s.tier1_calls, s.tier2_calls);
     let _ = writeln!(e, "native calls: {}", s.native_calls);
+    let (t1_us, t1_bytecodes) = (j.compile_us_total - j.tier2_compile_us, j.bytecodes_compiled - j.tier2_bytecodes);
     let _ = writeln!(
         e,
         "jit: {} compiled at tier 1 ({} bytecodes, {:.2} ms total, {:.1} us/bytecode), {} rejected, {} evicted, {} on the invoking thread",
         j.tier1_compiled,
-        j.bytecodes_compiled,
-        j.compile_us_total as f64 / 1000.0,
-        j.compile_us_total as f64 / j.bytecodes_compiled.max(1) as f64,
+        t1_bytecodes,
+        t1_us as f64 / 1000.0,
+        t1_us as f64 / t1_bytecodes.max(1) as f64,
         j.rejected,
         j.evicted,
         j.compiled_on_invoking_thread
     );
     let _ = writeln!(
         e,
-        "tier 2: {} compiled ({} recompiles), {} failed, {} deopts, {} OSR entries, {} pinned to tier 1",
-        j.tier2_compiled, j.recompiles, j.tier2_rejected, j.deopts, j.osr_entries, j.pinned
+        "tier 2: {} compiled ({} recompiles; {} bytecodes, {:.2} ms total, {:.1} us/bytecode), {} failed, {} deopts, {} OSR entries, {} pinned to tier 1",
+        j.tier2_compiled,
+        j.recompiles,
+        j.tier2_bytecodes,
+        j.tier2_compile_us as f64 / 1000.0,
+        j.tier2_compile_us as f64 / j.tier2_bytecodes.max(1) as f64,
+        j.tier2_rejected,
+        j.deopts,
+        j.osr_entries,
+        j.pinned
     );
     if !j.deopt_sites.is_empty() {
         let _ = writeln!(e, "deopts by site (most frequent first):");

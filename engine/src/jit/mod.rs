@@ -273,10 +273,15 @@ pub struct JitStats {
     pub replaced: u64,
     /// Evicted or replaced units whose memory has been returned.
     pub freed: u64,
-    /// Total compile wall time, µs.
+    /// Total compile wall time, µs, both tiers.
     pub compile_us_total: u64,
-    /// Bytecode instructions compiled in total.
+    /// Bytecode instructions compiled in total, both tiers (a function's
+    /// own instructions; a tier-2 unit's inlined callees are not counted).
     pub bytecodes_compiled: u64,
+    /// The part of `compile_us_total` spent on tier-2 compiles.
+    pub tier2_compile_us: u64,
+    /// The part of `bytecodes_compiled` compiled at tier 2.
+    pub tier2_bytecodes: u64,
     /// Bytes the code cache holds (whole pages per unit).
     pub code_cache_bytes: u64,
     /// Bytes of evicted units not yet freed (a running invocation may still use them).
@@ -440,6 +445,8 @@ struct Counters {
     freed: AtomicU64,
     compile_us: AtomicU64,
     bytecodes: AtomicU64,
+    compile_us2: AtomicU64,
+    bytecodes2: AtomicU64,
     drops: AtomicU64,
     on_invoker: AtomicU64,
     pauses: AtomicU64,
@@ -906,6 +913,8 @@ impl Jit {
             freed: s.freed.load(Relaxed),
             compile_us_total: s.compile_us.load(Relaxed),
             bytecodes_compiled: s.bytecodes.load(Relaxed),
+            tier2_compile_us: s.compile_us2.load(Relaxed),
+            tier2_bytecodes: s.bytecodes2.load(Relaxed),
             code_cache_bytes: code_bytes,
             retired_bytes,
             units: units.len() as u64,
@@ -1035,6 +1044,10 @@ impl Shared {
         if tier == 2 { &self.stats.compiled2 } else { &self.stats.compiled }.fetch_add(1, Relaxed);
         self.stats.compile_us.fetch_add(us, Relaxed);
         self.stats.bytecodes.fetch_add(proto.code.len() as u64, Relaxed);
+        if tier == 2 {
+            self.stats.compile_us2.fetch_add(us, Relaxed);
+            self.stats.bytecodes2.fetch_add(proto.code.len() as u64, Relaxed);
+        }
         let detail = EventDetail {
             compile_us: us,
             code_bytes: code_bytes as u64,
