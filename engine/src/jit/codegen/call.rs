@@ -43,26 +43,17 @@ impl<'a, 'b> Translator<'a, 'b> {
         self.b.append_block_param(done, types::I64);
         let r = match self.inline_stubs() {
             Some(cl) => {
-                // Tier 2: the push written out here, `jit_call_enter` when
-                // it declines.
+                // Tier 2: the push written out here, which jumps to
+                // `direct` itself with what the call needs;
+                // `jit_call_enter` when it declines.
                 let slow = self.b.create_block();
                 self.b.set_cold_block(slow);
-                let (pushed, merged) = (self.b.create_block(), self.b.create_block());
-                self.b.append_block_param(pushed, types::I64);
-                self.b.append_block_param(merged, types::I64);
                 let args = self.helper4_args(pc, a, b, c);
                 let (lay, mf) = (self.lay, self.mf);
-                let mut g = StubGen { b: &mut *self.b, mf, lay, cl: &cl, slow, done: Some(pushed) };
+                let mut g = StubGen { b: &mut *self.b, mf, lay, cl: &cl, slow, done: Some(direct) };
                 stubs::emit_push(&mut g, args);
-                self.b.switch_to_block(pushed);
-                let code = self.b.block_params(pushed)[0];
-                let tagged = self.b.ins().bor_imm_u(code, rt::DIRECT_CALL as i64);
-                self.b.ins().jump(merged, &[BlockArg::Value(tagged)]);
                 self.b.switch_to_block(slow);
-                let r = self.call_helper4(rt::jit_call_enter as *const u8, pc, a, b, c);
-                self.b.ins().jump(merged, &[BlockArg::Value(r)]);
-                self.b.switch_to_block(merged);
-                self.b.block_params(merged)[0]
+                self.call_helper4(rt::jit_call_enter as *const u8, pc, a, b, c)
             }
             // Tier 1: the push stub, which calls `jit_call_enter` itself
             // when it declines (the helper directly without stubs).

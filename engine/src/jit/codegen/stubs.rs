@@ -151,9 +151,11 @@ pub(super) struct StubGen<'a, 'b> {
     /// Where a declined case goes: the Rust helper, called with the same
     /// arguments (by the stub, or by the call site when inline).
     pub slow: Block,
-    /// Inline: the block the result goes to (a push gives the bare code
-    /// address); `None`: the stub returns it (a push tags it with
-    /// `DIRECT_CALL`, as `jit_call_enter` does).
+    /// Inline: the block the result goes to (a push passes the callee's
+    /// code, regs, consts, upvals and call level, the state keeping only
+    /// `jit_regs`); `None`: the stub returns it (a push tags the code
+    /// with `DIRECT_CALL` and leaves the rest in the state, as
+    /// `jit_call_enter` does).
     pub done: Option<Block>,
 }
 
@@ -393,11 +395,23 @@ pub(super) fn emit_push(g: &mut StubGen, [st, ops, caller_proto, pc]: [ir::Value
     g.store(callee_regs, st, lay.state_jit_regs);
     let inst = g.load(func, cl.closure_inst);
     let consts = g.load(inst, cl.inst_consts);
-    g.store(consts, st, lay.state_jit_consts);
     let upvals = g.load(func, cl.closure_upvals);
-    g.store(upvals, st, lay.state_jit_upvals);
-    g.store(nframes, st, lay.state_jit_call_level);
-    g.finish(entry, rt::DIRECT_CALL as i64);
+    match g.done {
+        // The stub hands them over in the state, where `jit_call_enter`
+        // leaves them too.
+        None => {
+            g.store(consts, st, lay.state_jit_consts);
+            g.store(upvals, st, lay.state_jit_upvals);
+            g.store(nframes, st, lay.state_jit_call_level);
+            g.finish(entry, rt::DIRECT_CALL as i64);
+        }
+        // Written out inline, they go straight to the call as values:
+        // `done` takes (code, regs, consts, upvals, level).
+        Some(done) => {
+            let args = [entry, callee_regs, consts, upvals, nframes].map(BlockArg::Value);
+            g.b.ins().jump(done, &args);
+        }
+    }
 }
 
 /// The return stub (see [`Stubs::ret`]): a fixed count of results, as
