@@ -888,6 +888,11 @@ fn consumer_type(p: &Proto, spec: &[Spec], pc: usize, r: u16) -> Ty {
                 _ => Ty::Any,
             };
         }
+        // Straight-line work on other registers in between (`s + a[k] *
+        // b[k]` multiplies before it adds) leaves `r` as it was.
+        if speculable_operands(op).is_some() && op.single_dest().is_some_and(|a| a as u16 != r) {
+            continue;
+        }
         match *op {
             Op::GetTable { a, b, c } if a as u16 != r && b as u16 != r && c != r => {}
             Op::GetField { a, b, .. } if a as u16 != r && b as u16 != r => {}
