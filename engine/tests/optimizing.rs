@@ -188,6 +188,15 @@ function scaled_total(t, n, k)
   return s
 end
 function total_of(k) return scaled_total(make("array", 100), 100, k) end
+function rebind_sqrt() math.sqrt = function(x) return 1.0 end end
+function roots(n, x0)
+  local s, k = 0.0, 0
+  for i = 1, n do
+    s = s + math.sqrt(i * x0)
+    k = k + math.floor(i * x0)
+  end
+  return s, k
+end
 function long_loop(n)
   local s, j = 0, 0
   for i = 1, n do
@@ -686,6 +695,43 @@ fn inlined_calls(e: &Engine, name: &str) -> Option<String> {
         .rev()
         .find(|ev| ev.kind == TierEventKind::Compiled && ev.name == name && ev.tier == 2)
         .and_then(|ev| ev.reason)
+}
+
+#[test]
+fn math_calls_are_computed_in_place_and_deopt_on_another_callee_or_a_huge_floor() {
+    let e = engine(auto(4, 4));
+    let mut st = e.new_state();
+    st.require("m").unwrap();
+    let roots = |st: &mut ember_engine::State, x0: f64| call(st, "roots", &[LuaValue::Int(16), LuaValue::Float(x0)]);
+    let want = |x0: f64| {
+        let s: f64 = (1..=16).map(|i| (i as f64 * x0).sqrt()).sum();
+        let k: i64 = (1..=16).map(|i| (i as f64 * x0).floor() as i64).sum();
+        vec![LuaValue::Float(s), LuaValue::Int(k)]
+    };
+    until_tier2(&e, "roots", || assert_eq!(roots(&mut st, 0.5), want(0.5)));
+    let what = inlined_calls(&e, "roots").unwrap_or_default();
+    assert!(what.contains("math calls 2"), "{what}");
+    // Computed in place, each still counts as a native call (and a tick).
+    let before = st.stats().native_calls;
+    assert_eq!(roots(&mut st, 0.25), want(0.25));
+    assert_eq!(st.stats().native_calls - before, 32);
+    assert_eq!(deopts_in(&e, "roots"), 0);
+    // A floor whose result fits no integer: the interpreter returns the
+    // float; past the limit the site is compiled as a call.
+    for _ in 0..10 {
+        let got = roots(&mut st, 1e300);
+        assert!(matches!(got[1], LuaValue::Float(f) if f > 1e300), "{got:?}");
+    }
+    let site = sites(&e, "roots", GuardKind::OperandType);
+    assert!(!site.is_empty() && site.iter().all(|d| d.count <= 8), "{site:?}");
+    // `math.sqrt` rebound: the guard on the native's identity fails at the
+    // call and the new function runs.
+    call(&mut st, "rebind_sqrt", &[]);
+    for _ in 0..10 {
+        assert_eq!(roots(&mut st, 0.5)[0], LuaValue::Float(16.0));
+    }
+    let site = sites(&e, "roots", GuardKind::CallTarget);
+    assert!(site.len() == 1 && site[0].last_reason.contains("callee was"), "{site:?}");
 }
 
 #[test]

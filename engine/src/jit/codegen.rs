@@ -65,6 +65,7 @@ pub(crate) struct Compiler {
 mod call;
 mod defer;
 mod inline;
+mod math;
 mod stubs;
 pub(crate) mod tier2;
 pub(crate) use stubs::symbols as stub_symbols;

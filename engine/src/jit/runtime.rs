@@ -102,6 +102,8 @@ pub(crate) struct CallLayout {
     pub closure_key_lo: i32,
     pub closure_inst: i32,
     pub closure_upvals: i32,
+    /// From a `Gc<Function>` pointer to a native: its function pointer.
+    pub native_fn: i32,
     /// From a `Gc<ProtoInst>` pointer: the constants' pointer word.
     pub inst_consts: i32,
     /// From a `*const Proto`.
@@ -133,6 +135,7 @@ pub(crate) struct CallLayout {
     pub state_lua_calls: i32,
     pub state_tier1_calls: i32,
     pub state_tier2_calls: i32,
+    pub state_native_calls: i32,
     /// What the inline return reads and writes besides the frames.
     pub state_top: i32,
     pub state_jit_nret: i32,
@@ -225,6 +228,7 @@ fn call_layout() -> Option<CallLayout> {
         closure_key_lo: o(closure + offset_of!(LuaClosure, key_lo)),
         closure_inst: o(closure + offset_of!(LuaClosure, inst)),
         closure_upvals: o(closure + offset_of!(LuaClosure, upvals) + 8 * slice_ptr),
+        native_fn: o(closure + offset_of!(crate::function::NativeClosure, f)),
         inst_consts: o(inst + offset_of!(ProtoInst, consts) + 8 * slice_ptr),
         proto_nparams: o(offset_of!(Proto, nparams)),
         proto_is_vararg: o(offset_of!(Proto, is_vararg)),
@@ -251,6 +255,7 @@ fn call_layout() -> Option<CallLayout> {
         state_lua_calls: o(offset_of!(State, counters.lua_calls)),
         state_tier1_calls: o(offset_of!(State, counters.tier1_calls)),
         state_tier2_calls: o(offset_of!(State, counters.tier2_calls)),
+        state_native_calls: o(offset_of!(State, counters.native_calls)),
         state_top: o(offset_of!(State, top)),
         state_jit_nret: o(offset_of!(State, jit_nret)),
         state_open_upvals_ptr: o(offset_of!(State, open_upvals) + 8 * uptr),
@@ -555,6 +560,13 @@ fn deopt_reason(st: &State, p: &crate::bytecode::Proto, base: usize, pc: usize, 
             },
             _ => format!("the called value was {}", ty(*a as u16)),
         },
+        // A `math` call computed in place (`codegen/math.rs`).
+        (c, _, Op::Call { a, .. }) if c == super::codegen::tier2::kind_code(crate::profile::GuardKind::OperandType) => {
+            match st.stack.get(base + *a as usize + 1) {
+                Some(Value::Float(_)) => "the argument was a float whose floor or ceiling fits no integer".into(),
+                _ => format!("the argument was {}", ty(*a as u16 + 1)),
+            }
+        }
         (super::codegen::tier2::ENTRY_CHECK, ..) => "a register's type changed since the guard that typed it".into(),
         (super::codegen::tier2::UNREACHED_ENTRY, ..) => {
             let line = p.lines.get(pc).copied().unwrap_or(0);
@@ -612,6 +624,8 @@ mod tests {
         assert_eq!(unsafe { *(&v as *const Value as *const i64) }, cl.tag_func);
         let (f, n) = (g.addr(), native.addr());
         assert_eq!((byte(f, cl.func_disc), byte(n, cl.func_disc)), (0, 1));
+        let Function::Native(nc) = native.get() else { panic!("print is a native") };
+        assert_eq!(word(n, cl.native_fn) as usize, nc.f as usize);
         let p = c.proto_ptr as usize;
         assert_eq!(p, c.proto() as *const _ as usize);
         assert_eq!(word(f, cl.closure_proto) as usize, p);
@@ -640,6 +654,8 @@ mod tests {
         assert_eq!(byte(s, cl.state_eager), st.tier.eager);
         assert_eq!(byte(s, cl.state_profiling), st.profiling as u8);
         assert_eq!(word(s, cl.state_top) as usize, st.top);
+        st.counters.native_calls = 4242;
+        assert_eq!(word(s, cl.state_native_calls), 4242);
         st.jit_nret = 77;
         assert_eq!(word(s, cl.state_jit_nret), 77);
         st.open_upvals.reserve(2);

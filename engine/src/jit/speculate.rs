@@ -74,6 +74,73 @@ pub(crate) enum Spec {
     /// global function's binding, read on every call, is a slot compare
     /// and a load.
     Global { slot: u32, ty: Ty },
+    /// `Call` of one argument and one result that always called a native
+    /// loaded as `math.<name>`: the callee is guarded to be that native
+    /// (`CallTarget`) and computed in place (`codegen/math.rs`).
+    Math(MathFn),
+}
+
+/// The `math` functions tier 2 computes in place of a call.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum MathFn {
+    Sqrt,
+    Floor,
+    Ceil,
+    Abs,
+    Sin,
+    Cos,
+    Tan,
+    Exp,
+}
+
+impl MathFn {
+    const ALL: [MathFn; 8] = [MathFn::Sqrt, MathFn::Floor, MathFn::Ceil, MathFn::Abs, MathFn::Sin, MathFn::Cos, MathFn::Tan, MathFn::Exp];
+
+    fn from_name(name: &[u8]) -> Option<MathFn> {
+        MathFn::ALL.into_iter().find(|f| f.name().as_bytes() == name)
+    }
+
+    /// Its field name in `math`.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            MathFn::Sqrt => "sqrt",
+            MathFn::Floor => "floor",
+            MathFn::Ceil => "ceil",
+            MathFn::Abs => "abs",
+            MathFn::Sin => "sin",
+            MathFn::Cos => "cos",
+            MathFn::Tan => "tan",
+            MathFn::Exp => "exp",
+        }
+    }
+
+    /// The result's type for an argument of type `arg`: `floor` and
+    /// `ceil` give integers (a float whose result does not fit one
+    /// deoptimizes), `abs` keeps an integer an integer, the rest give
+    /// floats. Any argument not known to be an integer is guarded to be a
+    /// float.
+    pub(crate) fn result(self, arg: Ty) -> Ty {
+        match self {
+            MathFn::Floor | MathFn::Ceil => Ty::Int,
+            MathFn::Abs if arg == Ty::Int => Ty::Int,
+            _ => Ty::Float,
+        }
+    }
+}
+
+/// The `math` function a `Call` at `pc` of register `f` calls, going by
+/// the instruction that last wrote `f` before it (`math.sqrt(x)` loads
+/// `sqrt` from a table just before the argument). Only a guess the guard
+/// on the native's identity makes safe.
+fn math_callee(p: &Proto, pc: usize, f: u8) -> Option<MathFn> {
+    let (_, op) = p.code[..pc].iter().enumerate().rev().take(16).find(|(_, op)| op.writes(f as usize))?;
+    match *op {
+        Op::GetField { k, .. } => match &p.consts[k as usize] {
+            Constant::Str(name) => MathFn::from_name(name),
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 /// A call site whose callee's code is compiled into the caller's, guarded
@@ -166,6 +233,7 @@ impl Plan {
         let array = self.spec.iter().filter(|s| matches!(s, Spec::Array(_))).count();
         let field = self.spec.iter().filter(|s| matches!(s, Spec::Field { .. })).count();
         let global = self.spec.iter().filter(|s| matches!(s, Spec::Global { .. })).count();
+        let math = self.spec.iter().filter(|s| matches!(s, Spec::Math(_))).count();
         let cold = self.cold.iter().filter(|c| c.is_some()).count();
         let inlined = self.inline.iter().filter(|c| c.is_some()).count();
         let hoisted = self.hoists.len();
@@ -175,6 +243,7 @@ impl Plan {
             ("array", array),
             ("field", field),
             ("global", global),
+            ("math calls", math),
             ("cold branches", cold),
             ("inlined calls", inlined),
             ("hoisted checks", hoisted),
@@ -297,6 +366,18 @@ impl Plan {
                         continue;
                     }
                     cold[pc] = cold_side(site);
+                }
+                Op::Call { a, b: 2, c: 2 } => {
+                    if site.bits.load(Relaxed) != crate::profile::calls::NATIVE
+                        || Self::banned(&outcomes, o, GuardKind::CallTarget, deopt_limit)
+                        || Self::banned(&outcomes, o, GuardKind::OperandType, deopt_limit)
+                        || crate::jit::runtime::layout().call.is_none()
+                    {
+                        continue;
+                    }
+                    if let Some(f) = math_callee(p, pc, a) {
+                        spec[pc] = Spec::Math(f);
+                    }
                 }
                 _ => {}
             }
@@ -642,7 +723,7 @@ impl Plan {
                         }
                         Ty::Float
                     }
-                    Spec::None | Spec::Array(_) | Spec::Field { .. } | Spec::Global { .. } => Ty::Any,
+                    Spec::None | Spec::Array(_) | Spec::Field { .. } | Spec::Global { .. } | Spec::Math(_) => Ty::Any,
                 };
                 set(&mut t, a as usize, result);
                 one(t)
@@ -651,7 +732,7 @@ impl Plan {
                 let result = match self.spec[pc] {
                     Spec::Int => Ty::Int,
                     Spec::Float => Ty::Float,
-                    Spec::None | Spec::Array(_) | Spec::Field { .. } | Spec::Global { .. } => Ty::Any,
+                    Spec::None | Spec::Array(_) | Spec::Field { .. } | Spec::Global { .. } | Spec::Math(_) => Ty::Any,
                 };
                 if result != Ty::Any {
                     set(&mut t, b as usize, result);
@@ -675,7 +756,7 @@ impl Plan {
                         refine(&mut t, b, Ty::Float);
                         refine(&mut t, c, Ty::Float);
                     }
-                    Spec::None | Spec::Array(_) | Spec::Field { .. } | Spec::Global { .. } => {}
+                    Spec::None | Spec::Array(_) | Spec::Field { .. } | Spec::Global { .. } | Spec::Math(_) => {}
                 }
                 outs.into_iter().map(|succ| (succ, t.clone())).collect()
             }
@@ -786,6 +867,13 @@ impl Plan {
             Op::SelfOp { a, .. } => {
                 set(&mut t, a as usize, Ty::Any);
                 set(&mut t, a as usize + 1, Ty::Any);
+                one(t)
+            }
+            Op::Call { a, .. } if matches!(self.spec[pc], Spec::Math(_)) => {
+                let Spec::Math(f) = self.spec[pc] else { unreachable!("matched above") };
+                let ty = f.result(t.get(a as usize + 1).copied().unwrap_or(Ty::Any));
+                clobber_from(&mut t, a as usize);
+                set(&mut t, a as usize, ty);
                 one(t)
             }
             Op::Call { a, .. } | Op::VarArg { a, .. } => {

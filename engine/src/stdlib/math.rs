@@ -4,6 +4,7 @@
 
 use super::{Args, reg};
 use crate::error::VmResult;
+use crate::function::NativeFn;
 use crate::number::{Num, float_to_int_exact};
 use crate::state::State;
 use crate::value::Value;
@@ -40,6 +41,23 @@ pub(super) fn open(st: &mut State) {
     let loaded = st.loaded;
     st.set_field(loaded, "math", Value::Table(t));
     set_seed(&mut st.rng, 0, 0);
+}
+
+/// The native a fresh state binds to `math.<name>`, for the few that
+/// tier 2 computes in place of a call: its guard compares the callee's
+/// function pointer with this one.
+pub(crate) fn native(name: &str) -> Option<NativeFn> {
+    Some(match name {
+        "sqrt" => sqrt,
+        "floor" => floor,
+        "ceil" => ceil,
+        "abs" => abs,
+        "sin" => sin,
+        "cos" => cos,
+        "tan" => tan,
+        "exp" => exp,
+        _ => return None,
+    })
 }
 
 /// lua5.4's `lua_isinteger` test: only actual integers, not numeric

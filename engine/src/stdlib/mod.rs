@@ -11,7 +11,7 @@
 
 mod base;
 pub(crate) mod lpattern;
-mod math;
+pub(crate) mod math;
 mod os;
 mod string;
 mod table;

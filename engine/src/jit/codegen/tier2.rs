@@ -282,7 +282,7 @@ impl<'a, 'b> Translator<'a, 'b> {
     }
 
     /// `guarded`, counting a failure as a `kind` failure of this site.
-    fn guarded_as(&mut self, r: u16, ty: Ty, kind: GuardKind) -> ir::Value {
+    pub(super) fn guarded_as(&mut self, r: u16, ty: Ty, kind: GuardKind) -> ir::Value {
         if self.known(r) == ty {
             return if ty == Ty::Int { self.int(r) } else { self.float(r) };
         }
@@ -395,6 +395,10 @@ impl<'a, 'b> Translator<'a, 'b> {
                 let node = self.node_spec(globals, k, slot, false, exit);
                 self.typed_value(a as u16, node, 16, ty, exit);
                 self.jump(pc + 1);
+            }
+            Op::Call { a, .. } if matches!(spec, Spec::Math(_)) => {
+                let Spec::Math(f) = spec else { unreachable!("matched above") };
+                self.math_call(pc, a as usize, f);
             }
             Op::SetTable { a, b, c } if matches!(spec, Spec::Array(_)) => {
                 let slot = self.array_slot_spec(a as u16, b);
