@@ -247,7 +247,7 @@ impl State {
             // code, re-dispatch the frame so it continues there.
             macro_rules! back_edge {
                 () => {
-                    if !STEP && self.tier.mode != crate::jit::TierMode::Interpreter && self.tier_backedge(&cl.inst.get().proto) {
+                    if !STEP && self.tier.mode != crate::jit::TierMode::Interpreter && self.tier_backedge(&cl.inst.get().proto, pc) {
                         savepc!();
                         continue 'frame;
                     }

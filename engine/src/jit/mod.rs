@@ -63,6 +63,45 @@ pub(crate) struct JitSlot {
     /// also recorded as the callee's own); at the deopt limit the function
     /// is compiled again, inlining the callees under their new outcomes.
     inlined_deopts: AtomicU32,
+    /// Resume points the published tier-2 code left out (its plan never
+    /// reached them) that were entered anyway, each as 1 + its pc (0: a
+    /// free slot). The interpreter stops entering the code there until
+    /// the recompile the first entry asked for is published (see
+    /// [`Jit::deopt`]). A few slots: a loop behind a cold branch has a
+    /// header and a point after each call in it.
+    osr_refused: [AtomicU32; 4],
+}
+
+impl JitSlot {
+    /// Whether the interpreter should keep out of the compiled code at `pc`.
+    #[inline(always)]
+    pub(crate) fn refuses(&self, pc: usize) -> bool {
+        let want = pc as u32 + 1;
+        self.osr_refused.iter().any(|r| r.load(Relaxed) == want)
+    }
+
+    fn refuse(&self, pc: usize) {
+        let want = pc as u32 + 1;
+        if self.refuses(pc) {
+            return;
+        }
+        // The first free slot; when all are taken, the oldest makes way.
+        let slots = &self.osr_refused;
+        let free = slots.iter().position(|r| r.load(Relaxed) == 0);
+        let i = free.unwrap_or_else(|| {
+            for j in 1..slots.len() {
+                slots[j - 1].store(slots[j].load(Relaxed), Relaxed);
+            }
+            slots.len() - 1
+        });
+        slots[i].store(want, Relaxed);
+    }
+
+    fn refuse_none(&self) {
+        for r in &self.osr_refused {
+            r.store(0, Relaxed);
+        }
+    }
 }
 
 /// Deopts at one guard of one function.
@@ -700,7 +739,17 @@ impl Jit {
             r.last_reason = reason.clone();
             (r.count == 1, r.since_compile)
         };
-        let at_limit = since_compile == deopt_limit;
+        // Entered where the plan never reached (a loop behind a branch that
+        // was cold, now hot): the plan is stale, so the recompile is asked
+        // for at once, and the interpreter keeps out of the code at that
+        // point until it lands (`osr_refused`). Counting such entries to
+        // the limit instead cost a deopt per iteration of that loop and
+        // then, unpublished, the whole function interpreted meanwhile.
+        let unreached = code == codegen::tier2::UNREACHED_ENTRY;
+        if unreached {
+            p.jit.refuse(pc);
+        }
+        let at_limit = if unreached { since_compile == 1 } else { since_compile == deopt_limit };
         let guard = codegen::tier2::kind_of(code);
         if let Some(kind) = guard {
             let site = p.code[..pc].iter().filter(|op| crate::profile::site_kind(op).is_some()).count() as u32;
@@ -720,7 +769,7 @@ impl Jit {
         }
         if at_limit {
             self.retire_failing_code(p);
-        } else if since_compile == deopt_limit.saturating_mul(2) {
+        } else if !unreached && since_compile == deopt_limit.saturating_mul(2) {
             self.unpublish_failing_code(p);
         }
     }
@@ -1037,6 +1086,7 @@ impl Shared {
                 }
             }
             proto.jit.tier.store(tier, Release);
+            proto.jit.refuse_none();
             proto.jit.entry.store(entry as *mut u8, Release);
             proto.jit.status.store(slot::COMPILED, Release);
             self.reclaim(&mut cache);
@@ -1470,6 +1520,9 @@ impl State {
     #[inline]
     pub(crate) fn compiled_entry(&mut self, proto: &Proto, arc: &Arc<Proto>, pc: usize) -> *mut u8 {
         let entry = proto.jit.entry.load(Acquire);
+        if proto.jit.refuses(pc) {
+            return std::ptr::null_mut();
+        }
         if self.tier.eager != 0 && pc == 0 && (entry.is_null() || (self.tier.eager == 2 && proto.jit.opt.load(Relaxed) == opt::NONE)) {
             self.compile_eagerly(arc);
             return proto.jit.entry.load(Acquire);
@@ -1538,7 +1591,7 @@ impl State {
         if h >= self.tier.threshold2 && p.jit.opt.load(Relaxed) == opt::NONE {
             jit.request_tier2(&p, h, CompileTrigger::Hotness);
         }
-        if p.jit.tier.load(Acquire) == 2 {
+        if p.jit.tier.load(Acquire) == 2 && !p.jit.refuses(header) {
             f.pc = header;
             jit.shared.stats.osr.fetch_add(1, Relaxed);
             return true;
@@ -1549,10 +1602,10 @@ impl State {
     /// Adds a back-edge's hotness; true when the function now has compiled
     /// code to continue in.
     #[inline(always)]
-    pub(crate) fn tier_backedge(&mut self, p: &Arc<Proto>) -> bool {
+    pub(crate) fn tier_backedge(&mut self, p: &Arc<Proto>, header: usize) -> bool {
         let h = p.jit.hot.load(Relaxed) + 1;
         p.jit.hot.store(h, Relaxed);
-        h >= self.tier.threshold && self.tier_up(p)
+        h >= self.tier.threshold && !p.jit.refuses(header) && self.tier_up(p)
     }
 
     /// Adds a call's hotness (from `push_lua_frame`).
@@ -1618,5 +1671,24 @@ impl State {
         if let Some(t) = started {
             self.engine.jit().record_latency(t.elapsed().as_micros() as u64);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::JitSlot;
+
+    #[test]
+    fn refused_resume_points_keep_the_latest_four_until_cleared() {
+        let j = JitSlot::default();
+        assert!(!j.refuses(0), "no pc is refused by default, the entry least of all");
+        for pc in [7, 9, 7, 11, 13] {
+            j.refuse(pc);
+        }
+        assert!([7, 9, 11, 13].iter().all(|&pc| j.refuses(pc)) && !j.refuses(8));
+        j.refuse(20);
+        assert!(!j.refuses(7) && [9, 11, 13, 20].iter().all(|&pc| j.refuses(pc)), "the oldest made way");
+        j.refuse_none();
+        assert!([9, 11, 13, 20].iter().all(|&pc| !j.refuses(pc)));
     }
 }
