@@ -57,14 +57,19 @@ pub(super) struct InlineSite {
     leave: Block,
 }
 
+/// The variant of a `Function` (its discriminant byte).
+#[derive(Clone, Copy)]
+pub(super) enum FunctionKind {
+    Lua = 0,
+    Native = 1,
+}
+
 impl<'a, 'b> Translator<'a, 'b> {
-    /// `Call` at `pc` with the callee `inl` compiled inline.
-    pub(super) fn inline_call(&mut self, pc: usize, a: usize, b: usize, c: usize, inl: &'a Inline) {
-        let cl = self.lay.call.expect("the plan inlines only with a call layout");
-        let lay = self.lay;
-        // Not this callee: the interpreter makes the call (and counts it).
-        let miss = self.deopt_block(pc, GuardKind::CallTarget);
-        let generic = self.cold_block(|t| t.call_generic(pc, a, b, c));
+    /// Guards that register `a` holds a function of kind `kind` (going to
+    /// `miss` otherwise) and returns its `Gc<Function>` pointer: the start
+    /// of every guard on a callee's identity.
+    pub(super) fn guard_function(&mut self, a: usize, kind: FunctionKind, miss: Block) -> ir::Value {
+        let cl = self.lay.call.expect("callee guards need the call layout");
         let regs = self.regs();
         let t = self.b.ins().load(types::I64, self.mf, regs, 16 * a as i32);
         let is_func = self.eq_imm(t, cl.tag_func);
@@ -72,8 +77,19 @@ impl<'a, 'b> Translator<'a, 'b> {
         let regs = self.regs();
         let func = self.b.ins().load(types::I64, self.mf, regs, 16 * a as i32 + 8);
         let disc = self.b.ins().uload8(types::I64, self.mf, func, cl.func_disc);
-        let is_lua = self.eq_imm(disc, 0);
-        self.continue_if(is_lua, miss);
+        let same_kind = self.eq_imm(disc, kind as i64);
+        self.continue_if(same_kind, miss);
+        func
+    }
+
+    /// `Call` at `pc` with the callee `inl` compiled inline.
+    pub(super) fn inline_call(&mut self, pc: usize, a: usize, b: usize, c: usize, inl: &'a Inline) {
+        let cl = self.lay.call.expect("the plan inlines only with a call layout");
+        let lay = self.lay;
+        // Not this callee: the interpreter makes the call (and counts it).
+        let miss = self.deopt_block(pc, GuardKind::CallTarget);
+        let generic = self.cold_block(|t| t.call_generic(pc, a, b, c));
+        let func = self.guard_function(a, FunctionKind::Lua, miss);
         let proto = self.b.ins().load(types::I64, self.mf, func, cl.closure_proto);
         let same = self.eq_imm(proto, std::sync::Arc::as_ptr(&inl.callee) as i64);
         self.continue_if(same, miss);

@@ -21,6 +21,7 @@ use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::{self, AbiParam, InstBuilder, types};
 
 use super::Translator;
+use super::inline::FunctionKind;
 use crate::jit::speculate::{MathFn, Ty};
 use crate::profile::GuardKind;
 
@@ -31,15 +32,7 @@ impl<'a, 'b> Translator<'a, 'b> {
         let cl = self.lay.call.expect("the plan computes math calls only with a call layout");
         let native = crate::stdlib::math::native(f.name()).expect("every MathFn names a math native");
         let miss = self.deopt_block(pc, GuardKind::CallTarget);
-        let regs = self.regs();
-        let t = self.b.ins().load(types::I64, self.mf, regs, 16 * a as i32);
-        let is_func = self.eq_imm(t, cl.tag_func);
-        self.continue_if(is_func, miss);
-        let regs = self.regs();
-        let func = self.b.ins().load(types::I64, self.mf, regs, 16 * a as i32 + 8);
-        let disc = self.b.ins().uload8(types::I64, self.mf, func, cl.func_disc);
-        let is_native = self.eq_imm(disc, 1);
-        self.continue_if(is_native, miss);
+        let func = self.guard_function(a, FunctionKind::Native, miss);
         let fp = self.b.ins().load(types::I64, self.mf, func, cl.native_fn);
         let same = self.eq_imm(fp, native as usize as i64);
         self.continue_if(same, miss);

@@ -311,7 +311,7 @@ pub(super) fn emit_push(g: &mut StubGen, [st, ops, caller_proto, pc]: [ir::Value
     // records no feedback, as none of its other instructions do: its
     // speculations came from that feedback, a guard that fails hands the
     // frame to the interpreter, which records again, and skipping the
-    // test made fib 9-11% faster (bench/RESULTS.md, 2026-12-03 late).
+    // test made fib 9-11% faster (bench/RESULTS.md, 2026-12-04).
     if g.done.is_none() {
         let profiling = g.load_u8(st, cl.state_profiling);
         let sites = g.load(caller_proto, cl.proto_sites);
