@@ -133,7 +133,7 @@ impl MathFn {
 /// `sqrt` from a table just before the argument). Only a guess the guard
 /// on the native's identity makes safe.
 fn math_callee(p: &Proto, pc: usize, f: u8) -> Option<MathFn> {
-    let (_, op) = p.code[..pc].iter().enumerate().rev().take(16).find(|(_, op)| op.writes(f as usize))?;
+    let op = p.code[..pc].iter().rev().take(16).find(|op| op.writes(f as usize))?;
     match *op {
         Op::GetField { k, .. } => match &p.consts[k as usize] {
             Constant::Str(name) => MathFn::from_name(name),
