@@ -1520,7 +1520,8 @@ impl State {
     #[inline]
     pub(crate) fn compiled_entry(&mut self, proto: &Proto, arc: &Arc<Proto>, pc: usize) -> *mut u8 {
         let entry = proto.jit.entry.load(Acquire);
-        if proto.jit.refuses(pc) {
+        // A call (pc 0) is never refused: no slot scan on the call path.
+        if pc != 0 && proto.jit.refuses(pc) {
             return std::ptr::null_mut();
         }
         if self.tier.eager != 0 && pc == 0 && (entry.is_null() || (self.tier.eager == 2 && proto.jit.opt.load(Relaxed) == opt::NONE)) {
