@@ -178,17 +178,28 @@ pub struct State {
 /// of metatable and key (so two hot methods rarely share a set, and
 /// never evict each other when they do).
 pub(crate) const LOOKUP_CACHE: usize = 2 << LOOKUP_SETS_LOG2;
-const LOOKUP_SETS_LOG2: u32 = 8;
+pub(crate) const LOOKUP_SETS_LOG2: u32 = 8;
+/// The multiplier of [`lookup_set`]'s hash.
+pub(crate) const LOOKUP_HASH_MUL: u64 = 0x9e37_79b9_7f4a_7c15;
+
+/// The first of the two entries of metatable `m`'s set for key `k` (both
+/// addresses). Tier 2's method lookup computes the same in machine code
+/// (`jit/codegen/method.rs`): change both together.
+#[inline(always)]
+pub(crate) fn lookup_set(m: usize, k: usize) -> usize {
+    let hash = (m as u64 ^ (k as u64).rotate_left(17)).wrapping_mul(LOOKUP_HASH_MUL);
+    2 * (hash >> (u64::BITS - LOOKUP_SETS_LOG2)) as usize
+}
 
 /// What `t[key]` is, through `__index` tables, for any table `t` with
 /// metatable `mt` that lacks `key` itself, while [`LOOKUP_EPOCH`] is
 /// `epoch`.
 #[derive(Clone, Copy)]
 pub(crate) struct LookupEntry {
-    epoch: u64,
-    mt: usize,
-    key: usize,
-    value: Value,
+    pub(crate) epoch: u64,
+    pub(crate) mt: usize,
+    pub(crate) key: usize,
+    pub(crate) value: Value,
 }
 
 const NO_LOOKUP: LookupEntry = LookupEntry { epoch: 0, mt: 0, key: 0, value: Value::Nil };
@@ -707,8 +718,7 @@ impl State {
         let (m, k) = (Value::Table(mt).addr(), key.addr());
         // Two ways per set, the most recent first: a class's few hot
         // methods then never evict each other by an unlucky address.
-        let hash = (m ^ k.rotate_left(17)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        let set = 2 * (hash >> (usize::BITS - LOOKUP_SETS_LOG2));
+        let set = lookup_set(m, k);
         let epoch = LOOKUP_EPOCH.load(Relaxed);
         let hit = |e: &LookupEntry| e.epoch == epoch && e.mt == m && e.key == k;
         let (first, second) = (self.lookup_cache[set], self.lookup_cache[set + 1]);

@@ -129,6 +129,8 @@ pub(crate) struct LuaStr {
 }
 
 impl LuaStr {
+    /// Where the hash sits (compiled code reads it).
+    pub(crate) const HASH_OFFSET: usize = std::mem::offset_of!(LuaStr, hash);
     /// # Safety
     /// `data` must point at `len` initialized bytes that live as long as
     /// this header and are never written again.

@@ -66,6 +66,7 @@ mod call;
 mod defer;
 mod inline;
 mod math;
+mod method;
 mod stubs;
 pub(crate) mod tier2;
 pub(crate) use stubs::symbols as stub_symbols;

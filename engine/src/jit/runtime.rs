@@ -83,6 +83,17 @@ pub(crate) struct Layout {
     pub state_jit_call_level: i32,
     /// `State::jit_depth`, a `u32`.
     pub state_jit_depth: i32,
+    /// The inherited-lookup cache tier 2's method lookup probes
+    /// (`codegen/method.rs`): the state's pointer to its entries, an
+    /// entry's size and its fields' offsets, and from a `Gc<LuaStr>`
+    /// pointer, the string's hash.
+    pub state_lookup_cache: i32,
+    pub lookup_entry_size: i64,
+    pub lookup_epoch: i32,
+    pub lookup_mt: i32,
+    pub lookup_key: i32,
+    pub lookup_value: i32,
+    pub str_hash: i32,
     /// What the inline call sequence reads and writes; `None` when the
     /// word order of `Vec` or boxed slices could not be established (calls
     /// then always go through `jit_call_enter`).
@@ -164,6 +175,7 @@ impl Layout {
 }
 
 pub(crate) fn layout() -> &'static Layout {
+    use crate::state::LookupEntry;
     static L: std::sync::OnceLock<Layout> = std::sync::OnceLock::new();
     L.get_or_init(|| {
         check_layout();
@@ -192,6 +204,13 @@ pub(crate) fn layout() -> &'static Layout {
             state_jit_upvals: offset_of!(State, jit_upvals) as i32,
             state_jit_call_level: offset_of!(State, jit_call_level) as i32,
             state_jit_depth: offset_of!(State, jit_depth) as i32,
+            state_lookup_cache: offset_of!(State, lookup_cache) as i32,
+            lookup_entry_size: std::mem::size_of::<LookupEntry>() as i64,
+            lookup_epoch: offset_of!(LookupEntry, epoch) as i32,
+            lookup_mt: offset_of!(LookupEntry, mt) as i32,
+            lookup_key: offset_of!(LookupEntry, key) as i32,
+            lookup_value: offset_of!(LookupEntry, value) as i32,
+            str_hash: (offset_of!(GcBox<crate::value::LuaStr>, value) + crate::value::LuaStr::HASH_OFFSET) as i32,
             call: call_layout(),
         }
     })

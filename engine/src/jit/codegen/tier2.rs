@@ -400,6 +400,7 @@ impl<'a, 'b> Translator<'a, 'b> {
                 let Spec::Math(f) = spec else { unreachable!("matched above") };
                 self.math_call(pc, a as usize, f);
             }
+            Op::SelfOp { a, b, k } if self.method_lookup_inline(k) => self.method_lookup(pc, a, b, k),
             Op::SetTable { a, b, c } if matches!(spec, Spec::Array(_)) => {
                 let slot = self.array_slot_spec(a as u16, b);
                 let exit = self.deopt_block(pc, GuardKind::ArrayBounds);
