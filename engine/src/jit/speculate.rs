@@ -429,6 +429,23 @@ impl Plan {
             let ty = if read { consumer_type(p, &spec, pc, a as u16) } else { Ty::Any };
             spec[pc] = if global { Spec::Global { slot, ty } } else { Spec::Field { slot, ty } };
         }
+        // A read whose value is next used as a table by a speculated
+        // access (`b[k][j]`, `row.x`) is guessed to be a table: its pointer
+        // then reaches that access in an SSA value, with no tag reload.
+        for pc in 0..n {
+            let a = match (p.code[pc], spec[pc]) {
+                (Op::GetTable { a, .. }, Spec::Array(Ty::Any))
+                | (Op::GetField { a, .. }, Spec::Field { ty: Ty::Any, .. })
+                | (Op::GetGlobal { a, .. }, Spec::Global { ty: Ty::Any, .. }) => a as u16,
+                _ => continue,
+            };
+            if used_as_table(p, &spec, pc, a) {
+                match &mut spec[pc] {
+                    Spec::Array(ty) | Spec::Field { ty, .. } | Spec::Global { ty, .. } => *ty = Ty::Table,
+                    _ => unreachable!("matched above"),
+                }
+            }
+        }
         let inline = (0..n).map(|_| None).collect();
         let mut plan = Plan {
             spec,
@@ -990,6 +1007,35 @@ fn consumer_type(p: &Proto, spec: &[Spec], pc: usize, r: u16) -> Ty {
         }
     }
     Ty::Any
+}
+
+/// Whether the first instruction after `pc` to read register `r` uses it
+/// as the table of a speculated access, within the few instructions
+/// `consumer_type` looks at (and skipping the same ones).
+fn used_as_table(p: &Proto, spec: &[Spec], pc: usize, r: u16) -> bool {
+    for (at, op) in p.code.iter().enumerate().skip(pc + 1).take(6) {
+        let table_access = matches!(spec[at], Spec::Array(_) | Spec::Field { .. });
+        match *op {
+            Op::GetTable { b, c, .. } if b as u16 == r => return table_access && c != r,
+            Op::GetField { b, .. } if b as u16 == r => return table_access,
+            Op::SetTable { a, b, c } if a as u16 == r => return table_access && b != r && c != r,
+            Op::SetField { a, c, .. } if a as u16 == r => return table_access && c != r,
+            _ => {}
+        }
+        let reads_or_writes =
+            speculable_operands(op).is_some_and(|(b, c)| b == r || c == r) || op.single_dest().is_some_and(|a| a as u16 == r);
+        if speculable_operands(op).is_some() && !reads_or_writes {
+            continue;
+        }
+        match *op {
+            Op::GetTable { a, b, c } if a as u16 != r && b as u16 != r && c != r => {}
+            Op::GetField { a, b, .. } if a as u16 != r && b as u16 != r => {}
+            Op::Move { a, b } if a as u16 != r && b as u16 != r => {}
+            Op::LoadK { a, .. } | Op::LoadInt { a, .. } if a as u16 != r => {}
+            _ => return false,
+        }
+    }
+    false
 }
 
 /// The RK operands of a binary instruction tier 2 may speculate on

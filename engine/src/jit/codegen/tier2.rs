@@ -463,17 +463,31 @@ impl<'a, 'b> Translator<'a, 'b> {
     }
 
     /// Reads the value at `addr + off` into register `a`, guarded to be
-    /// of type `ty` (`Int` / `Float`: unboxed into its SSA copy) or, for
-    /// `Any`, not nil; else jumps to `exit`.
+    /// of type `ty` (`Int` / `Float`: unboxed into its SSA copy; `Table`:
+    /// its pointer in the SSA copy too) or, for `Any`, not nil; else jumps
+    /// to `exit`.
     fn typed_value(&mut self, a: u16, addr: ir::Value, off: i32, ty: Ty, exit: Block) {
         let vt = self.b.ins().load(types::I64, self.mf, addr, off);
         let ok = match ty {
             Ty::Int => self.eq_imm(vt, tag::INT),
             Ty::Float => self.eq_imm(vt, tag::FLOAT),
+            Ty::Table => self.eq_imm(vt, tag::TABLE),
             _ => self.b.ins().icmp_imm_u(IntCC::NotEqual, vt, tag::NIL),
         };
         self.continue_if(ok, exit);
         match ty {
+            // A table: written to memory as any value, and its pointer
+            // kept in the SSA copy the plan now knows.
+            Ty::Table => {
+                self.clean(a);
+                let regs = self.regs();
+                let ptr = self.b.ins().load(types::I64, self.mf, addr, off + 8);
+                let t = self.iconst(tag::TABLE);
+                self.b.ins().store(self.mf, t, regs, 16 * a as i32);
+                self.b.ins().store(self.mf, ptr, regs, 16 * a as i32 + 8);
+                let var = self.ivars[a as usize];
+                self.b.def_var(var, ptr);
+            }
             Ty::Int | Ty::Float => {
                 let ct = if ty == Ty::Int { types::I64 } else { types::F64 };
                 let v = self.b.ins().load(ct, self.mf, addr, off + 8);
