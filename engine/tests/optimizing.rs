@@ -491,10 +491,13 @@ fn a_function_that_keeps_deoptimizing_is_pinned_to_tier_1() {
     st.require("m").unwrap();
     call(&mut st, "drive", &[LuaValue::Int(2000), LuaValue::Int(i64::MAX)]);
     assert_eq!(e.function_tier(key_of(&e, "add")).unwrap().tier, 2);
+    let tier1_compiles = e.jit_stats().tier1_compiled;
     let want = call(&mut st, "drive", &[LuaValue::Int(2000), LuaValue::Int(10)]);
     assert_eq!(want, vec![LuaValue::Float(2001000.0 + 0.5 * 1991.0)]);
     let t = e.function_tier(key_of(&e, "add")).unwrap();
     assert_eq!(t.tier, 1, "{t:?}");
+    // At once, on the tier-1 code kept from before tier 2: no new compile.
+    assert_eq!(e.jit_stats().tier1_compiled, tier1_compiles);
     assert!(t.tier2_blocked.as_deref().unwrap_or("").contains("pinned"), "{t:?}");
     assert_eq!(e.jit_stats().pinned, 1);
     // Pinned means pinned: more traffic does not bring tier 2 back.
@@ -938,16 +941,19 @@ fn failing_code_keeps_running_while_its_recompile_waits_unless_it_keeps_failing(
     assert_eq!(e.jit_stats().recompiles, 1);
     assert_eq!(tier(&e).tier, 2, "still published while the recompile waits");
 
-    // As many failures again: taken down, and interpreted from then on.
+    // As many failures again: taken down, and the function's tier-1 code
+    // (kept for this) runs it from then on.
     for _ in 0..limit {
         assert_eq!(call(&mut st, "split", &[LuaValue::Int(5000), LuaValue::Int(1000)]), vec![big.clone()]);
     }
     assert_eq!(deopts_in(&e, "split"), 2 * limit as u64);
-    assert_eq!(tier(&e).tier, 0, "unpublished after a second round of failures");
+    assert_eq!(tier(&e).tier, 1, "back on its tier-1 code after a second round of failures");
+    let calls_at_tier1 = st.stats().tier1_calls;
     for _ in 0..20 {
         assert_eq!(call(&mut st, "split", &[LuaValue::Int(5000), LuaValue::Int(1000)]), vec![big.clone()]);
     }
-    assert_eq!(deopts_in(&e, "split"), 2 * limit as u64, "the interpreter takes no deopts");
+    assert_eq!(deopts_in(&e, "split"), 2 * limit as u64, "tier 1 takes no deopts");
+    assert_eq!(st.stats().tier1_calls, calls_at_tier1 + 20, "every call ran the tier-1 code");
 
     // The recompile lands, without the cold-branch speculation.
     gate.hold.store(false, Ordering::SeqCst);

@@ -365,6 +365,9 @@ struct Unit {
     code_bytes: usize,
     /// Hotness when the cache last looked (for eviction by recent use).
     hot_mark: u64,
+    /// The tier it was compiled at, and its entry point.
+    tier: u8,
+    entry: usize,
 }
 
 impl Unit {
@@ -425,6 +428,12 @@ struct Queue {
 struct Cache {
     units: HashMap<usize, Unit>,
     bytes: usize,
+    /// A tier-2 function's tier-1 unit, kept when the tier-2 code replaced
+    /// it: tier-2 code that keeps deoptimizing falls back to it while its
+    /// recompile is on its way, instead of to the interpreter. Counted in
+    /// `bytes`; retired with the function's unit (eviction) or when a new
+    /// tier-1 unit replaces it.
+    tier1_kept: HashMap<usize, Unit>,
     /// Evicted units waiting for their epoch to pass.
     retired: Vec<(u64, Unit)>,
     retired_bytes: usize,
@@ -814,7 +823,9 @@ impl Jit {
                 let why = format!("pinned after {} tier-2 compiles kept deoptimizing", p.jit.opt_compiles.load(Relaxed));
                 sh.cache.lock().expect("cache lock").tier2_blocked.insert(Arc::as_ptr(p) as usize, why.clone());
                 sh.event_full(TierEventKind::Pinned, p, 1, EventDetail { reason: Some(why), ..EventDetail::default() });
-                self.enqueue_or_compile(p, u64::MAX, CompileTrigger::Deopt, 1);
+                if !self.restore_tier1(p) {
+                    self.enqueue_or_compile(p, u64::MAX, CompileTrigger::Deopt, 1);
+                }
             }
         } else if p.jit.opt.compare_exchange(opt::DONE, opt::QUEUED, AcqRel, Relaxed).is_ok() {
             sh.stats.recompiles.fetch_add(1, Relaxed);
@@ -824,15 +835,43 @@ impl Jit {
         }
     }
 
-    /// Stops entering `p`'s failing tier-2 code: the interpreter runs the
-    /// function until its replacement is published. Frames already inside
+    /// Stops entering `p`'s failing tier-2 code: its tier-1 code, kept for
+    /// this (`Cache::tier1_kept`), or else the interpreter runs the
+    /// function until the replacement is published. Frames already inside
     /// keep their unit (freed by epoch, as ever).
     fn unpublish_failing_code(&self, p: &Arc<Proto>) {
+        let cache = self.shared.cache.lock().expect("cache lock");
         if p.jit.tier.load(Acquire) != 2 {
             return;
         }
-        p.jit.entry.store(std::ptr::null_mut(), SeqCst);
-        p.jit.tier.store(0, Release);
+        match cache.tier1_kept.get(&(Arc::as_ptr(p) as usize)) {
+            Some(kept) => {
+                p.jit.tier.store(1, Release);
+                p.jit.entry.store(kept.entry as *mut u8, SeqCst);
+            }
+            None => {
+                p.jit.entry.store(std::ptr::null_mut(), SeqCst);
+                p.jit.tier.store(0, Release);
+            }
+        }
+    }
+
+    /// Pinned at tier 1: the tier-1 code kept (`Cache::tier1_kept`) becomes
+    /// the function's unit again, and the tier-2 unit is retired. False
+    /// when none was kept (a tier-1 compile is then needed).
+    fn restore_tier1(&self, p: &Arc<Proto>) -> bool {
+        let sh = &self.shared;
+        let mut cache = sh.cache.lock().expect("cache lock");
+        let id = Arc::as_ptr(p) as usize;
+        let Some(kept) = cache.tier1_kept.remove(&id) else { return false };
+        p.jit.tier.store(1, Release);
+        p.jit.entry.store(kept.entry as *mut u8, SeqCst);
+        if let Some(old) = cache.units.insert(id, kept) {
+            sh.stats.replaced.fetch_add(1, Relaxed);
+            sh.retire(&mut cache, old);
+        }
+        sh.reclaim(&mut cache);
+        true
     }
 
     /// Compiles on the calling thread.
@@ -1047,6 +1086,8 @@ impl Shared {
             bytes,
             code_bytes,
             hot_mark: proto.jit.hot.load(Relaxed),
+            tier,
+            entry: entry as usize,
         };
         {
             let mut cache = self.cache.lock().expect("cache lock");
@@ -1064,13 +1105,25 @@ impl Shared {
             }
             self.evict_to(&mut cache, limit - bytes, Some(id));
             unit.hot_mark = proto.jit.hot.load(Relaxed);
-            if let Some(old) = cache.units.insert(id, unit) {
+            match cache.units.insert(id, unit) {
+                // Tier 2 replaced tier 1: the tier-1 code stays, to fall
+                // back to (`Jit::unpublish_failing_code`).
+                Some(old) if tier == 2 && old.tier == 1 => {
+                    if let Some(stale) = cache.tier1_kept.insert(id, old) {
+                        self.retire(&mut cache, stale);
+                    }
+                }
                 // A recompile replaced a published unit: retire the old one.
-                self.stats.replaced.fetch_add(1, Relaxed);
-                cache.bytes -= old.bytes;
-                let e = self.epoch.fetch_add(1, SeqCst);
-                cache.retired_bytes += old.bytes;
-                cache.retired.push((e, old));
+                Some(old) => {
+                    self.stats.replaced.fetch_add(1, Relaxed);
+                    self.retire(&mut cache, old);
+                }
+                None => {}
+            }
+            if tier == 1
+                && let Some(stale) = cache.tier1_kept.remove(&id)
+            {
+                self.retire(&mut cache, stale);
             }
             cache.bytes += bytes;
             proto.jit.compile_us.store(us.min(u32::MAX as u64) as u32, Relaxed);
@@ -1155,8 +1208,12 @@ impl Shared {
                 break;
             }
             let Some(unit) = cache.units.remove(&id) else { continue };
-            // Unpublish first: from here on no new entry can find it.
+            // Unpublish first: from here on no new entry can find it (nor
+            // the tier-1 code kept with it, which goes too).
             unit.proto.jit.entry.store(std::ptr::null_mut(), SeqCst);
+            if let Some(kept) = cache.tier1_kept.remove(&id) {
+                self.retire(cache, kept);
+            }
             // It must get hot again before it is compiled again.
             unit.proto.jit.hot.store(0, Relaxed);
             unit.proto.jit.status.store(slot::COLD, Release);
@@ -1174,6 +1231,17 @@ impl Shared {
         for u in cache.units.values_mut() {
             u.hot_mark = u.proto.jit.hot.load(Relaxed);
         }
+    }
+
+    /// Takes `unit` out of the cache's bytes, to be freed once no running
+    /// invocation can still be using it (`reclaim`). It must be
+    /// unpublished already, or be replaced as its function's entry in the
+    /// same critical section.
+    fn retire(&self, cache: &mut Cache, unit: Unit) {
+        cache.bytes -= unit.bytes;
+        let e = self.epoch.fetch_add(1, SeqCst);
+        cache.retired_bytes += unit.bytes;
+        cache.retired.push((e, unit));
     }
 
     /// Frees retired units no running invocation can still be using.
