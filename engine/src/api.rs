@@ -172,7 +172,7 @@ impl State {
     /// Execution and heap counters of this state.
     pub fn stats(&self) -> StateStats {
         StateStats {
-            tier0_calls: self.counters.lua_calls - self.counters.tier1_calls - self.counters.tier2_calls,
+            tier0_calls: self.counters.tier0_calls,
             tier1_calls: self.counters.tier1_calls,
             tier2_calls: self.counters.tier2_calls,
             native_calls: self.counters.native_calls,

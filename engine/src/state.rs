@@ -108,7 +108,10 @@ pub(crate) struct Budget {
 /// Counters about this state's execution (see [`crate::StateStats`]).
 #[derive(Default, Clone, Debug)]
 pub(crate) struct Counters {
-    pub lua_calls: u64,
+    /// Lua calls whose callee had no compiled code. Counted apart from the
+    /// compiled ones rather than as a total, so a call from compiled code
+    /// bumps one counter, not two (a total cost closures about 2%).
+    pub tier0_calls: u64,
     /// Lua calls whose callee had compiled code.
     pub tier1_calls: u64,
     pub tier2_calls: u64,
@@ -492,8 +495,9 @@ impl State {
         }
         if self.tier.mode != crate::jit::TierMode::Interpreter {
             self.tier_call(p);
+        } else {
+            self.counters.tier0_calls += 1;
         }
-        self.counters.lua_calls += 1;
         frame.protected_depth = self.frames.last().map_or(0, |f| f.protected_depth);
         self.frames.push(frame);
     }

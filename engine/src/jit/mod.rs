@@ -1691,8 +1691,11 @@ impl State {
                     self.engine.jit().request_tier2(p, h, CompileTrigger::Hotness);
                 }
             }
-        } else if h >= self.tier.threshold && self.tier.eager == 0 {
-            self.tier_up(p);
+        } else {
+            self.counters.tier0_calls += 1;
+            if h >= self.tier.threshold && self.tier.eager == 0 {
+                self.tier_up(p);
+            }
         }
     }
 

@@ -128,11 +128,9 @@ impl<'a, 'b> Translator<'a, 'b> {
         // from the prototype known here.
         let tick = self.b.ins().iadd_imm_s(tick, -1);
         self.b.ins().store(self.mf, tick, st, lay.state_tick);
-        for counter in [cl.state_tier2_calls, cl.state_lua_calls] {
-            let n = self.b.ins().load(types::I64, self.mf, st, counter);
-            let n = self.b.ins().iadd_imm_s(n, 1);
-            self.b.ins().store(self.mf, n, st, counter);
-        }
+        let n = self.b.ins().load(types::I64, self.mf, st, cl.state_tier2_calls);
+        let n = self.b.ins().iadd_imm_s(n, 1);
+        self.b.ins().store(self.mf, n, st, cl.state_tier2_calls);
         let resume_pc = self.iconst(pc as i64 + 1);
         self.b.ins().store(self.mf, resume_pc, caller, cl.frame_pc);
         let frame = self.b.ins().iadd_imm_s(caller, cl.frame_size);

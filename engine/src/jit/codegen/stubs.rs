@@ -348,10 +348,15 @@ pub(super) fn emit_push(g: &mut StubGen, [st, ops, caller_proto, pc]: [ir::Value
     let tick = g.load(st, lay.state_tick);
     let tick = g.b.ins().iadd_imm_s(tick, -1);
     g.store(tick, st, lay.state_tick);
-    let profiling = g.load_u8(st, cl.state_profiling);
-    let n = g.load(proto, cl.proto_calls);
-    let n = g.b.ins().iadd(n, profiling);
-    g.store(n, proto, cl.proto_calls);
+    // The call count is feedback, which tier 2 does not record (see
+    // above); hotness it keeps adding, for a tier-1 callee's tier-up and
+    // so that eviction sees the callee is in use.
+    if g.done.is_none() {
+        let profiling = g.load_u8(st, cl.state_profiling);
+        let n = g.load(proto, cl.proto_calls);
+        let n = g.b.ins().iadd(n, profiling);
+        g.store(n, proto, cl.proto_calls);
+    }
     let hot = g.load(proto, cl.proto_hot);
     let weight = g.load(st, cl.state_call_weight);
     let hot = g.b.ins().iadd(hot, weight);
@@ -363,7 +368,6 @@ pub(super) fn emit_push(g: &mut StubGen, [st, ops, caller_proto, pc]: [ir::Value
     let counter = g.b.ins().select(is_t2, t2_off, t1_off);
     let counter = g.b.ins().iadd(st, counter);
     g.bump(counter, 0);
-    g.bump(st, cl.state_lua_calls);
     let resume_pc = g.b.ins().iadd_imm_s(pc, 1);
     g.store(resume_pc, caller, cl.frame_pc);
     let frame = g.b.ins().iadd_imm_s(caller, cl.frame_size);
