@@ -163,6 +163,10 @@ impl Compiler {
             }
             other => format!("cranelift: {other:?}"),
         })?;
+        // `EMBER_JIT_DUMP=opt`: the IR as Cranelift's optimizer left it.
+        if dump.as_deref() == Some(std::ffi::OsStr::new("opt")) {
+            eprintln!("; optimized IR of {} ({}:{})\n{}", proto.name, proto.source, proto.line_defined, self.ctx.func.display());
+        }
         if let Some(v) = self.ctx.compiled_code().and_then(|c| c.vcode.as_ref()) {
             eprintln!("; machine code of {} ({}:{})\n{v}", proto.name, proto.source, proto.line_defined);
         }
@@ -265,6 +269,14 @@ struct Translator<'a, 'b> {
     liveness: Option<super::liveness::Liveness>,
     /// Per pc: the last pc of a back edge to it (a loop header).
     loop_end: Vec<Option<usize>>,
+    /// Tier 2: array slots known to be present here (see
+    /// `tier2::PresentSlot`).
+    present: Vec<tier2::PresentSlot>,
+    /// Whether the instruction just translated leaves `present` true.
+    keeps_present: bool,
+    /// Per pc: whether an instruction other than the one before can
+    /// continue there (a branch or jump target).
+    jump_target: Vec<bool>,
     /// Tier 2: the step count toward the next tick, where it lives in an
     /// SSA value (see `codegen/defer.rs`), and per pc whether it does.
     tick: Variable,
@@ -334,6 +346,9 @@ impl<'a, 'b> Translator<'a, 'b> {
             entry_dirty: HashMap::new(),
             liveness: plan.map(|_| super::liveness::Liveness::of(p)),
             loop_end: super::speculate::loop_ends(p),
+            present: Vec::new(),
+            keeps_present: false,
+            jump_target: super::liveness::jump_targets(p),
             tick,
             tick_regions: Vec::new(),
         };
@@ -375,6 +390,9 @@ impl<'a, 'b> Translator<'a, 'b> {
         for pc in 0..self.p.code.len() {
             self.b.switch_to_block(self.blocks[pc]);
             self.pc = pc;
+            if !std::mem::take(&mut self.keeps_present) || self.jump_target[pc] {
+                self.present.clear();
+            }
             self.enter_instruction(pc);
             self.op(pc);
         }

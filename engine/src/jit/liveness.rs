@@ -88,6 +88,20 @@ impl Liveness {
     }
 }
 
+/// Per pc: whether control can arrive there other than from the
+/// instruction before (falling through or taking its first successor).
+pub(crate) fn jump_targets(p: &Proto) -> Vec<bool> {
+    let mut target = vec![false; p.code.len() + 1];
+    for pc in 0..p.code.len() {
+        for s in successors(p, pc) {
+            if s != pc + 1 && s < target.len() {
+                target[s] = true;
+            }
+        }
+    }
+    target
+}
+
 /// Where control may go after `pc` (every side of every branch).
 fn successors(p: &Proto, pc: usize) -> Vec<usize> {
     let to = |off: i32| (pc as i64 + 1 + off as i64).max(0) as usize;

@@ -277,6 +277,9 @@ impl<'a, 'b> Translator<'a, 'b> {
             entry_dirty: HashMap::new(),
             liveness: Some(crate::jit::liveness::Liveness::of(p)),
             loop_end: vec![None; p.code.len()],
+            present: Vec::new(),
+            keeps_present: false,
+            jump_target: crate::jit::liveness::jump_targets(p),
             tick: outer.tick,
             tick_regions: Vec::new(),
         }

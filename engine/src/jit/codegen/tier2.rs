@@ -27,6 +27,45 @@ use crate::jit::runtime::{self as rt, tag};
 use crate::jit::speculate::{Hoist, Spec, Ty};
 use crate::profile::GuardKind;
 
+/// An array slot known to be present (non-nil, inside the array part):
+/// `t[k] = t[k] + x` reads `t[k]` with its guards (a table, an integer key
+/// in bounds, a value of the guessed type), and the write can then skip
+/// them all and store.
+///
+/// Why this is sound: an entry is made after the guards of a read or a
+/// write passed, and lives only while the instructions that follow keep
+/// it true — typed arithmetic, typed array reads, and typed array writes
+/// of values that cannot be nil — straight-line, with no other way in
+/// (`jump_target`) and no runtime call that could resize the table or
+/// free it. A write of a possible nil, a register overwritten, or any
+/// other instruction drops the entries concerned (or all of them).
+/// Cranelift's own redundant-load elimination does not do this: it gives
+/// each block of a loop body its own memory version.
+pub(crate) struct PresentSlot {
+    /// The register holding the table.
+    pub table: u16,
+    pub key: PresentKey,
+    /// The slot's address.
+    pub slot: ir::Value,
+}
+
+/// The key of a [`PresentSlot`].
+#[derive(Clone, Copy, PartialEq)]
+pub(crate) enum PresentKey {
+    Reg(u16),
+    Int(i64),
+}
+
+impl PresentKey {
+    fn of(k: Opd) -> PresentKey {
+        match k {
+            Opd::Reg(r) => PresentKey::Reg(r),
+            Opd::Int(i) => PresentKey::Int(i),
+            _ => unreachable!("present slots have register or integer keys"),
+        }
+    }
+}
+
 /// Deopt kind code for a stub whose register check failed (not a
 /// speculation of its own: the guard that let a wrong type in already
 /// counted the failure).
@@ -351,6 +390,7 @@ impl<'a, 'b> Translator<'a, 'b> {
                 let x = self.guarded(b as u16, ty);
                 let v = if ty == Ty::Int { self.b.ins().ineg(x) } else { self.b.ins().fneg(x) };
                 self.write_num(a as u16, v, ty);
+                self.keep_present_past(Some(a as u16));
                 self.jump(pc + 1);
             }
             Op::Lt { k, b, c } if spec != Spec::None => self.compare_spec(k, b, c, IntCC::SignedLessThan, FloatCC::LessThan, spec),
@@ -369,9 +409,15 @@ impl<'a, 'b> Translator<'a, 'b> {
             }
             Op::GetTable { a, b, c } if matches!(spec, Spec::Array(_)) => {
                 let Spec::Array(ty) = spec else { unreachable!("matched above") };
-                let slot = self.array_slot_spec(b as u16, c);
+                let slot = match self.present_slot(b as u16, c) {
+                    Some(slot) => slot,
+                    None => self.array_slot_spec(b as u16, c),
+                };
                 let exit = self.deopt_block(pc, GuardKind::ArrayBounds);
+                // Every type guard, `Any`'s included, rules out nil.
                 self.typed_value(a as u16, slot, 0, ty, exit);
+                self.note_present(b as u16, c, slot);
+                self.keep_present_past(Some(a as u16));
                 self.jump(pc + 1);
             }
             Op::GetField { a, b, k } if matches!(spec, Spec::Field { .. }) => {
@@ -402,9 +448,21 @@ impl<'a, 'b> Translator<'a, 'b> {
             }
             Op::SelfOp { a, b, k } if self.method_lookup_inline(k) => self.method_lookup(pc, a, b, k),
             Op::SetTable { a, b, c } if matches!(spec, Spec::Array(_)) => {
-                let slot = self.array_slot_spec(a as u16, b);
-                let exit = self.deopt_block(pc, GuardKind::ArrayBounds);
-                self.store_over_present(slot, 0, c, exit);
+                match self.present_slot(a as u16, b) {
+                    Some(slot) => self.store_operand(slot, 0, c),
+                    None => {
+                        let slot = self.array_slot_spec(a as u16, b);
+                        let exit = self.deopt_block(pc, GuardKind::ArrayBounds);
+                        self.store_over_present(slot, 0, c, exit);
+                        self.note_present(a as u16, b, slot);
+                    }
+                }
+                // A nil written may empty this slot or, through another
+                // register holding the same table, any other.
+                if self.may_be_nil(c) {
+                    self.present.clear();
+                }
+                self.keep_present_past(None);
                 self.jump(pc + 1);
             }
             _ => return false,
@@ -526,6 +584,49 @@ impl<'a, 'b> Translator<'a, 'b> {
         self.b.switch_to_block(cont);
     }
 
+    /// The slot of `obj[key]` if it is known present (see `PresentSlot`).
+    fn present_slot(&self, obj: u16, key: u16) -> Option<ir::Value> {
+        let key = PresentKey::of(self.operand_key(key)?);
+        self.present.iter().find(|s| s.table == obj && s.key == key).map(|s| s.slot)
+    }
+
+    /// Records that `obj[key]`, at `slot`, is present (just read or
+    /// written non-nil, its guards passed).
+    fn note_present(&mut self, obj: u16, key: u16, slot: ir::Value) {
+        if let Some(k) = self.operand_key(key) {
+            self.present.push(PresentSlot { table: obj, key: PresentKey::of(k), slot });
+        }
+    }
+
+    /// The instruction just translated keeps the known-present slots true
+    /// for the next one (it touches no table but through a present slot,
+    /// calls nothing, and leaves only through deopt exits), except those
+    /// naming register `written`, which it overwrote.
+    fn keep_present_past(&mut self, written: Option<u16>) {
+        if let Some(r) = written {
+            self.present.retain(|s| s.table != r && s.key != PresentKey::Reg(r));
+        }
+        self.keeps_present = true;
+    }
+
+    /// A key operand as a present slot names it: a register or an integer
+    /// constant.
+    fn operand_key(&self, key: u16) -> Option<Opd<'a>> {
+        match self.operand(key) {
+            k @ (Opd::Reg(_) | Opd::Int(_)) => Some(k),
+            _ => None,
+        }
+    }
+
+    /// Whether operand `c` may be nil.
+    fn may_be_nil(&self, c: u16) -> bool {
+        match self.operand(c) {
+            Opd::Int(_) | Opd::Float(_) => false,
+            Opd::Other(k, _) => matches!(k, crate::bytecode::Constant::Nil),
+            Opd::Reg(r) => !matches!(self.known(r), Ty::Int | Ty::Float | Ty::Table),
+        }
+    }
+
     /// The address of `obj[key]` in the array part, guarded: `obj` a
     /// table, `key` an integer (its SSA copy defined after, as the plan
     /// assumes) inside the array part; any failure deoptimizes
@@ -547,6 +648,10 @@ impl<'a, 'b> Translator<'a, 'b> {
 
     fn arith_spec(&mut self, a: u8, b: u16, c: u16, op: Arith, spec: Spec) {
         let pc = self.pc;
+        // Mod and IDiv may call the runtime and come back (see below).
+        if !matches!(op, Arith::Mod | Arith::IDiv) {
+            self.keep_present_past(Some(a as u16));
+        }
         let (x, y) = (self.operand(b), self.operand(c));
         let a16 = a as u16;
         if spec == Spec::Float {
