@@ -348,7 +348,8 @@ impl<'a, 'b> Translator<'a, 'b> {
             loop_end: super::speculate::loop_ends(p),
             present: Vec::new(),
             keeps_present: false,
-            jump_target: super::liveness::jump_targets(p),
+            // Only tier 2 keeps present slots (tier 1 compiles stay lean).
+            jump_target: plan.map_or_else(Vec::new, |_| super::liveness::jump_targets(p)),
             tick,
             tick_regions: Vec::new(),
         };
@@ -390,7 +391,7 @@ impl<'a, 'b> Translator<'a, 'b> {
         for pc in 0..self.p.code.len() {
             self.b.switch_to_block(self.blocks[pc]);
             self.pc = pc;
-            if !std::mem::take(&mut self.keeps_present) || self.jump_target[pc] {
+            if !std::mem::take(&mut self.keeps_present) || self.jump_target.get(pc).is_none_or(|t| *t) {
                 self.present.clear();
             }
             self.enter_instruction(pc);
