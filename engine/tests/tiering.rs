@@ -42,6 +42,9 @@ fn many_threads_with_a_tiny_code_cache_stay_correct_and_under_the_limit() {
     let limit = 3 * 4096;
     let engine = Engine::with_config(config(|t| {
         t.tier1_threshold = 40;
+        // Tier 2 too, so evictions also take tier-2 units with the tier-1
+        // code kept behind them.
+        t.tier2_threshold = 4000;
         t.workers = 2;
         t.code_cache_bytes = limit;
     }));
@@ -96,6 +99,7 @@ fn many_threads_with_a_tiny_code_cache_stay_correct_and_under_the_limit() {
     assert!(s.code_cache_bytes <= limit as u64);
     assert!(s.evicted > 0, "a 3-page cache with {FUNCS} hot functions must evict: {s:?}");
     assert!(s.tier1_compiled > s.units, "evicted functions got hot again and were recompiled");
+    assert!(s.tier2_compiled > 0, "functions reached tier 2 as well: {s:?}");
     // No invocation is running now: every evicted unit can be freed.
     assert_eq!(engine.reclaim_code(), 0);
     let s = engine.jit_stats();

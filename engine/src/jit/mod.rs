@@ -309,6 +309,9 @@ pub struct JitStats {
     pub evicted: u64,
     /// Units replaced by a newer compile of the same function (tier 1 by
     /// tier 2, or a tier-2 recompile); retired and freed like evicted ones.
+    /// A tier-1 unit kept behind tier-2 code (to fall back to) counts when
+    /// it is retired: with the tier-2 unit's eviction, a tier-1 recompile,
+    /// or a newer tier-1 unit kept instead.
     pub replaced: u64,
     /// Evicted or replaced units whose memory has been returned.
     pub freed: u64,
@@ -1110,7 +1113,7 @@ impl Shared {
                 // back to (`Jit::unpublish_failing_code`).
                 Some(old) if tier == 2 && old.tier == 1 => {
                     if let Some(stale) = cache.tier1_kept.insert(id, old) {
-                        self.retire(&mut cache, stale);
+                        self.retire_kept(&mut cache, stale);
                     }
                 }
                 // A recompile replaced a published unit: retire the old one.
@@ -1123,7 +1126,7 @@ impl Shared {
             if tier == 1
                 && let Some(stale) = cache.tier1_kept.remove(&id)
             {
-                self.retire(&mut cache, stale);
+                self.retire_kept(&mut cache, stale);
             }
             cache.bytes += bytes;
             proto.jit.compile_us.store(us.min(u32::MAX as u64) as u32, Relaxed);
@@ -1212,7 +1215,7 @@ impl Shared {
             // the tier-1 code kept with it, which goes too).
             unit.proto.jit.entry.store(std::ptr::null_mut(), SeqCst);
             if let Some(kept) = cache.tier1_kept.remove(&id) {
-                self.retire(cache, kept);
+                self.retire_kept(cache, kept);
             }
             // It must get hot again before it is compiled again.
             unit.proto.jit.hot.store(0, Relaxed);
@@ -1242,6 +1245,14 @@ impl Shared {
         let e = self.epoch.fetch_add(1, SeqCst);
         cache.retired_bytes += unit.bytes;
         cache.retired.push((e, unit));
+    }
+
+    /// Retires the tier-1 unit kept behind a tier-2 one: it was replaced
+    /// when tier 2 was published, and is counted so now that it goes (so
+    /// `freed` ends up equal to `evicted + replaced`).
+    fn retire_kept(&self, cache: &mut Cache, kept: Unit) {
+        self.stats.replaced.fetch_add(1, Relaxed);
+        self.retire(cache, kept);
     }
 
     /// Frees retired units no running invocation can still be using.
