@@ -277,6 +277,10 @@ struct Translator<'a, 'b> {
     /// Per pc: whether an instruction other than the one before can
     /// continue there (a branch or jump target).
     jump_target: Vec<bool>,
+    /// An inlined callee: per pc, whether its frame is certainly written
+    /// there (see `materialize_frame`); empty elsewhere, and once the
+    /// instructions are done (the exits emitted after them write it).
+    frame_pushed: Vec<bool>,
     /// Tier 2: the step count toward the next tick, where it lives in an
     /// SSA value (see `codegen/defer.rs`), and per pc whether it does.
     tick: Variable,
@@ -350,6 +354,7 @@ impl<'a, 'b> Translator<'a, 'b> {
             keeps_present: false,
             // Only tier 2 keeps present slots (tier 1 compiles stay lean).
             jump_target: plan.map_or_else(Vec::new, |_| super::liveness::jump_targets(p)),
+            frame_pushed: Vec::new(),
             tick,
             tick_regions: Vec::new(),
         };
@@ -679,6 +684,7 @@ impl<'a, 'b> Translator<'a, 'b> {
     }
 
     fn call_helper(&mut self, f: *const u8, pc: usize) -> ir::Value {
+        self.materialize_frame();
         let fp = self.iconst(f as i64);
         let pcv = self.iconst(pc as i64);
         let call = self.b.ins().call_indirect(self.helper, fp, &[self.state, pcv]);
@@ -708,6 +714,7 @@ impl<'a, 'b> Translator<'a, 'b> {
     }
 
     fn fast_helper_call(&mut self, f: *const u8, pc: usize, a: usize, b: usize, c: usize) {
+        self.materialize_frame();
         let fp = self.iconst(f as i64);
         let regs = self.regs();
         let ops = self.iconst(Self::pack(a, b, c));
@@ -860,6 +867,7 @@ impl<'a, 'b> Translator<'a, 'b> {
 
     /// `Call` / `Return` helpers.
     fn call_helper4(&mut self, f: *const u8, pc: usize, a: usize, b: usize, c: usize) -> ir::Value {
+        self.materialize_frame();
         let fp = self.iconst(f as i64);
         let args = self.helper4_args(pc, a, b, c);
         let call = self.b.ins().call_indirect(self.call, fp, &args);

@@ -102,6 +102,35 @@ pub(crate) fn jump_targets(p: &Proto) -> Vec<bool> {
     target
 }
 
+/// Per pc: whether every way from the function's entry to it passes
+/// through a `Call` that returned, counting only those `real` says are
+/// made as calls (so a frame pushed lazily, before the call, is there
+/// for certain: `codegen/inline.rs`; a `math` call computed in place is no
+/// call).
+pub(crate) fn past_a_call(p: &Proto, real: impl Fn(usize) -> bool) -> Vec<bool> {
+    let n = p.code.len();
+    // A "must" analysis: everything starts true but the entry, and falls
+    // to a fixed point (pcs no way reaches stay true: they never run).
+    let mut past = vec![true; n];
+    if n > 0 {
+        past[0] = false;
+    }
+    let mut changed = true;
+    while changed {
+        changed = false;
+        for pc in 0..n {
+            let out = past[pc] || (matches!(p.code[pc], Op::Call { .. }) && real(pc));
+            for s in successors(p, pc) {
+                if s < n && past[s] && !out {
+                    past[s] = false;
+                    changed = true;
+                }
+            }
+        }
+    }
+    past
+}
+
 /// Where control may go after `pc` (every side of every branch).
 fn successors(p: &Proto, pc: usize) -> Vec<usize> {
     let to = |off: i32| (pc as i64 + 1 + off as i64).max(0) as usize;
@@ -225,5 +254,31 @@ mod tests {
         let crate::bytecode::Op::Mul { a: tmp, .. } = p.code[mul] else { unreachable!() };
         assert!(l.live(mul + 1, tmp as u16), "read by the add");
         assert!(!l.live(body, tmp as u16), "dead around the loop");
+    }
+
+    #[test]
+    fn only_code_every_path_reaches_through_a_call_is_past_one() {
+        use crate::bytecode::Op;
+        // fib's shape: the early return reaches no call; the sum comes
+        // after the first call on its only path.
+        let p = proto("local function fib(n) if n < 2 then return n end return fib(n - 1) + fib(n - 2) end");
+        let past = super::past_a_call(&p, |_| true);
+        let calls: Vec<usize> = p.code.iter().enumerate().filter(|(_, op)| matches!(op, Op::Call { .. })).map(|(pc, _)| pc).collect();
+        assert_eq!(calls.len(), 2, "{:?}", p.code);
+        let early = p.code.iter().position(|op| matches!(op, Op::Return { .. })).unwrap();
+        assert!(early < calls[0]);
+        assert!(!past[0] && !past[early] && !past[calls[0]], "{past:?}");
+        assert!(past[calls[0] + 1] && past[calls[1]] && past[p.code.len() - 1], "{past:?}");
+        // A call on one side of a branch only: the join is not past one.
+        let p = proto("local function g(x, f) local y = 1 if x then y = f() end return y + 1 end");
+        let past = super::past_a_call(&p, |_| true);
+        let call = p.code.iter().position(|op| matches!(op, Op::Call { .. })).unwrap();
+        let add = p.code.iter().position(|op| matches!(op, Op::Add { .. })).unwrap();
+        assert!(!past[call] && !past[add], "{past:?} {:?}", p.code);
+        // A call not made as one (computed in place) passes nothing.
+        let p = proto("local function h(v) return math.floor(v), math.ceil(v) end");
+        let calls: Vec<usize> = p.code.iter().enumerate().filter(|(_, op)| matches!(op, Op::Call { .. })).map(|(pc, _)| pc).collect();
+        assert!(super::past_a_call(&p, |_| true)[calls[1]]);
+        assert!(!super::past_a_call(&p, |pc| pc != calls[0])[calls[1]]);
     }
 }

@@ -35,6 +35,8 @@ impl<'a, 'b> Translator<'a, 'b> {
 
     /// `Call` without inlining (see `call`).
     pub(super) fn call_generic(&mut self, pc: usize, a: usize, b: usize, c: usize) {
+        // The push reads the running frame: an inlined caller's must exist.
+        self.materialize_frame();
         let (direct, done, after) = (self.b.create_block(), self.b.create_block(), self.b.create_block());
         // direct(code, regs, consts, upvals, level)
         for _ in 0..5 {
@@ -50,7 +52,7 @@ impl<'a, 'b> Translator<'a, 'b> {
                 self.b.set_cold_block(slow);
                 let args = self.helper4_args(pc, a, b, c);
                 let (lay, mf) = (self.lay, self.mf);
-                let mut g = StubGen { b: &mut *self.b, mf, lay, cl: &cl, slow, done: Some(direct) };
+                let mut g = StubGen { b: &mut *self.b, mf, lay, cl: &cl, slow, done: Some(direct), results: None };
                 stubs::emit_push(&mut g, args);
                 self.b.switch_to_block(slow);
                 self.call_helper4(rt::jit_call_enter as *const u8, pc, a, b, c)
@@ -137,7 +139,9 @@ impl<'a, 'b> Translator<'a, 'b> {
                 });
                 let args = self.helper4_args(pc, a, b, 0);
                 let (lay, mf, exit) = (self.lay, self.mf, self.exit);
-                let mut g = StubGen { b: &mut *self.b, mf, lay, cl: &cl, slow, done: Some(exit) };
+                // The count is known here: the copy is written out.
+                let results = (b != 0).then(|| b - 1);
+                let mut g = StubGen { b: &mut *self.b, mf, lay, cl: &cl, slow, done: Some(exit), results };
                 stubs::emit_ret(&mut g, args);
             }
             None => {

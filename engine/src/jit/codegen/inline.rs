@@ -2,17 +2,28 @@
 //! callee gets the callee's code compiled in place, under the callee's own
 //! plan, behind a guard on the callee's prototype.
 //!
-//! Why frames are still pushed: the callee's frame is written exactly as
-//! the push stub writes it (a few stores, no call), so everything that
-//! looks at frames — runtime helpers, error positions and tracebacks, the
-//! garbage collector, `pcall` unwinding — sees what a real call would have
-//! made, and a deopt inside the inlined code has every frame materialized
-//! already. What inlining removes is the rest of a call: the indirect
-//! call, the callee's prologue, the status checks, the hotness and
-//! feedback bookkeeping, the return stub's generic copy loop, and the
-//! register-file reloads around it. And the callee's registers are the
-//! caller's registers `a + 1` and up (Lua's register window), so the
-//! inlined code addresses them from the caller's register pointer.
+//! Why the callee's frame is written late: everything that looks at
+//! frames — runtime helpers, error positions and tracebacks, the garbage
+//! collector (which keeps the top frame's registers), `pcall` unwinding, a
+//! deopt — runs only when compiled code calls out. So the inlined code
+//! writes the callee's frame exactly as the push stub would only before it
+//! calls a helper or makes a call (`materialize_frame`), and a callee that
+//! returns without calling out (fib's `n < 2` case) never writes it at
+//! all: the frame vector and `State::jit_regs` still describe the caller,
+//! which is the truth for anything that could look. The checks a push
+//! makes still come first (the tick, the frame vector's room and the depth
+//! limits, stack room), so the frame can always be written where needed.
+//! What inlining removes is the rest of a call: the indirect call, the
+//! callee's prologue, the status checks, the hotness and feedback
+//! bookkeeping, the return stub's generic copy loop, and the register-file
+//! reloads around it. And the callee's registers are the caller's
+//! registers `a + 1` and up (Lua's register window), so the inlined code
+//! addresses them from the caller's register pointer.
+//!
+//! Invariant: every way out of inlined code other than its `Return` goes
+//! through a helper, which had the frame written before it ran; the return
+//! writes the frame count, `State::top` and `jit_regs` back to the
+//! caller's whether or not the frame was written.
 //!
 //! Exits: a failed `CallTarget` guard (the register holds another
 //! function, or no function) deoptimizes the caller at the `Call`, and the
@@ -31,7 +42,7 @@ use std::collections::HashMap;
 
 use super::Translator;
 use crate::jit::runtime::{self as rt, tag};
-use crate::jit::speculate::{Inline, Ty};
+use crate::jit::speculate::{Inline, Spec, Ty};
 use crate::profile::GuardKind;
 use crate::state::STACK_EXTRA;
 
@@ -88,7 +99,14 @@ impl<'a, 'b> Translator<'a, 'b> {
         let lay = self.lay;
         // Not this callee: the interpreter makes the call (and counts it).
         let miss = self.deopt_block(pc, GuardKind::CallTarget);
-        let generic = self.cold_block(|t| t.call_generic(pc, a, b, c));
+        let generic = self.cold_block(|t| {
+            // A fence first: without it Cranelift reuses the state fields
+            // the checks below load for the same loads in the ordinary
+            // call sequence, which keeps them live, and spilled, on the
+            // hot path. A rare path (a tick due, a limit) pays it instead.
+            t.b.ins().fence();
+            t.call_generic(pc, a, b, c)
+        });
         let func = self.guard_function(a, FunctionKind::Lua, miss);
         let proto = self.b.ins().load(types::I64, self.mf, func, cl.closure_proto);
         let same = self.eq_imm(proto, std::sync::Arc::as_ptr(&inl.callee) as i64);
@@ -124,42 +142,20 @@ impl<'a, 'b> Translator<'a, 'b> {
         let ok = self.b.ins().band(ok, room);
         self.continue_if(ok, generic);
 
-        // Committed: the push stub's writes, with what it would compute
-        // from the prototype known here.
+        // Committed: the tick and the call count. The frame itself is
+        // written only where the inlined code first calls out
+        // (`materialize_frame`; see the module doc).
         let tick = self.b.ins().iadd_imm_s(tick, -1);
         self.b.ins().store(self.mf, tick, st, lay.state_tick);
         let n = self.b.ins().load(types::I64, self.mf, st, cl.state_tier2_calls);
         let n = self.b.ins().iadd_imm_s(n, 1);
         self.b.ins().store(self.mf, n, st, cl.state_tier2_calls);
-        let resume_pc = self.iconst(pc as i64 + 1);
-        self.b.ins().store(self.mf, resume_pc, caller, cl.frame_pc);
-        let frame = self.b.ins().iadd_imm_s(caller, cl.frame_size);
-        self.b.ins().store(self.mf, func_abs, frame, cl.frame_func);
-        let base = self.b.ins().iadd_imm_s(func_abs, 1);
-        self.b.ins().store(self.mf, base, frame, cl.frame_base);
-        let zero = self.iconst(0);
-        self.b.ins().store(self.mf, zero, frame, cl.frame_pc);
-        self.b.ins().store(self.mf, func, frame, cl.frame_closure);
-        let nresults = self.b.ins().iconst(types::I32, c as i64 - 1);
-        self.b.ins().store(self.mf, nresults, frame, cl.frame_nresults);
-        let zero32 = self.b.ins().iconst(types::I32, 0);
-        self.b.ins().store(self.mf, zero32, frame, cl.frame_nvarargs);
-        let (yes, no) = (self.b.ins().iconst(types::I8, 1), self.b.ins().iconst(types::I8, 0));
-        self.b.ins().store(self.mf, yes, frame, cl.frame_entry);
-        self.b.ins().store(self.mf, no, frame, cl.frame_protected);
-        self.b.ins().store(self.mf, no, frame, cl.frame_called_by_native);
-        let pdepth = self.b.ins().uload16(types::I64, self.mf, caller, cl.frame_protected_depth);
-        self.b.ins().istore16(self.mf, pdepth, frame, cl.frame_protected_depth);
-        let len = self.b.ins().iadd_imm_s(nframes, 1);
-        self.b.ins().store(self.mf, len, st, cl.state_frames_len);
 
         // The callee's view: its registers, constants and upvalues.
-        // Helpers leave `State::jit_regs` at the top frame's registers, and
-        // compiled code reloads them from there: the push and the return
-        // keep it so, as the stubs do.
+        // (`State::jit_regs` stays the caller's until the frame is
+        // written.)
         let regs = self.regs();
         let inner_regs = self.b.ins().iadd_imm_s(regs, 16 * (a as i64 + 1));
-        self.b.ins().store(self.mf, inner_regs, st, lay.state_jit_regs);
         let inst = self.b.ins().load(types::I64, self.mf, func, cl.closure_inst);
         let consts = self.b.ins().load(types::I64, self.mf, inst, cl.inst_consts);
         let upvals = self.b.ins().load(types::I64, self.mf, func, cl.closure_upvals);
@@ -280,6 +276,7 @@ impl<'a, 'b> Translator<'a, 'b> {
             present: Vec::new(),
             keeps_present: false,
             jump_target: crate::jit::liveness::jump_targets(p),
+            frame_pushed: crate::jit::liveness::past_a_call(p, |pc| !matches!(inl.plan.spec[pc], Spec::Math(_))),
             tick: outer.tick,
             tick_regions: Vec::new(),
         }
@@ -291,6 +288,60 @@ impl<'a, 'b> Translator<'a, 'b> {
         let first = self.block_at(0);
         self.b.ins().jump(first, &[]);
         self.translate_body();
+    }
+
+    /// Writes the inlined callee's frame, as a real call's push would have
+    /// (the caller's resume pc, the frame record, the frame count, the
+    /// registers helpers see), before inlined code calls anything that
+    /// may look at frames: every runtime helper and every call. Nothing
+    /// where every way here has passed a call already (the frame is
+    /// there: `liveness::past_a_call`), and nothing outside inlined code.
+    ///
+    /// Writing it again is harmless: every word written is the same, but
+    /// the frame's pc, which each helper sets from its own argument. So
+    /// everything is recomputed from the state here rather than kept live
+    /// through the callee's code: the frame count (`site.level`, which
+    /// the return needs anyway), and the function, which stays in the
+    /// caller's register `a`, just below the callee's registers.
+    pub(super) fn materialize_frame(&mut self) {
+        let Some(site) = self.inlined else { return };
+        if self.frame_pushed.get(self.pc).copied().unwrap_or(false) {
+            return;
+        }
+        let cl = self.lay.call.expect("the plan inlines only with a call layout");
+        let (st, mf) = (self.state, self.mf);
+        let nframes = self.b.use_var(site.level);
+        let func_abs = self.b.use_var(site.func_abs);
+        let regs = self.regs();
+        let func = self.b.ins().load(types::I64, mf, regs, -8);
+        let frames = self.b.ins().load(types::I64, mf, st, cl.state_frames_ptr);
+        let last = self.b.ins().iadd_imm_s(nframes, -1);
+        let caller = self.b.ins().imul_imm_s(last, cl.frame_size);
+        let caller = self.b.ins().iadd(frames, caller);
+        let resume_pc = self.iconst(site.call_pc as i64 + 1);
+        self.b.ins().store(mf, resume_pc, caller, cl.frame_pc);
+        let frame = self.b.ins().iadd_imm_s(caller, cl.frame_size);
+        self.b.ins().store(mf, func_abs, frame, cl.frame_func);
+        let base = self.b.ins().iadd_imm_s(func_abs, 1);
+        self.b.ins().store(mf, base, frame, cl.frame_base);
+        let zero = self.iconst(0);
+        self.b.ins().store(mf, zero, frame, cl.frame_pc);
+        self.b.ins().store(mf, func, frame, cl.frame_closure);
+        let nresults = self.b.ins().iconst(types::I32, site.wanted as i64);
+        self.b.ins().store(mf, nresults, frame, cl.frame_nresults);
+        let zero32 = self.b.ins().iconst(types::I32, 0);
+        self.b.ins().store(mf, zero32, frame, cl.frame_nvarargs);
+        let (yes, no) = (self.b.ins().iconst(types::I8, 1), self.b.ins().iconst(types::I8, 0));
+        self.b.ins().store(mf, yes, frame, cl.frame_entry);
+        self.b.ins().store(mf, no, frame, cl.frame_protected);
+        self.b.ins().store(mf, no, frame, cl.frame_called_by_native);
+        let pdepth = self.b.ins().uload16(types::I64, mf, caller, cl.frame_protected_depth);
+        self.b.ins().istore16(mf, pdepth, frame, cl.frame_protected_depth);
+        let len = self.b.ins().iadd_imm_s(nframes, 1);
+        self.b.ins().store(mf, len, st, cl.state_frames_len);
+        // Helpers leave `State::jit_regs` at the top frame's registers, and
+        // compiled code reloads them from there after each.
+        self.b.ins().store(mf, regs, st, self.lay.state_jit_regs);
     }
 
     /// The inlined callee's code leaves with status `st`.

@@ -111,7 +111,7 @@ fn compile(isa: &OwnedTargetIsa, lay: &Layout, cl: &CallLayout) -> Result<Stubs,
             let params = <[ir::Value; 4]>::try_from(b.block_params(entry)).expect("four params");
             let slow = b.create_block();
             b.set_cold_block(slow);
-            let mut g = StubGen { b: &mut b, mf: MemFlagsData::trusted(), lay, cl, slow, done: None };
+            let mut g = StubGen { b: &mut b, mf: MemFlagsData::trusted(), lay, cl, slow, done: None, results: None };
             emit(&mut g, params);
             // Declined: the helper does it all, from the same arguments.
             b.switch_to_block(slow);
@@ -157,6 +157,9 @@ pub(super) struct StubGen<'a, 'b> {
     /// with `DIRECT_CALL` and leaves the rest in the state, as
     /// `jit_call_enter` does).
     pub done: Option<Block>,
+    /// A return's count of results when the site knows it (written out
+    /// inline): the copy is unrolled instead of looped.
+    pub results: Option<usize>,
 }
 
 impl StubGen<'_, '_> {
@@ -269,6 +272,13 @@ pub(super) fn emit_push(g: &mut StubGen, [st, ops, caller_proto, pc]: [ir::Value
     let shape = g.b.ins().bor(np_differs, vararg);
     let ok = g.b.ins().icmp_imm_s(IntCC::Equal, shape, 0);
     g.or_slow(ok);
+    // A tier-2 callee (the steady state) has nothing left to request; a
+    // tier-1 one may have (one branch spares the steady state the rest).
+    let tier = g.load_u8(proto, cl.proto_tier);
+    let is_t2 = g.b.ins().icmp_imm_s(IntCC::Equal, tier, 2);
+    let (requests, checked) = (g.b.create_block(), g.b.create_block());
+    g.b.ins().brif(is_t2, checked, &[], requests, &[]);
+    g.b.switch_to_block(requests);
     // `--tier 2` compiles a callee with code but no tier-2 request yet
     // (`State::compiled_entry`): `jit_call_enter` does that.
     let eager = g.load_u8(st, cl.state_eager);
@@ -281,15 +291,13 @@ pub(super) fn emit_push(g: &mut StubGen, [st, ops, caller_proto, pc]: [ir::Value
     let hot = g.load(proto, cl.proto_hot);
     let weight = g.load(st, cl.state_call_weight);
     let hot = g.b.ins().iadd(hot, weight);
-    let tier = g.load_u8(proto, cl.proto_tier);
     let threshold2 = g.load(st, cl.state_threshold2);
-    let not_t2 = g.b.ins().icmp_imm_s(IntCC::NotEqual, tier, 2);
     let due = g.b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, hot, threshold2);
-    let due = g.b.ins().band(not_t2, due);
     let due = g.b.ins().band(due, unrequested);
     let needs_runtime = g.b.ins().bor(compile_first, due);
     let ok = g.b.ins().icmp_imm_s(IntCC::Equal, needs_runtime, 0);
-    g.or_slow(ok);
+    g.b.ins().brif(ok, checked, &[], g.slow, &[]);
+    g.b.switch_to_block(checked);
     // Limits: native nesting, the tick countdown, frame count.
     let depth = g.b.ins().uload32(g.mf, st, lay.state_jit_depth);
     let ok = g.b.ins().icmp_imm_s(IntCC::UnsignedLessThan, depth, MAX_JIT_DEPTH as i64);
@@ -468,7 +476,40 @@ pub(super) fn emit_ret(g: &mut StubGen, [st, ops, _proto, _pc]: [ir::Value; 4]) 
     let first = g.b.ins().iadd(base, a);
     let src = g.b.ins().ishl_imm_u(first, 4);
     let src = g.b.ins().iadd(stack, src);
-    let (head, body, done) = (g.b.create_block(), g.b.create_block(), g.b.create_block());
+    let done = g.b.create_block();
+    match g.results {
+        Some(k) => {
+            for i in 0..k as i32 {
+                let tag = g.load(src, 16 * i);
+                let payload = g.load(src, 16 * i + 8);
+                g.store(tag, dst, 16 * i);
+                g.store(payload, dst, 16 * i + 8);
+            }
+            g.b.ins().jump(done, &[]);
+        }
+        None => copy_loop(g, src, dst, n, done),
+    }
+    g.b.switch_to_block(done);
+    let new_top = g.b.ins().iadd(func, n);
+    g.store(new_top, st, cl.state_top);
+    let top = g.b.ins().iadd_imm_s(nframes, -1);
+    g.store(top, st, cl.state_frames_len);
+    g.store(n, st, cl.state_jit_nret);
+    // The caller's registers (what `runtime::st_refresh` sets).
+    let caller = g.b.ins().iadd_imm_s(frame, -cl.frame_size);
+    let caller_base = g.load(caller, cl.frame_base);
+    let caller_regs = g.b.ins().ishl_imm_u(caller_base, 4);
+    let caller_regs = g.b.ins().iadd(stack, caller_regs);
+    g.store(caller_regs, st, lay.state_jit_regs);
+    g.store(stack, st, lay.state_jit_stack);
+    let returned = g.b.ins().iconst(types::I64, status::RETURNED as i64);
+    g.finish(returned, 0);
+}
+
+/// Copies `n` values (two words each) from `src` up to `dst`, one at a
+/// time, then jumps to `done`.
+fn copy_loop(g: &mut StubGen, src: ir::Value, dst: ir::Value, n: ir::Value, done: Block) {
+    let (head, body) = (g.b.create_block(), g.b.create_block());
     g.b.append_block_param(head, types::I64);
     let zero = g.b.ins().iconst(types::I64, 0);
     g.b.ins().jump(head, &[BlockArg::Value(zero)]);
@@ -486,19 +527,4 @@ pub(super) fn emit_ret(g: &mut StubGen, [st, ops, _proto, _pc]: [ir::Value; 4]) 
     g.store(payload, to, 8);
     let next = g.b.ins().iadd_imm_s(i, 1);
     g.b.ins().jump(head, &[BlockArg::Value(next)]);
-    g.b.switch_to_block(done);
-    let new_top = g.b.ins().iadd(func, n);
-    g.store(new_top, st, cl.state_top);
-    let top = g.b.ins().iadd_imm_s(nframes, -1);
-    g.store(top, st, cl.state_frames_len);
-    g.store(n, st, cl.state_jit_nret);
-    // The caller's registers (what `runtime::st_refresh` sets).
-    let caller = g.b.ins().iadd_imm_s(frame, -cl.frame_size);
-    let caller_base = g.load(caller, cl.frame_base);
-    let caller_regs = g.b.ins().ishl_imm_u(caller_base, 4);
-    let caller_regs = g.b.ins().iadd(stack, caller_regs);
-    g.store(caller_regs, st, lay.state_jit_regs);
-    g.store(stack, st, lay.state_jit_stack);
-    let returned = g.b.ins().iconst(types::I64, status::RETURNED as i64);
-    g.finish(returned, 0);
 }

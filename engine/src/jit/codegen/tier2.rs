@@ -179,6 +179,9 @@ impl<'a, 'b> Translator<'a, 'b> {
     /// that does not match means the plan's assumption does not hold for
     /// this frame: the interpreter carries on from pc.
     pub(super) fn finish_stubs(&mut self) {
+        // The exits below are emitted after every instruction, each for a
+        // pc of its own: they write an inlined callee's frame always.
+        self.frame_pushed.clear();
         self.finish_edges();
         self.finish_deopts();
         let mut unreached: Vec<(usize, Block)> = self.unreached.iter().map(|(p, b)| (*p, *b)).collect();
