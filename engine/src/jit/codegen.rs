@@ -1521,6 +1521,12 @@ impl<'a, 'b> Translator<'a, 'b> {
             IntCC::SignedLessThan => rt::CMP_LT,
             _ => rt::CMP_LE,
         } | if k { 4 } else { 0 };
+        if let (Opd::Reg(rx), Opd::Reg(ry)) = (x, y)
+            && icc != IntCC::Equal
+            && self.observed_strings(pc)
+        {
+            return self.compare_strings(pc, k, rx, ry, icc, kind);
+        }
         if !by_constant && (matches!(x, Opd::Other(..)) || matches!(y, Opd::Other(..)) || !(want_int || want_float)) {
             // The helper counts the branch, as the interpreter does.
             return self.compare_call(pc, kind, b, c, &succs);
@@ -1572,6 +1578,42 @@ impl<'a, 'b> Translator<'a, 'b> {
         let (p, q) = (self.float_of(x, false), self.float_of(y, false));
         let r = self.b.ins().fcmp(fcc, p, q);
         self.b.ins().brif(r, bt, &[], bf, &[]);
+    }
+
+    /// `<` or `<=` (`icc`) at a site that only ever compared two strings:
+    /// the tags checked inline and the bytes ordered by `jit_str_cmp`, a
+    /// plain function of the two strings, instead of `jit_compare` with its
+    /// frame lookups, unwinding guard and status round trip (a sort
+    /// comparator on string keys spends most of its time there). Anything
+    /// else takes `jit_compare`.
+    fn compare_strings(&mut self, pc: usize, k: bool, rx: u16, ry: u16, icc: IntCC, kind: usize) {
+        let succs = self.cond_succs(pc);
+        let [taken, not] = succs;
+        let (te, ne) = (self.edge(pc, true, taken), self.edge(pc, false, not));
+        let (bt, bf) = if k { (te, ne) } else { (ne, te) };
+        let slow = self.cold_block(|t| t.compare_call(pc, kind, rx, ry, &succs));
+        let (tx, ty) = (self.tag(rx), self.tag(ry));
+        let sx = self.eq_imm(tx, tag::STR);
+        let sy = self.eq_imm(ty, tag::STR);
+        let both = self.b.ins().band(sx, sy);
+        self.continue_if(both, slow);
+        let (px, py) = (self.int(rx), self.int(ry));
+        let mut sig = ir::Signature::new(self.b.func.signature.call_conv);
+        sig.params.extend([AbiParam::new(types::I64), AbiParam::new(types::I64)]);
+        sig.returns.push(AbiParam::new(types::I64));
+        let sig = self.b.import_signature(sig);
+        let fp = self.iconst(rt::jit_str_cmp as *const u8 as i64);
+        let call = self.b.ins().call_indirect(sig, fp, &[px, py]);
+        let order = self.b.inst_results(call)[0];
+        let holds = self.b.ins().icmp_imm_s(icc, order, 0);
+        self.b.ins().brif(holds, bt, &[], bf, &[]);
+    }
+
+    /// Whether the comparison at `pc` only ever saw two strings (its
+    /// feedback: the left operand's type bits low, the right's high).
+    fn observed_strings(&self, pc: usize) -> bool {
+        use crate::profile::types::STRING;
+        self.profiled() && self.p.feedback.sites[pc].bits.load(std::sync::atomic::Ordering::Relaxed) == STRING | (STRING << 4)
     }
 
     /// A comparison by `jit_compare`, continuing where it says.
