@@ -553,6 +553,16 @@ impl State {
     /// (a native or the embedding API); results end up at `stack[func..]`.
     /// Re-enters the interpreter for Lua functions, so depth is bounded.
     pub(crate) fn call_at(&mut self, func: usize, nargs: usize) -> VmResult<usize> {
+        self.call_at_wanting(func, nargs, -1)
+    }
+
+    /// [`State::call_at`] for a caller that wants `nresults` results (-1:
+    /// all). A Lua callee's frame then asks for exactly that many (padded
+    /// with nil or cut), as a call from Lua code does, so compiled code
+    /// returns to it by its common return rather than the general one: a
+    /// sort comparator or a metamethod wants one result. A native callee
+    /// returns what it returns either way.
+    pub(crate) fn call_at_wanting(&mut self, func: usize, nargs: usize, nresults: i32) -> VmResult<usize> {
         let f = self.stack[func];
         match f {
             Value::Func(fg) => match fg.get() {
@@ -562,7 +572,7 @@ impl State {
                     }
                     self.native_depth += 1;
                     let from_native = std::mem::replace(&mut self.native_active, false);
-                    let r = self.tick().and_then(|()| self.push_lua_frame(func, nargs, -1, fg)).and_then(|()| {
+                    let r = self.tick().and_then(|()| self.push_lua_frame(func, nargs, nresults, fg)).and_then(|()| {
                         let level = self.frames.len() - 1;
                         let f = &mut self.frames[level];
                         f.entry = true;
@@ -588,7 +598,7 @@ impl State {
             },
             _ => {
                 let nargs = self.resolve_call_metamethod(func, nargs)?;
-                self.call_at(func, nargs)
+                self.call_at_wanting(func, nargs, nresults)
             }
         }
     }
@@ -627,7 +637,7 @@ impl State {
         }
         self.top = func + 1 + args.len();
         let saved_top = func;
-        let n = self.call_at(func, args.len())?;
+        let n = self.call_at_wanting(func, args.len(), 1)?;
         let v = if n > 0 { self.stack[func] } else { Value::Nil };
         self.top = saved_top;
         Ok(v)
