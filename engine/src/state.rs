@@ -629,6 +629,9 @@ impl State {
 
     /// Calls `f(args...)` and returns its first result.
     pub(crate) fn call1(&mut self, f: Value, args: &[Value]) -> VmResult<Value> {
+        if let Some(r) = self.call1_plain(f, args) {
+            return r;
+        }
         let func = self.safe_top();
         self.ensure_stack(func + args.len() + 1)?;
         self.stack[func] = f;
@@ -641,6 +644,53 @@ impl State {
         let v = if n > 0 { self.stack[func] } else { Value::Nil };
         self.top = saved_top;
         Ok(v)
+    }
+
+    /// `call1`'s common case, done in one piece: a Lua function with fixed
+    /// parameters, the stack deep enough, no limit near (a sort comparator
+    /// or a metamethod called over and over). The frame is pushed by
+    /// `try_push_plain_frame`, as the interpreter's plain call does, and
+    /// entered as `call_at_wanting` enters it; the general path's extra
+    /// dispatch and stack growth are what this skips (they were about a
+    /// third of such a call's cost). `None`, having changed nothing, for
+    /// anything else.
+    #[inline(always)]
+    fn call1_plain(&mut self, f: Value, args: &[Value]) -> Option<VmResult<Value>> {
+        let Value::Func(fg) = f else { return None };
+        let Function::Lua(c) = fg.get() else { return None };
+        if self.native_depth >= MAX_NATIVE_DEPTH || self.tier.mode == crate::jit::TierMode::Interpreter {
+            return None;
+        }
+        let func = self.safe_top();
+        let top = func + 1 + args.len();
+        if top + STACK_EXTRA > self.stack.len() {
+            return None;
+        }
+        self.stack[func] = f;
+        // Callbacks take one to three arguments: stores, not a memcpy call.
+        match *args {
+            [x] => self.stack[func + 1] = x,
+            [x, y] => (self.stack[func + 1], self.stack[func + 2]) = (x, y),
+            [x, y, z] => (self.stack[func + 1], self.stack[func + 2], self.stack[func + 3]) = (x, y, z),
+            _ => self.stack[func + 1..top].copy_from_slice(args),
+        }
+        self.top = top;
+        if !self.try_push_plain_frame(func, args.len(), 1, fg, c) {
+            self.top = func;
+            return None;
+        }
+        let level = self.frames.len() - 1;
+        let from_native = std::mem::replace(&mut self.native_active, false);
+        self.frames[level].called_by_native = from_native;
+        self.native_depth += 1;
+        let status = self.enter_frame(level);
+        let r = self.finish_callee(level, status);
+        self.native_active = from_native;
+        self.native_depth -= 1;
+        // One result wanted: the callee's frame padded or cut to it.
+        let v = r.map(|n| if n > 0 { self.stack[func] } else { Value::Nil });
+        self.top = func;
+        Some(v)
     }
 
     // ----- limits --------------------------------------------------------------

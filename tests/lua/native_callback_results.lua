@@ -57,3 +57,15 @@ print(tostring(v(4)), tostring(v(5) + v(6)))
 -- pcall of a function returning many values keeps them all
 print(pcall(many, 1, 2, 3))
 print(select("#", pcall(none)))
+
+-- Errors inside callbacks keep lua5.4's messages and positions.
+print(pcall(table.sort, { 3, 1, 2 }, function(a, b) error("cmp failed") end))
+print(pcall(table.sort, { 3, 1, 2 }, function(a, b) return a.x < b end))
+local bad = setmetatable({}, { __index = function(t, k) return k + 1 end })
+print(pcall(function() return bad.name end))
+print(bad[41])
+-- __index functions nesting through each other until the C stack gives out.
+local deep
+deep = setmetatable({}, { __index = function(t, k) return deep[k] end })
+local ok, msg = pcall(function() return deep.x end)
+print(ok, (tostring(msg):gsub("^.-:%d+: ", "")))
