@@ -683,8 +683,12 @@ impl State {
         let from_native = std::mem::replace(&mut self.native_active, false);
         self.frames[level].called_by_native = from_native;
         self.native_depth += 1;
-        let status = self.enter_frame(level);
-        let r = self.finish_callee(level, status);
+        let r = match self.enter_frame(level) {
+            // The compiled callee returned (what `finish_callee` would
+            // find first).
+            Some(crate::jit::runtime::status::RETURNED) => Ok(self.jit_nret),
+            status => self.finish_callee(level, status),
+        };
         self.native_active = from_native;
         self.native_depth -= 1;
         // One result wanted: the callee's frame padded or cut to it.
