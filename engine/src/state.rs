@@ -581,7 +581,10 @@ impl State {
                         // a sort comparator or metamethod then costs no
                         // trip through the interpreter loop's set-up.
                         let status = if self.tier.mode != crate::jit::TierMode::Interpreter { self.enter_frame(level) } else { None };
-                        self.finish_callee(level, status)
+                        match status {
+                            Some(crate::jit::runtime::status::RETURNED) => Ok(self.jit_nret),
+                            status => self.finish_callee(level, status),
+                        }
                     });
                     self.native_active = from_native;
                     self.native_depth -= 1;
