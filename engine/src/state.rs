@@ -686,7 +686,10 @@ impl State {
         let from_native = std::mem::replace(&mut self.native_active, false);
         self.frames[level].called_by_native = from_native;
         self.native_depth += 1;
-        let r = match self.enter_frame(level) {
+        // What `enter_frame` would read back from the frame just pushed.
+        let inst = c.inst.get();
+        let regs = self.stack.as_mut_ptr().wrapping_add(func + 1);
+        let r = match self.enter_compiled(c.proto(), &inst.proto, regs, &inst.consts, &c.upvals, 0) {
             // The compiled callee returned (what `finish_callee` would
             // find first).
             Some(crate::jit::runtime::status::RETURNED) => Ok(self.jit_nret),
