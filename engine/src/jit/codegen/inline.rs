@@ -320,23 +320,8 @@ impl<'a, 'b> Translator<'a, 'b> {
         let caller = self.b.ins().iadd(frames, caller);
         let resume_pc = self.iconst(site.call_pc as i64 + 1);
         self.b.ins().store(mf, resume_pc, caller, cl.frame_pc);
-        let frame = self.b.ins().iadd_imm_s(caller, cl.frame_size);
-        self.b.ins().store(mf, func_abs, frame, cl.frame_func);
-        let base = self.b.ins().iadd_imm_s(func_abs, 1);
-        self.b.ins().store(mf, base, frame, cl.frame_base);
-        let zero = self.iconst(0);
-        self.b.ins().store(mf, zero, frame, cl.frame_pc);
-        self.b.ins().store(mf, func, frame, cl.frame_closure);
         let nresults = self.b.ins().iconst(types::I32, site.wanted as i64);
-        self.b.ins().store(mf, nresults, frame, cl.frame_nresults);
-        let zero32 = self.b.ins().iconst(types::I32, 0);
-        self.b.ins().store(mf, zero32, frame, cl.frame_nvarargs);
-        let (yes, no) = (self.b.ins().iconst(types::I8, 1), self.b.ins().iconst(types::I8, 0));
-        self.b.ins().store(mf, yes, frame, cl.frame_entry);
-        self.b.ins().store(mf, no, frame, cl.frame_protected);
-        self.b.ins().store(mf, no, frame, cl.frame_called_by_native);
-        let pdepth = self.b.ins().uload16(types::I64, mf, caller, cl.frame_protected_depth);
-        self.b.ins().istore16(mf, pdepth, frame, cl.frame_protected_depth);
+        super::stubs::write_frame(self.b, mf, &cl, caller, func_abs, func, nresults);
         let len = self.b.ins().iadd_imm_s(nframes, 1);
         self.b.ins().store(mf, len, st, cl.state_frames_len);
         // Helpers leave `State::jit_regs` at the top frame's registers, and

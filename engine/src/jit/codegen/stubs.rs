@@ -378,23 +378,9 @@ pub(super) fn emit_push(g: &mut StubGen, [st, ops, caller_proto, pc]: [ir::Value
     g.bump(counter, 0);
     let resume_pc = g.b.ins().iadd_imm_s(pc, 1);
     g.store(resume_pc, caller, cl.frame_pc);
-    let frame = g.b.ins().iadd_imm_s(caller, cl.frame_size);
-    g.store(callee_func, frame, cl.frame_func);
-    g.store(base, frame, cl.frame_base);
-    let zero = g.b.ins().iconst(types::I64, 0);
-    g.store(zero, frame, cl.frame_pc);
-    g.store(func, frame, cl.frame_closure);
     let nresults = g.b.ins().iadd_imm_s(c, -1);
     let nresults = g.b.ins().ireduce(types::I32, nresults);
-    g.store(nresults, frame, cl.frame_nresults);
-    let zero32 = g.b.ins().iconst(types::I32, 0);
-    g.store(zero32, frame, cl.frame_nvarargs);
-    let (yes, no) = (g.b.ins().iconst(types::I8, 1), g.b.ins().iconst(types::I8, 0));
-    g.store(yes, frame, cl.frame_entry);
-    g.store(no, frame, cl.frame_protected);
-    g.store(no, frame, cl.frame_called_by_native);
-    let pdepth = g.b.ins().uload16(types::I64, g.mf, caller, cl.frame_protected_depth);
-    g.b.ins().istore16(g.mf, pdepth, frame, cl.frame_protected_depth);
+    write_frame(g.b, g.mf, cl, caller, callee_func, func, nresults);
     let len = g.b.ins().iadd_imm_s(nframes, 1);
     g.store(len, st, cl.state_frames_len);
     let depth = g.b.ins().uload32(g.mf, st, lay.state_jit_depth);
@@ -424,6 +410,39 @@ pub(super) fn emit_push(g: &mut StubGen, [st, ops, caller_proto, pc]: [ir::Value
             g.b.ins().jump(done, &args);
         }
     }
+}
+
+/// Writes the record of a plain Lua frame above `caller` (the running
+/// frame): the function at stack index `func_abs` (a `Gc<Function>` in
+/// `func`), its registers right above, pc 0, `nresults` (an `i32`) wanted,
+/// an entry frame with no varargs and no pcall, under the caller's pcall
+/// depth. What `Frame::new` + `push_frame` store; the push and tier 2's
+/// inlined callees (`inline::materialize_frame`) both use it.
+pub(super) fn write_frame(
+    b: &mut FunctionBuilder,
+    mf: MemFlagsData,
+    cl: &CallLayout,
+    caller: ir::Value,
+    func_abs: ir::Value,
+    func: ir::Value,
+    nresults: ir::Value,
+) {
+    let frame = b.ins().iadd_imm_s(caller, cl.frame_size);
+    b.ins().store(mf, func_abs, frame, cl.frame_func);
+    let base = b.ins().iadd_imm_s(func_abs, 1);
+    b.ins().store(mf, base, frame, cl.frame_base);
+    let zero = b.ins().iconst(types::I64, 0);
+    b.ins().store(mf, zero, frame, cl.frame_pc);
+    b.ins().store(mf, func, frame, cl.frame_closure);
+    b.ins().store(mf, nresults, frame, cl.frame_nresults);
+    let zero32 = b.ins().iconst(types::I32, 0);
+    b.ins().store(mf, zero32, frame, cl.frame_nvarargs);
+    let (yes, no) = (b.ins().iconst(types::I8, 1), b.ins().iconst(types::I8, 0));
+    b.ins().store(mf, yes, frame, cl.frame_entry);
+    b.ins().store(mf, no, frame, cl.frame_protected);
+    b.ins().store(mf, no, frame, cl.frame_called_by_native);
+    let pdepth = b.ins().uload16(types::I64, mf, caller, cl.frame_protected_depth);
+    b.ins().istore16(mf, pdepth, frame, cl.frame_protected_depth);
 }
 
 /// The return stub (see [`Stubs::ret`]): a fixed count of results, as
