@@ -83,12 +83,13 @@ impl<'a, 'b> Translator<'a, 'b> {
         self.b.ins().brif(is_returned, returned, &[], other, &[]);
 
         // The callee returned: one nesting level less (what
-        // `jit_call_resume` does on its way out), and straight on.
+        // `jit_call_resume` does on its way out).
         self.b.switch_to_block(returned);
         let depth = self.b.ins().load(types::I32, self.mf, self.state, lay.state_jit_depth);
         let depth = self.b.ins().iadd_imm_s(depth, -1);
         self.b.ins().store(self.mf, depth, self.state, lay.state_jit_depth);
-        self.b.ins().jump(after, &[]);
+        let next = self.iconst(status::NEXT as i64);
+        self.b.ins().jump(done, &[BlockArg::Value(next)]);
 
         self.b.switch_to_block(other);
         self.b.set_cold_block(other);
