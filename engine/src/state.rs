@@ -655,8 +655,8 @@ impl State {
     /// `try_push_plain_frame`, as the interpreter's plain call does, and
     /// entered as `call_at_wanting` enters it; the general path's extra
     /// dispatch and stack growth are what this skips (they were about a
-    /// third of such a call's cost). `None`, having changed nothing, for
-    /// anything else.
+    /// third of such a call's cost). `None` for anything else, having
+    /// written nothing but scratch slots above the live top.
     #[inline(always)]
     fn call1_plain(&mut self, f: Value, args: &[Value]) -> Option<VmResult<Value>> {
         let Value::Func(fg) = f else { return None };
