@@ -86,9 +86,10 @@ pub struct Site {
 pub struct Feedback {
     pub(crate) calls: AtomicU64,
     pub(crate) sites: Box<[Site]>,
-    /// Call-target feedback: low 64 bits of the callee's key, 0 = none yet,
-    /// [`MEGAMORPHIC`] = several. Indexed by pc like `sites`.
-    pub(crate) targets: Box<[AtomicU64]>,
+    /// Call-target feedback, indexed by pc like `sites`: the low 64 bits of
+    /// the first two callees' keys, in the order seen (0 = none yet). The
+    /// first is [`MEGAMORPHIC`] once a third one was seen.
+    pub(crate) targets: Box<[[AtomicU64; 2]]>,
     /// Speculation outcomes: learned here by tier 2, or imported with a
     /// seeded profile. Rarely touched, so a lock is fine.
     pub(crate) outcomes: Mutex<Vec<SpeculationOutcome>>,
@@ -99,7 +100,7 @@ impl Feedback {
         Feedback {
             calls: AtomicU64::new(0),
             sites: (0..ncode).map(|_| Site::default()).collect(),
-            targets: (0..ncode).map(|_| AtomicU64::new(0)).collect(),
+            targets: (0..ncode).map(|_| [AtomicU64::new(0), AtomicU64::new(0)]).collect(),
             outcomes: Mutex::new(Vec::new()),
         }
     }
@@ -143,13 +144,34 @@ impl Feedback {
     pub(crate) fn record_target(&self, pc: usize, callee_key_lo: u64) {
         debug_assert!(pc < self.targets.len());
         // SAFETY: as in add_bits (one entry per instruction).
-        let t = unsafe { self.targets.get_unchecked(pc) };
-        let k = callee_key_lo.max(1);
-        let old = t.load(Relaxed);
+        let [first, second] = unsafe { self.targets.get_unchecked(pc) };
+        // 0 means "none" and MEGAMORPHIC "several": no key may be either.
+        let k = callee_key_lo.clamp(1, MEGAMORPHIC - 1);
+        let old = first.load(Relaxed);
+        if old == k || old == MEGAMORPHIC {
+            return;
+        }
         if old == 0 {
-            t.store(k, Relaxed);
-        } else if old != k && old != MEGAMORPHIC {
-            t.store(MEGAMORPHIC, Relaxed);
+            first.store(k, Relaxed);
+            return;
+        }
+        let old2 = second.load(Relaxed);
+        if old2 == 0 {
+            second.store(k, Relaxed);
+        } else if old2 != k {
+            first.store(MEGAMORPHIC, Relaxed);
+        }
+    }
+
+    /// The callees call site `pc` saw: none, one or two keys (low 64
+    /// bits), or `None` when it saw more (megamorphic).
+    pub(crate) fn call_targets(&self, pc: usize) -> Option<Vec<u64>> {
+        let [first, second] = &self.targets[pc];
+        match (first.load(Relaxed), second.load(Relaxed)) {
+            (MEGAMORPHIC, _) => None,
+            (0, _) => Some(Vec::new()),
+            (t, 0) => Some(vec![t]),
+            (t, u) => Some(vec![t, u]),
         }
     }
 
@@ -199,8 +221,12 @@ pub struct SiteProfile {
     pub taken: u32,
     /// Not-taken count (branches).
     pub not_taken: u32,
-    /// Low 64 bits of the callee key ([`MEGAMORPHIC`] if several).
+    /// Low 64 bits of the callee key ([`MEGAMORPHIC`] if more than two).
     pub target: u64,
+    /// Low 64 bits of the second callee's key, when the site saw two (0:
+    /// one or none).
+    #[serde(default)]
+    pub target2: u64,
 }
 
 /// A snapshot of one function's profile.
@@ -263,7 +289,11 @@ pub(crate) fn snapshot(p: &crate::bytecode::Proto) -> FunctionProfile {
             bits: s.bits.load(Relaxed),
             taken: s.taken.load(Relaxed),
             not_taken: s.not_taken.load(Relaxed),
-            target: fb.targets[pc].load(Relaxed),
+            target: fb.targets[pc][0].load(Relaxed),
+            target2: match fb.targets[pc][0].load(Relaxed) {
+                MEGAMORPHIC => 0,
+                _ => fb.targets[pc][1].load(Relaxed),
+            },
         };
         if sp.bits != 0 || sp.taken != 0 || sp.not_taken != 0 || sp.target != 0 {
             sites.push(sp);
@@ -338,6 +368,7 @@ pub struct CompactProfile {
     /// count how often their jump was taken); trailing zeros left off.
     pub branch_bias: Vec<u8>,
     /// (site ordinal, low 64 bits of the callee's key or [`MEGAMORPHIC`]).
+    /// A site that saw two callees has two entries, in the order seen.
     pub call_targets: Vec<(u32, u64)>,
     /// Speculations that failed.
     pub outcomes: Vec<SpeculationOutcome>,
@@ -421,12 +452,10 @@ pub(crate) fn compact(p: &crate::bytecode::Proto) -> CompactProfile {
                 }
                 branch += 1;
             }
-            SiteKind::Call => {
-                let t = fb.targets[pc].load(Relaxed);
-                if t != 0 {
-                    out.call_targets.push((ord as u32, t));
-                }
-            }
+            SiteKind::Call => match fb.call_targets(pc) {
+                None => out.call_targets.push((ord as u32, MEGAMORPHIC)),
+                Some(ts) => out.call_targets.extend(ts.into_iter().map(|t| (ord as u32, t))),
+            },
             _ => {}
         }
     }
@@ -484,7 +513,7 @@ pub(crate) fn seed(p: &crate::bytecode::Proto, c: &CompactProfile) -> Result<(),
     for &(ord, target) in &c.call_targets {
         let pc = table[ord as usize].0;
         if target == MEGAMORPHIC {
-            fb.targets[pc].store(MEGAMORPHIC, Relaxed);
+            fb.targets[pc][0].store(MEGAMORPHIC, Relaxed);
         } else {
             fb.record_target(pc, target);
         }

@@ -185,3 +185,45 @@ fn compile_now_refuses_when_nothing_may_be_compiled() {
     // The refused request left it requestable by hotness.
     assert_eq!(no_workers.function_tier(key).unwrap().tier, 0);
 }
+
+#[test]
+fn call_sites_keep_two_callees_and_a_third_makes_them_megamorphic() {
+    const SITES: &str = r#"
+local function a(x) return x + 1 end
+local function b(x) return x * 2 end
+local function c(x) return x - 3 end
+function two(n) local s = 0 for i = 1, n do s = s + ({ a, b })[i % 2 + 1](i) end return s end
+function three(n) local s = 0 for i = 1, n do s = s + ({ a, b, c })[i % 3 + 1](i) end return s end
+"#;
+    let fresh = || {
+        let t = TieringConfig { mode: TierMode::Interpreter, ..TieringConfig::default() };
+        let e = Engine::with_config(EngineConfig { tiering: t, ..EngineConfig::default() });
+        e.load_module("s", SITES.as_bytes()).unwrap();
+        e
+    };
+    let key = |e: &Engine, name: &str| e.module("s").unwrap().functions().iter().find(|p| p.name() == name).unwrap().key();
+    let low = |e: &Engine, name: &str| key(e, name).0 as u64;
+    let e = fresh();
+    let mut s = e.new_state();
+    s.require("s").unwrap();
+    s.call("two", &[LuaValue::Int(10)]).unwrap();
+    s.call("three", &[LuaValue::Int(10)]).unwrap();
+    // The first callee seen is `b` (i = 1), then `a`: both, in that order.
+    let two = e.compact_profile(key(&e, "two")).unwrap();
+    let site = two.call_targets[0].0;
+    assert_eq!(two.call_targets, vec![(site, low(&e, "b")), (site, low(&e, "a"))]);
+    let snapshot = e.profiles().into_iter().find(|p| p.name == "two").unwrap();
+    let call = snapshot.sites.iter().find(|s| s.kind == ember_engine::SiteKind::Call && s.target != 0).unwrap();
+    assert_eq!((call.target, call.target2), (low(&e, "b"), low(&e, "a")));
+    let three = e.compact_profile(key(&e, "three")).unwrap();
+    assert_eq!(three.call_targets, vec![(three.call_targets[0].0, ember_engine::profile::MEGAMORPHIC)]);
+
+    // Seeded into a fresh engine, both callees arrive; a peer that saw a
+    // third one at the same site makes it megamorphic.
+    let f = fresh();
+    f.seed_profile(&two).unwrap();
+    assert_eq!(learned(&f.compact_profile(key(&f, "two")).unwrap()).2, two.call_targets);
+    let other = CompactProfile { key: two.key, call_targets: vec![(site, low(&f, "c"))], ..CompactProfile::default() };
+    f.seed_profile(&other).unwrap();
+    assert_eq!(f.compact_profile(key(&f, "two")).unwrap().call_targets, vec![(site, ember_engine::profile::MEGAMORPHIC)]);
+}

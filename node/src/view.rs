@@ -4,7 +4,8 @@
 //! hot an hour ago on one node should not outrank one hot now), type bits
 //! are unioned (any node's observation is a type the code must handle),
 //! branch bias is averaged weighted by each node's activity, call targets
-//! agree or become megamorphic, and speculation outcomes keep the largest
+//! are unioned up to two per site (a third makes the site megamorphic, as
+//! it does in an engine), and speculation outcomes keep the largest
 //! failure count with the number of nodes that reported them. Only live
 //! nodes' newest generations feed the view (see [`crate::receive`]), so a
 //! dead node's or an old incarnation's reports leave it by construction.
@@ -113,7 +114,7 @@ fn merge(key: FunctionKey, reports: &[(String, u64, &Received)], now_ms: u64, ha
     let mut merged = CompactProfile { key, ..CompactProfile::default() };
     let mut hotness = 0.0;
     let mut bias_sum: Vec<BiasSum> = Vec::new();
-    let mut targets: BTreeMap<u32, u64> = BTreeMap::new();
+    let mut targets: BTreeMap<u32, Vec<u64>> = BTreeMap::new();
     let mut outcomes: HashMap<(u32, ember_engine::GuardKind), (SpeculationOutcome, u32)> = HashMap::new();
     let mut nodes = Vec::new();
     let mut best: Option<(u8, u64, Option<TraceContext>)> = None;
@@ -147,14 +148,15 @@ fn merge(key: FunctionKey, reports: &[(String, u64, &Received)], now_ms: u64, ha
             }
         }
         for &(site, t) in &p.call_targets {
-            targets
-                .entry(site)
-                .and_modify(|old| {
-                    if *old != t {
-                        *old = MEGAMORPHIC
-                    }
-                })
-                .or_insert(t);
+            let seen = targets.entry(site).or_default();
+            if seen.contains(&t) || seen.first() == Some(&MEGAMORPHIC) {
+                continue;
+            }
+            if t == MEGAMORPHIC || seen.len() == 2 {
+                *seen = vec![MEGAMORPHIC];
+            } else {
+                seen.push(t);
+            }
         }
         for o in &p.outcomes {
             let e = outcomes.entry((o.site, o.kind)).or_insert((o.clone(), 0));
@@ -175,7 +177,7 @@ fn merge(key: FunctionKey, reports: &[(String, u64, &Received)], now_ms: u64, ha
         });
     }
     merged.branch_bias = bias_sum.iter().map(BiasSum::merged).collect();
-    merged.call_targets = targets.into_iter().collect();
+    merged.call_targets = targets.into_iter().flat_map(|(site, ts)| ts.into_iter().map(move |t| (site, t))).collect();
     let mut outcome_nodes: Vec<(SpeculationOutcome, u32)> = outcomes.into_values().collect();
     outcome_nodes.sort_by_key(|(o, _)| (o.site, o.kind as u8));
     merged.outcomes = outcome_nodes.iter().map(|(o, _)| o.clone()).collect();
@@ -206,7 +208,7 @@ mod tests {
             key: k,
             site_bits: vec![0x11, 0],
             branch_bias: vec![255],
-            call_targets: vec![(1, 5), (3, 7)],
+            call_targets: vec![(1, 5), (3, 7), (4, 7)],
             outcomes: vec![o(3)],
             ..Default::default()
         };
@@ -214,7 +216,7 @@ mod tests {
             key: k,
             site_bits: vec![0x21, 0x04, 0x01],
             branch_bias: vec![1],
-            call_targets: vec![(1, 5), (3, 8)],
+            call_targets: vec![(1, 5), (3, 8), (4, 8), (4, 9)],
             outcomes: vec![o(5)],
             tier: 1,
             ..Default::default()
@@ -225,7 +227,9 @@ mod tests {
         assert_eq!(f.profile.site_bits, vec![0x31, 0x04, 0x01]);
         // 3000 calls say "always", 1000 say "never": about 3/4 taken.
         assert!((f.profile.branch_bias[0] as i32 - 192).abs() <= 2, "{:?}", f.profile.branch_bias);
-        assert_eq!(f.profile.call_targets, vec![(1, 5), (3, MEGAMORPHIC)]);
+        // Two callees at a site are kept (in the order seen); three are
+        // megamorphic.
+        assert_eq!(f.profile.call_targets, vec![(1, 5), (3, 7), (3, 8), (4, MEGAMORPHIC)]);
         assert_eq!(f.outcome_nodes, vec![(o(5), 2)]);
         assert_eq!(f.profile.tier, 1);
         assert_eq!(f.nodes.len(), 2);

@@ -657,7 +657,8 @@ mod tests {
         assert_eq!(word(p, cl.proto_calls), proto.feedback.call_count());
         let site = word(p, cl.proto_sites) as usize + 3 * cl.site_size as usize + cl.site_bits as usize;
         assert_eq!(site, proto.feedback.sites[3].bits.as_ptr() as usize);
-        assert_eq!(word(p, cl.proto_targets) as usize + 8 * 3, proto.feedback.targets[3].as_ptr() as usize);
+        assert_eq!(word(p, cl.proto_targets) as usize + 16 * 3, proto.feedback.targets[3][0].as_ptr() as usize);
+        assert_eq!(word(p, cl.proto_targets) as usize + 16 * 3 + 8, proto.feedback.targets[3][1].as_ptr() as usize);
         let s = st as *const crate::state::State as usize;
         assert_eq!(word(s, cl.state_stack_ptr) as usize, st.stack.as_ptr() as usize);
         assert_eq!(word(s, cl.state_stack_len) as usize, st.stack.len());

@@ -175,9 +175,9 @@ pub(crate) struct Hoist {
 
 /// Callees no larger than this many instructions are inlined.
 pub(crate) const INLINE_MAX_CODE: usize = 40;
-/// At most this many call sites are inlined into one function (compile
+/// At most this many callee bodies are inlined into one function (compile
 /// time grows with every copy).
-const INLINE_MAX_SITES: usize = 8;
+const INLINE_MAX_BODIES: usize = 8;
 
 /// Finds the prototype a call site's feedback recorded (by the low bits of
 /// its key) and the hash slots its tier-1 inline caches hold.
@@ -190,8 +190,10 @@ pub(crate) struct Plan {
     /// Per pc of a `Test`: the successor left out behind a guard (its jump
     /// target when `Some(true)`, the fall-through when `Some(false)`).
     pub cold: Vec<Option<bool>>,
-    /// Per pc of a `Call`: the callee compiled inline there.
-    pub inline: Vec<Option<Box<Inline>>>,
+    /// Per pc of a `Call`: the callees compiled inline there (none, one,
+    /// or two for a site that alternates between two; see
+    /// `inline_candidates`).
+    pub inline: Vec<Vec<Inline>>,
     /// Type checks moved out of loops, by header pc.
     pub hoists: Vec<Hoist>,
     /// Per pc: register types on entry (`maxstack` entries each).
@@ -235,7 +237,7 @@ impl Plan {
         let global = self.spec.iter().filter(|s| matches!(s, Spec::Global { .. })).count();
         let math = self.spec.iter().filter(|s| matches!(s, Spec::Math(_))).count();
         let cold = self.cold.iter().filter(|c| c.is_some()).count();
-        let inlined = self.inline.iter().filter(|c| c.is_some()).count();
+        let inlined = self.inline.iter().map(Vec::len).sum();
         let hoisted = self.hoists.len();
         let parts: Vec<String> = [
             ("int", int),
@@ -446,7 +448,7 @@ impl Plan {
                 }
             }
         }
-        let inline = (0..n).map(|_| None).collect();
+        let inline = (0..n).map(|_| Vec::new()).collect();
         let mut plan = Plan {
             spec,
             cold,
@@ -466,19 +468,21 @@ impl Plan {
         if let Some(callees) = callees {
             let mut ic_base = n;
             for (pc, op) in p.code.iter().enumerate() {
-                if plan.inline.iter().flatten().count() == INLINE_MAX_SITES {
-                    break;
-                }
                 let Op::Call { a, b, c } = *op else { continue };
                 if Self::banned(&outcomes, ordinal[pc], GuardKind::CallTarget, deopt_limit) {
                     continue;
                 }
-                let Some((callee, slots)) = inline_candidate(p, pc, b, c, callees) else { continue };
-                let args: Vec<Ty> = (0..callee.nparams as u16).map(|i| plan.ty(pc, a as u16 + 1 + i)).collect();
-                let callee_plan = Plan::build_with_entry(&callee, deopt_limit, &slots, None, &args);
-                let len = callee.code.len();
-                plan.inline[pc] = Some(Box::new(Inline { callee, plan: callee_plan, ic_base }));
-                ic_base += len;
+                let candidates = inline_candidates(p, pc, b, c, callees);
+                if plan.inline.iter().map(Vec::len).sum::<usize>() + candidates.len() > INLINE_MAX_BODIES {
+                    continue;
+                }
+                for (callee, slots) in candidates {
+                    let args: Vec<Ty> = (0..callee.nparams as u16).map(|i| plan.ty(pc, a as u16 + 1 + i)).collect();
+                    let callee_plan = Plan::build_with_entry(&callee, deopt_limit, &slots, None, &args);
+                    let len = callee.code.len();
+                    plan.inline[pc].push(Inline { callee, plan: callee_plan, ic_base });
+                    ic_base += len;
+                }
             }
         }
         plan
@@ -922,36 +926,44 @@ pub(crate) fn loop_ends(p: &Proto) -> Vec<Option<usize>> {
     end
 }
 
-/// The callee to inline at `Call` site `pc` (with `b` / `c` operands),
-/// if any: one Lua function called there every time (per the feedback),
-/// a fixed count of arguments it takes exactly and a fixed count of
-/// results, and a body that is small and needs nothing a frame pushed by
-/// inline code does not provide. No closures (their upvalues would have to
-/// be closed on return), no varargs, no tail calls (they replace the
-/// frame the inline code returns from). No loops either: a loop amortizes
-/// its call over its iterations, and a callee left alone keeps its own
-/// tier-up and OSR.
-fn inline_candidate(p: &Proto, pc: usize, b: u8, c: u8, callees: Callees) -> Option<(Arc<Proto>, Vec<u32>)> {
+/// The callees to inline at `Call` site `pc` (with `b` / `c` operands):
+/// the Lua functions called there, per the feedback, when there were one
+/// or two (a site that alternates between two, as `fs[i](x)` over a list
+/// of functions does, gets both behind a test of the prototype; any
+/// other callee deoptimizes). Each must take a fixed count of arguments
+/// exactly, return a fixed count of results, and have a body that is
+/// small and needs nothing a frame pushed by inline code does not
+/// provide. No closures (their upvalues would have to be closed on
+/// return), no varargs, no tail calls (they replace the frame the inline
+/// code returns from). No loops either: a loop amortizes its call over
+/// its iterations, and a callee left alone keeps its own tier-up and OSR.
+/// All or nothing: a site with one callee that does not fit is left a
+/// real call, as inlining the other would send every call of it to a
+/// deopt.
+fn inline_candidates(p: &Proto, pc: usize, b: u8, c: u8, callees: Callees) -> Vec<(Arc<Proto>, Vec<u32>)> {
     if b == 0
         || c == 0
         || crate::jit::runtime::layout().call.is_none()
         || p.feedback.sites[pc].bits.load(Relaxed) != crate::profile::calls::LUA
     {
-        return None;
+        return Vec::new();
     }
-    let target = p.feedback.targets[pc].load(Relaxed);
-    if target == 0 || target == crate::profile::MEGAMORPHIC {
-        return None;
+    let Some(targets) = p.feedback.call_targets(pc) else { return Vec::new() };
+    let fits = |callee: &Proto| {
+        callee.code.len() <= INLINE_MAX_CODE
+            && !callee.is_vararg
+            && callee.nparams as usize == b as usize - 1
+            && callee
+                .code
+                .iter()
+                .all(|op| !matches!(op, Op::Closure { .. } | Op::VarArg { .. } | Op::TailCall { .. }) && !crate::profile::is_back_edge(op))
+    };
+    let n = targets.len();
+    let found: Vec<_> = targets.into_iter().filter_map(callees).collect();
+    if found.is_empty() || found.len() != n || !found.iter().all(|(callee, _)| fits(callee)) {
+        return Vec::new();
     }
-    let (callee, slots) = callees(target)?;
-    let fits = callee.code.len() <= INLINE_MAX_CODE
-        && !callee.is_vararg
-        && callee.nparams as usize == b as usize - 1
-        && callee
-            .code
-            .iter()
-            .all(|op| !matches!(op, Op::Closure { .. } | Op::VarArg { .. } | Op::TailCall { .. }) && !crate::profile::is_back_edge(op));
-    fits.then_some((callee, slots))
+    found
 }
 
 /// Whether a table-access site only ever hit the array part with an

@@ -27,9 +27,9 @@ impl<'a, 'b> Translator<'a, 'b> {
     /// `jit_call_enter` finishes itself and returns a status for (see
     /// there).
     pub(super) fn call(&mut self, pc: usize, a: usize, b: usize, c: usize) {
-        match self.plan.and_then(|p| p.inline[pc].as_deref()) {
-            Some(inl) => self.inline_call(pc, a, b, c, inl),
-            None => self.call_generic(pc, a, b, c),
+        match self.plan.map(|p| &p.inline[pc][..]) {
+            Some(inls @ [_, ..]) => self.inline_call(pc, a, b, c, inls),
+            _ => self.call_generic(pc, a, b, c),
         }
     }
 

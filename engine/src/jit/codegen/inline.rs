@@ -1,6 +1,7 @@
-//! Tier 2's inlined calls: a `Call` whose feedback always saw one small Lua
-//! callee gets the callee's code compiled in place, under the callee's own
-//! plan, behind a guard on the callee's prototype.
+//! Tier 2's inlined calls: a `Call` whose feedback saw one small Lua callee,
+//! or two it alternates between, gets each callee's code compiled in
+//! place, under the callee's own plan, behind a test of the function's
+//! prototype (the first callee's, then the second's).
 //!
 //! Why the callee's frame is written late: everything that looks at
 //! frames — runtime helpers, error positions and tracebacks, the garbage
@@ -25,8 +26,8 @@
 //! writes the frame count, `State::top` and `jit_regs` back to the
 //! caller's whether or not the frame was written.
 //!
-//! Exits: a failed `CallTarget` guard (the register holds another
-//! function, or no function) deoptimizes the caller at the `Call`, and the
+//! Exits: a failed `CallTarget` guard (the register holds none of the
+//! inlined callees, or no function) deoptimizes the caller at the `Call`, and the
 //! interpreter makes the call. A frame that cannot be pushed inline (a
 //! limit, a full frame vector, stack room) takes the ordinary call
 //! sequence. Anything that leaves the inlined code — an error, a deopt, a
@@ -93,11 +94,13 @@ impl<'a, 'b> Translator<'a, 'b> {
         func
     }
 
-    /// `Call` at `pc` with the callee `inl` compiled inline.
-    pub(super) fn inline_call(&mut self, pc: usize, a: usize, b: usize, c: usize, inl: &'a Inline) {
+    /// `Call` at `pc` with the callees `inls` (one, or two the site
+    /// alternates between) compiled inline, each behind a test of the
+    /// function's prototype.
+    pub(super) fn inline_call(&mut self, pc: usize, a: usize, b: usize, c: usize, inls: &'a [Inline]) {
         let cl = self.lay.call.expect("the plan inlines only with a call layout");
-        let lay = self.lay;
-        // Not this callee: the interpreter makes the call (and counts it).
+        // None of these callees: the interpreter makes the call (and
+        // counts it).
         let miss = self.deopt_block(pc, GuardKind::CallTarget);
         let generic = self.cold_block(|t| {
             // A fence first: without it Cranelift reuses the state fields
@@ -109,8 +112,28 @@ impl<'a, 'b> Translator<'a, 'b> {
         });
         let func = self.guard_function(a, FunctionKind::Lua, miss);
         let proto = self.b.ins().load(types::I64, self.mf, func, cl.closure_proto);
-        let same = self.eq_imm(proto, std::sync::Arc::as_ptr(&inl.callee) as i64);
-        self.continue_if(same, miss);
+        for (i, inl) in inls.iter().enumerate() {
+            let same = self.eq_imm(proto, std::sync::Arc::as_ptr(&inl.callee) as i64);
+            if i + 1 == inls.len() {
+                self.continue_if(same, miss);
+                self.inline_body(pc, a, c, inl, func, generic);
+            } else {
+                let (body, next) = (self.b.create_block(), self.b.create_block());
+                self.b.ins().brif(same, body, &[], next, &[]);
+                self.b.switch_to_block(body);
+                self.inline_body(pc, a, c, inl, func, generic);
+                self.b.switch_to_block(next);
+            }
+        }
+    }
+
+    /// One callee's inlined code at `Call` site `pc`, once the function in
+    /// register `a` (`func`) is known to be `inl.callee`: the push's
+    /// checks (`generic` takes the call when one fails), the callee's
+    /// code, and the way back into the caller's code after the call.
+    fn inline_body(&mut self, pc: usize, a: usize, c: usize, inl: &'a Inline, func: ir::Value, generic: Block) {
+        let cl = self.lay.call.expect("the plan inlines only with a call layout");
+        let lay = self.lay;
 
         // The checks the push stub makes that still apply: the tick, the
         // frame vector's room and the depth limits, stack room.
