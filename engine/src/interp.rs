@@ -739,6 +739,10 @@ impl State {
                                 r!(a + 3) = Value::Float(idx);
                                 if prof {
                                     fb.count_taken(pc - 1);
+                                    // Tier 2 guesses a `for` whose start it
+                                    // cannot prove is an integer loop
+                                    // unless this says otherwise.
+                                    fb.add_bits(pc - 1, crate::profile::types::FLOAT);
                                 }
                                 pc = (pc as i64 + off as i64) as usize;
                                 if let Err(e) = self.tick() {

@@ -204,7 +204,8 @@ pub enum SiteKind {
     Call,
     /// Conditional test: taken / not-taken counts.
     Branch,
-    /// Loop back-edge: taken count.
+    /// Loop back-edge: taken count; for a numeric `for`, the float type
+    /// bit once it ran as a float loop.
     Loop,
 }
 

@@ -532,12 +532,31 @@ impl<'a, 'b> Translator<'a, 'b> {
         let target = self.block_at(pc);
         self.b.ins().jump(target, &[]);
     }
-    /// Where control continues at `pc` after a helper ran: tier 2 first
-    /// reloads the registers its plan knows there (a helper may have
-    /// written them in memory).
+    /// Where control continues at `pc` after a helper ran for the current
+    /// instruction (see `after_helper`).
     fn jump_resumed(&mut self, pc: usize) {
-        let target = self.resume_block(pc);
+        let target = self.after_helper(pc);
         self.b.ins().jump(target, &[]);
+    }
+    /// The block to continue at `pc` through after a helper ran for the
+    /// current instruction. Tier 2 reloads the registers its plan knows
+    /// there through the resume stub when the helper may have changed one:
+    /// one the instruction writes (what the helper writes in memory), or,
+    /// with the tick count in an SSA value, the tick. Otherwise its SSA
+    /// copies still hold: a helper, and the metamethods it may call, write
+    /// registers of this frame only as the instruction does (the ones the
+    /// plan types are never captured by closures), and the collector moves
+    /// nothing. A back edge goes through the stub regardless: nothing then
+    /// stays live across the helper call into the loop.
+    fn after_helper(&mut self, pc: usize) -> Block {
+        let Some(plan) = self.plan else { return self.resume_block(pc) };
+        let op = self.p.code[self.pc];
+        let keeps = self.pc < pc
+            && pc < self.blocks.len()
+            && plan.reached(pc)
+            && !self.tick_in_var(self.pc)
+            && self.known_at(pc).iter().all(|&(r, _)| !op.writes(r as usize));
+        if keeps { self.block_at(pc) } else { self.resume_block(pc) }
     }
     /// The block an edge from the current instruction to `pc` goes to. In
     /// tier 2, an edge into a loop from outside it (forward, to the header)
@@ -916,7 +935,7 @@ impl<'a, 'b> Translator<'a, 'b> {
                 for &s in first {
                     let is = self.eq_imm(next, s as i64);
                     let other = self.b.create_block();
-                    let target = self.resume_block(s);
+                    let target = self.after_helper(s);
                     self.b.ins().brif(is, target, &[], other, &[]);
                     self.b.switch_to_block(other);
                 }
@@ -1077,7 +1096,14 @@ impl<'a, 'b> Translator<'a, 'b> {
                 }
             }
             Op::ForLoop { a, off } => self.for_loop(pc, a as u16, (pc as i64 + 1 + off as i64) as usize),
-            Op::ForPrep { a, off } => self.for_prep(pc, a as u16, (pc as i64 + 1 + off as i64) as usize),
+            Op::ForPrep { a, off } => {
+                let skip = (pc as i64 + 1 + off as i64) as usize;
+                if self.plan.is_some_and(|p| p.ty(next, a as u16) == Ty::Int) {
+                    self.for_prep_int(pc, a as u16, skip);
+                } else {
+                    self.for_prep(pc, a as u16, skip);
+                }
+            }
             Op::Concat { a, b, n } => {
                 let r = self.call_helper4(rt::jit_concat as *const u8, pc, a as usize, b as usize, n as usize);
                 self.check_status(r);

@@ -55,7 +55,10 @@ pub(crate) enum Spec {
     /// Generic code, as tier 1 emits it.
     None,
     /// Register operands are integers (constants are integers too);
-    /// anything else deoptimizes.
+    /// anything else deoptimizes. On a `ForPrep` whose step the plan knows
+    /// is an integer: the start is one too, so the loop is an integer loop
+    /// (a float start deoptimizes there, counted against the loop's
+    /// `ForLoop` site).
     Int,
     /// Register operands are floats (integer constants convert).
     Float,
@@ -401,6 +404,20 @@ impl Plan {
                 Op::GetTable { a, .. } => consumer_type(p, &spec, pc, a as u16),
                 _ => Ty::Any,
             });
+        }
+        // Numeric `for` loops whose start the dataflow may not prove is an
+        // integer (a parameter, an upvalue: `for i = n, 1, -1`): guessed to
+        // be integer loops unless one ran on floats. With the guess the
+        // loop's registers are unboxed integers like those of a loop from
+        // a constant, where otherwise every use would check them.
+        for (pc, op) in p.code.iter().enumerate() {
+            let Op::ForPrep { off, .. } = *op else { continue };
+            let for_loop = (pc as i64 + off as i64) as usize;
+            debug_assert!(matches!(p.code[for_loop], Op::ForLoop { .. }), "ForPrep jumps past its ForLoop");
+            let floats = p.feedback.sites[for_loop].bits.load(Relaxed) & types::FLOAT != 0;
+            if !floats && !Self::banned(&outcomes, ordinal[for_loop], GuardKind::OperandType, deopt_limit) {
+                spec[pc] = Spec::Int;
+            }
         }
         // Fields, and global reads (the same access on the globals table,
         // whose sites record no access bits: the slot tier 1 found is the
@@ -797,7 +814,8 @@ impl Plan {
             Op::Jmp { off, .. } => vec![(jump_target(off), t)],
             Op::ForPrep { a, off } => {
                 let a = a as usize;
-                let int_loop = t[a] == Ty::Int && t.get(a + 2) == Some(&Ty::Int);
+                let start_int = t[a] == Ty::Int || (t[a] == Ty::Any && self.spec[pc] == Spec::Int);
+                let int_loop = start_int && t.get(a + 2) == Some(&Ty::Int);
                 let mut skip = t.clone();
                 for r in a..a + 4 {
                     set(&mut skip, r, Ty::Any);

@@ -114,7 +114,7 @@ impl<'a, 'b> Translator<'a, 'b> {
         }
     }
 
-    fn known_at(&self, pc: usize) -> Vec<(u16, Ty)> {
+    pub(super) fn known_at(&self, pc: usize) -> Vec<(u16, Ty)> {
         let Some(plan) = self.plan else { return Vec::new() };
         // A dead register is never read again: no need to load it (and
         // its memory may be stale, see `codegen/defer.rs`).
@@ -260,6 +260,90 @@ impl<'a, 'b> Translator<'a, 'b> {
         let r = self.call_helper(rt::jit_deopt_hoisted as *const u8, word);
         self.b.ins().jump(self.exit, &[BlockArg::Value(r)]);
         blk
+    }
+
+    /// `ForPrep` of a loop the plan makes an integer loop (its start and
+    /// step integers; see `Spec::Int`): the registers come from their SSA
+    /// copies where the plan knows them (a constant step folds the
+    /// iteration count's division away), a start the plan only guessed is
+    /// checked here, and the loop's registers leave as unboxed integers
+    /// straight into the loop. A float start deoptimizes at the `ForPrep`
+    /// and counts against the loop's `ForLoop` site (so the guess is
+    /// dropped at the deopt limit); a float or non-number limit and a zero
+    /// step take `jit_forprep`, which makes the integer loop (or raises the
+    /// error) itself.
+    pub(super) fn for_prep_int(&mut self, pc: usize, a: u16, skip: usize) {
+        let next = pc + 1;
+        let slow = self.cold_block(|t| {
+            let r = t.call_helper4(rt::jit_forprep as *const u8, pc, a as usize, 0, skip);
+            t.continue_at(r, &[next, skip]);
+        });
+        let init = if self.known(a) == Ty::Int {
+            self.int(a)
+        } else {
+            // Nothing is deferred at a `ForPrep` (it does not defer), so
+            // memory is what the interpreter resumes from.
+            let for_loop = skip - 1;
+            let word = pc | ((kind_code(GuardKind::OperandType) as usize) << 24) | ((a as usize) << 32) | (for_loop << 40);
+            let exit = self.cold_block(|t| {
+                let r = t.call_helper(rt::jit_deopt_hoisted as *const u8, word);
+                t.b.ins().jump(t.exit, &[BlockArg::Value(r)]);
+            });
+            let tt = self.tag(a);
+            let ok = self.eq_imm(tt, tag::INT);
+            self.continue_if(ok, exit);
+            self.int(a)
+        };
+        let step = self.int(a + 2);
+        let limit = if self.known(a + 1) == Ty::Int {
+            self.int(a + 1)
+        } else {
+            let tt = self.tag(a + 1);
+            let ok = self.eq_imm(tt, tag::INT);
+            self.continue_if(ok, slow);
+            self.int(a + 1)
+        };
+        // A constant step (loaded just before, as `for i = n, 1, -1`
+        // compiles) decides the direction and the divisor here.
+        let constant_step = match pc.checked_sub(1).map(|p| self.p.code[p]) {
+            Some(Op::LoadInt { a: r, v }) if r as u16 == a + 2 && v != 0 => Some(v as i64),
+            _ => None,
+        };
+        // The step's magnitude.
+        enum Stride {
+            Constant(u64),
+            Value(ir::Value),
+        }
+        let (low, high, stride) = match constant_step {
+            Some(c) if c > 0 => (init, limit, Stride::Constant(c.unsigned_abs())),
+            Some(c) => (limit, init, Stride::Constant(c.unsigned_abs())),
+            None => {
+                let nonzero = self.b.ins().icmp_imm_s(IntCC::NotEqual, step, 0);
+                self.continue_if(nonzero, slow);
+                // As `for_prep`: counting down mirrors counting up.
+                let up = self.b.ins().icmp_imm_s(IntCC::SignedGreaterThan, step, 0);
+                let low = self.b.ins().select(up, init, limit);
+                let high = self.b.ins().select(up, limit, init);
+                let neg = self.b.ins().ineg(step);
+                (low, high, Stride::Value(self.b.ins().select(up, step, neg)))
+            }
+        };
+        let empty = self.b.ins().icmp(IntCC::SignedGreaterThan, low, high);
+        let skip_blk = self.block_at(skip);
+        let enter = self.b.create_block();
+        self.b.ins().brif(empty, skip_blk, &[], enter, &[]);
+        self.b.switch_to_block(enter);
+        let span = self.b.ins().isub(high, low);
+        let count = match stride {
+            Stride::Constant(1) => span,
+            Stride::Constant(s) => self.b.ins().udiv_imm_u(span, s as i64),
+            Stride::Value(stride) => self.b.ins().udiv(span, stride),
+        };
+        // Memory already holds the start, checked.
+        self.b.def_var(self.ivars[a as usize], init);
+        self.set_int(a + 1, count);
+        self.set_int(a + 3, init);
+        self.jump(next);
     }
 
     /// The cold exit for a failed `kind` guard at `pc` (filled in by
