@@ -195,13 +195,9 @@ impl<'a, 'b> Translator<'a, 'b> {
             outer_regs: self.regs,
             func_abs: vars[0],
             level: vars[1],
-            // As after a real call (see `call_generic`), the caller's
-            // typed registers are still in their SSA copies.
-            cont: if self.known_at(pc + 1).iter().all(|&(r, _)| (r as usize) < a) {
-                self.block_at(pc + 1)
-            } else {
-                self.resume_block(pc + 1)
-            },
+            // As after a real call, the caller's typed registers are still
+            // in their SSA copies (see `after_helper`).
+            cont: self.after_helper(pc + 1),
             leave,
         };
         // Arguments the callee's plan knows the type of (because this plan

@@ -246,9 +246,10 @@ impl<'a, 'b> Translator<'a, 'b> {
 
     /// The cold exit for a failed hoisted check: the frame is at the loop
     /// header, where the interpreter resumes; the failure counts against
-    /// the check's site (`runtime::jit_deopt_hoisted`). Hoisted checks are
-    /// made by stubs only, which are emitted last, so this block is filled
-    /// in at once (between two stubs).
+    /// the check's site (`runtime::jit_deopt_hoisted`). The block is filled
+    /// in at once, and left current: hoisted checks are made by stubs
+    /// only, which are emitted last (between two stubs), and a `ForPrep`
+    /// that checks a guessed start switches back itself.
     fn hoist_exit(&mut self, h: Hoist) -> Block {
         let blk = self.b.create_block();
         self.b.set_cold_block(blk);
@@ -281,14 +282,13 @@ impl<'a, 'b> Translator<'a, 'b> {
         let init = if self.known(a) == Ty::Int {
             self.int(a)
         } else {
-            // Nothing is deferred at a `ForPrep` (it does not defer), so
-            // memory is what the interpreter resumes from.
-            let for_loop = skip - 1;
-            let word = pc | ((kind_code(GuardKind::OperandType) as usize) << 24) | ((a as usize) << 32) | (for_loop << 40);
-            let exit = self.cold_block(|t| {
-                let r = t.call_helper(rt::jit_deopt_hoisted as *const u8, word);
-                t.b.ins().jump(t.exit, &[BlockArg::Value(r)]);
-            });
+            // The exit of a check hoisted to a loop's entry does what this
+            // needs: resume at the `ForPrep` (nothing is deferred there, as
+            // it does not defer), count against the loop's site.
+            let here = self.b.current_block().expect("inside a block");
+            let check = Hoist { header: pc, reg: a, ty: Ty::Int, site: skip - 1, kind: GuardKind::OperandType };
+            let exit = self.hoist_exit(check);
+            self.b.switch_to_block(here);
             let tt = self.tag(a);
             let ok = self.eq_imm(tt, tag::INT);
             self.continue_if(ok, exit);
@@ -306,7 +306,7 @@ impl<'a, 'b> Translator<'a, 'b> {
         // A constant step (loaded just before, as `for i = n, 1, -1`
         // compiles) decides the direction and the divisor here.
         let constant_step = match pc.checked_sub(1).map(|p| self.p.code[p]) {
-            Some(Op::LoadInt { a: r, v }) if r as u16 == a + 2 && v != 0 => Some(v as i64),
+            Some(Op::LoadInt { a: r, v }) if r as u16 == a + 2 && v != 0 && !self.jump_target[pc] => Some(v as i64),
             _ => None,
         };
         // The step's magnitude.
