@@ -74,10 +74,11 @@ pub(crate) use stubs::symbols as stub_symbols;
 
 impl Compiler {
     pub(crate) fn new() -> Result<Compiler, String> {
-        let isa = |opt: &str, regalloc: &str| -> Result<OwnedTargetIsa, String> {
+        let isa = |opt: &str, regalloc: &str, pinned: bool| -> Result<OwnedTargetIsa, String> {
             let mut fb = settings::builder();
             let set = |fb: &mut settings::Builder, k: &str, v: &str| fb.set(k, v).map_err(|e| format!("cranelift setting {k}: {e}"));
             set(&mut fb, "opt_level", opt)?;
+            set(&mut fb, "enable_pinned_reg", if pinned { "true" } else { "false" })?;
             set(&mut fb, "is_pic", "false")?;
             set(&mut fb, "regalloc_algorithm", regalloc)?;
             set(&mut fb, "use_colocated_libcalls", "false")?;
@@ -87,9 +88,10 @@ impl Compiler {
                 .finish(settings::Flags::new(fb))
                 .map_err(|e| format!("cranelift ISA: {e}"))
         };
-        let isa_opt = isa("speed", "backtracking")?;
+        let isa_opt = isa("speed", "backtracking", false)?;
         let stubs = stubs::stubs(&isa_opt);
-        Ok(Compiler { isa: isa("none", "single_pass")?, isa_opt, ctx: Context::new(), fbc: FunctionBuilderContext::new(), stubs })
+        let isa = isa("none", "single_pass", true)?;
+        Ok(Compiler { isa, isa_opt, ctx: Context::new(), fbc: FunctionBuilderContext::new(), stubs })
     }
 
     /// Compiles `proto` at tier 1. `profiling`: emit feedback recording.
@@ -222,6 +224,14 @@ struct Translator<'a, 'b> {
     consts: ir::Value,
     upvals: ir::Value,
     regs: Variable,
+    /// Tier 1 keeps the register file's address in the pinned register
+    /// (r15 on x86-64) instead of `regs`: the single-pass allocator spills
+    /// every value that crosses a block, and tier 1 has a block per
+    /// instruction, so a variable would be reloaded from the stack at
+    /// nearly every use. This is the caller's r15, restored on every
+    /// return (the pinned register is not callee-saved under
+    /// `enable_pinned_reg`, but the Rust code that called us relies on it).
+    caller_r15: Option<ir::Value>,
     /// (state, pc) -> status
     helper: SigRef,
     /// (state, regs, consts, ops, feedback bits, pc, ic cell) -> status
@@ -307,6 +317,13 @@ impl<'a, 'b> Translator<'a, 'b> {
         let params = b.block_params(entry).to_vec();
         let regs = b.declare_var(types::I64);
         b.def_var(regs, params[1]);
+        // Tier 1 is compiled with the pinned register reserved (see
+        // `caller_r15`); tier 2 is not, and uses the variable.
+        let caller_r15 = plan.is_none().then(|| {
+            let saved = b.ins().get_pinned_reg(types::I64);
+            b.ins().set_pinned_reg(params[1]);
+            saved
+        });
         let tick = b.declare_var(types::I64);
         let blocks = (0..p.code.len()).map(|_| b.create_block()).collect();
         let exit = b.create_block();
@@ -326,6 +343,7 @@ impl<'a, 'b> Translator<'a, 'b> {
             consts: params[2],
             upvals: params[4],
             regs,
+            caller_r15,
             helper,
             fast,
             ic,
@@ -424,6 +442,9 @@ impl<'a, 'b> Translator<'a, 'b> {
         match self.inlined {
             Some(site) => self.leave_inlined(site, st),
             None => {
+                if let Some(saved) = self.caller_r15 {
+                    self.b.ins().set_pinned_reg(saved);
+                }
                 self.b.ins().return_(&[st]);
             }
         }
@@ -435,7 +456,19 @@ impl<'a, 'b> Translator<'a, 'b> {
         self.b.ins().iconst(types::I64, v)
     }
     fn regs(&mut self) -> ir::Value {
-        self.b.use_var(self.regs)
+        match self.caller_r15 {
+            Some(_) => self.b.ins().get_pinned_reg(types::I64),
+            None => self.b.use_var(self.regs),
+        }
+    }
+    /// The register file moved (a helper may grow the stack).
+    fn set_regs(&mut self, regs: ir::Value) {
+        match self.caller_r15 {
+            Some(_) => {
+                self.b.ins().set_pinned_reg(regs);
+            }
+            None => self.b.def_var(self.regs, regs),
+        }
     }
     fn tag(&mut self, r: u16) -> ir::Value {
         match self.known(r) {
@@ -729,7 +762,7 @@ impl<'a, 'b> Translator<'a, 'b> {
         self.b.switch_to_block(cont);
         let off = self.lay.state_jit_regs;
         let regs = self.b.ins().load(types::I64, self.mf, self.state, off);
-        self.b.def_var(self.regs, regs);
+        self.set_regs(regs);
     }
 
     /// A fast helper (see runtime.rs) for instruction `pc`, then `pc + 1`.
@@ -924,7 +957,7 @@ impl<'a, 'b> Translator<'a, 'b> {
         self.b.switch_to_block(cont);
         let off = self.lay.state_jit_regs;
         let regs = self.b.ins().load(types::I64, self.mf, self.state, off);
-        self.b.def_var(self.regs, regs);
+        self.set_regs(regs);
         match succs {
             [] => {
                 self.b.ins().jump(self.bail, &[]);
@@ -1049,8 +1082,8 @@ impl<'a, 'b> Translator<'a, 'b> {
             Op::BOr { a, b, c } => self.arith(pc, a, b, c, Arith::BOr),
             Op::BXor { a, b, c } => self.arith(pc, a, b, c, Arith::BXor),
             Op::Pow { a, b, c } => self.arith_call(pc, a, b, c, Arith::Pow),
-            Op::Shl { a, b, c } => self.arith_call(pc, a, b, c, Arith::Shl),
-            Op::Shr { a, b, c } => self.arith_call(pc, a, b, c, Arith::Shr),
+            Op::Shl { a, b, c } => self.arith(pc, a, b, c, Arith::Shl),
+            Op::Shr { a, b, c } => self.arith(pc, a, b, c, Arith::Shr),
             Op::Unm { a, b } => self.unary(pc, a, b, false),
             Op::BNot { a, b } => self.unary(pc, a, b, true),
             Op::Not { a, b } => {
@@ -1318,6 +1351,10 @@ impl<'a, 'b> Translator<'a, 'b> {
             let wrapping = self.wrapping_int_op(op, i, j);
             match (op, wrapping) {
                 (_, Some(v)) => self.set_int(a, v),
+                (Arith::Shl | Arith::Shr, None) => {
+                    let v = self.shift_op(op, i, j, y);
+                    self.set_int(a, v)
+                }
                 (Arith::Div, None) => {
                     let p = self.b.ins().fcvt_from_sint(types::F64, i);
                     let q = self.b.ins().fcvt_from_sint(types::F64, j);
@@ -1335,7 +1372,7 @@ impl<'a, 'b> Translator<'a, 'b> {
                     let v = self.floor_mod_div(op, i, j);
                     self.set_int(a, v)
                 }
-                _ => unreachable!("wrapping ops handled above; Pow and shifts by arith_call"),
+                _ => unreachable!("wrapping ops and shifts handled above; Pow by arith_call"),
             }
             self.jump(next);
         } else {
@@ -1474,6 +1511,34 @@ impl<'a, 'b> Translator<'a, 'b> {
     }
 
     /// `i op j` on integers for the operators that cannot fail (5.4 wraps).
+    /// Lua's `i << j` and `i >> j` (a logical shift; `>>` is `<<` by the
+    /// negated count, and a count of 64 or more either way gives 0).
+    /// `j` is the count, `y` its operand: a constant count folds to one
+    /// shift.
+    fn shift_op(&mut self, op: Arith, i: ir::Value, j: ir::Value, y: Opd) -> ir::Value {
+        let left = op == Arith::Shl;
+        if let Opd::Int(k) = y {
+            let k = if left { k } else { k.wrapping_neg() };
+            return match k {
+                0..=63 => self.b.ins().ishl_imm_u(i, k),
+                -63..=-1 => self.b.ins().ushr_imm_u(i, -k),
+                _ => self.iconst(0),
+            };
+        }
+        let j = if left { j } else { self.b.ins().ineg(j) };
+        // Cranelift masks shift counts to 6 bits: compute both directions
+        // and keep the one in range (an unsigned compare with 64 rejects
+        // the negative side and the far ones at once).
+        let neg = self.b.ins().ineg(j);
+        let l = self.b.ins().ishl(i, j);
+        let r = self.b.ins().ushr(i, neg);
+        let lok = self.b.ins().icmp_imm_u(IntCC::UnsignedLessThan, j, 64);
+        let rok = self.b.ins().icmp_imm_u(IntCC::UnsignedLessThan, neg, 64);
+        let zero = self.iconst(0);
+        let v = self.b.ins().select(lok, l, zero);
+        self.b.ins().select(rok, r, v)
+    }
+
     fn wrapping_int_op(&mut self, op: Arith, i: ir::Value, j: ir::Value) -> Option<ir::Value> {
         let ins = self.b.ins();
         Some(match op {

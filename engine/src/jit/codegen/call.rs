@@ -104,7 +104,7 @@ impl<'a, 'b> Translator<'a, 'b> {
         self.b.ins().brif(code, self.exit, &[BlockArg::Value(r)], after, &[]);
         self.b.switch_to_block(after);
         let regs = self.b.ins().load(types::I64, self.mf, self.state, lay.state_jit_regs);
-        self.b.def_var(self.regs, regs);
+        self.set_regs(regs);
         // A call writes registers from `a` up only (its results), and no
         // callee can reach a register below that the plan types (those are
         // never captured by a closure): tier 2 goes on with its SSA copies

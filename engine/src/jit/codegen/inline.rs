@@ -234,7 +234,7 @@ impl<'a, 'b> Translator<'a, 'b> {
         self.b.ins().brif(code, self.exit, &[BlockArg::Value(r)], after, &[]);
         self.b.switch_to_block(after);
         let regs = self.b.ins().load(types::I64, self.mf, self.state, lay.state_jit_regs);
-        self.b.def_var(self.regs, regs);
+        self.set_regs(regs);
         self.b.ins().jump(site.cont, &[]);
     }
 
@@ -273,6 +273,7 @@ impl<'a, 'b> Translator<'a, 'b> {
             consts,
             upvals,
             regs: regs_var,
+            caller_r15: None,
             helper: outer.helper,
             fast: outer.fast,
             ic: outer.ic,
