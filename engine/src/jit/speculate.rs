@@ -744,7 +744,9 @@ impl Plan {
             | Op::Mod { a, b, c }
             | Op::BAnd { a, b, c }
             | Op::BOr { a, b, c }
-            | Op::BXor { a, b, c } => {
+            | Op::BXor { a, b, c }
+            | Op::Shl { a, b, c }
+            | Op::Shr { a, b, c } => {
                 let is_div = matches!(p.code[pc], Op::Div { .. });
                 let result = match self.spec[pc] {
                     Spec::Int => {
@@ -775,6 +777,13 @@ impl Plan {
                 if result != Ty::Any {
                     set(&mut t, b as usize, result);
                 }
+                set(&mut t, a as usize, result);
+                one(t)
+            }
+            // Tier 2 unboxes `~x` exactly where `x` is known to be an
+            // integer here (`codegen/tier2.rs`).
+            Op::BNot { a, b } => {
+                let result = if opd_ty(&t, b as u16) == Ty::Int { Ty::Int } else { Ty::Any };
                 set(&mut t, a as usize, result);
                 one(t)
             }
@@ -886,10 +895,7 @@ impl Plan {
             | Op::GetField { a, .. }
             | Op::Not { a, .. }
             | Op::Len { a, .. }
-            | Op::BNot { a, .. }
             | Op::Pow { a, .. }
-            | Op::Shl { a, .. }
-            | Op::Shr { a, .. }
             | Op::LoadBool { a, .. }
             | Op::Closure { a, .. } => {
                 set(&mut t, a as usize, Ty::Any);
@@ -1081,6 +1087,8 @@ pub(crate) fn speculable_operands(op: &Op) -> Option<(u16, u16)> {
         | Op::BAnd { b, c, .. }
         | Op::BOr { b, c, .. }
         | Op::BXor { b, c, .. }
+        | Op::Shl { b, c, .. }
+        | Op::Shr { b, c, .. }
         | Op::Lt { b, c, .. }
         | Op::Le { b, c, .. }
         | Op::Eq { b, c, .. } => Some((b, c)),

@@ -472,6 +472,17 @@ impl<'a, 'b> Translator<'a, 'b> {
             Op::BAnd { a, b, c } if spec == Spec::Int => self.arith_spec(a, b, c, Arith::BAnd, spec),
             Op::BOr { a, b, c } if spec == Spec::Int => self.arith_spec(a, b, c, Arith::BOr, spec),
             Op::BXor { a, b, c } if spec == Spec::Int => self.arith_spec(a, b, c, Arith::BXor, spec),
+            Op::Shl { a, b, c } if spec == Spec::Int => self.arith_spec(a, b, c, Arith::Shl, spec),
+            Op::Shr { a, b, c } if spec == Spec::Int => self.arith_spec(a, b, c, Arith::Shr, spec),
+            // `~x` records no feedback; it is unboxed where the plan already
+            // knows `x` is an integer (`~(a | b)`), with no guard.
+            Op::BNot { a, b } if plan.ty(pc, b as u16) == Ty::Int => {
+                let x = self.guarded(b as u16, Ty::Int);
+                let v = self.b.ins().bnot(x);
+                self.write_num(a as u16, v, Ty::Int);
+                self.keep_present_past(Some(a as u16));
+                self.jump(pc + 1);
+            }
             Op::Unm { a, b } if spec != Spec::None => {
                 let ty = if spec == Spec::Int { Ty::Int } else { Ty::Float };
                 let x = self.guarded(b as u16, ty);
@@ -780,7 +791,8 @@ impl<'a, 'b> Translator<'a, 'b> {
                 }
                 self.floor_mod_div(op, i, j)
             }
-            _ => unreachable!("never speculated: ** << >>"),
+            Arith::Shl | Arith::Shr => self.shift_op(op, i, j, y),
+            _ => unreachable!("never speculated: **"),
         };
         self.write_num(a16, v, Ty::Int);
         self.jump(pc + 1);
