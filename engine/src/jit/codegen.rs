@@ -742,9 +742,14 @@ impl<'a, 'b> Translator<'a, 'b> {
     }
 
     fn call_helper(&mut self, f: *const u8, pc: usize) -> ir::Value {
+        let pcv = self.iconst(pc as i64);
+        self.call_helper_with(f, pcv)
+    }
+
+    /// `call_helper` with the word computed at run time.
+    fn call_helper_with(&mut self, f: *const u8, pcv: ir::Value) -> ir::Value {
         self.materialize_frame();
         let fp = self.iconst(f as i64);
-        let pcv = self.iconst(pc as i64);
         let call = self.b.ins().call_indirect(self.helper, fp, &[self.state, pcv]);
         self.b.inst_results(call)[0]
     }

@@ -368,16 +368,27 @@ impl<'a, 'b> Translator<'a, 'b> {
         let mut exits: Vec<((usize, u8), Vec<Dirty>, Block)> =
             self.deopts.iter().flat_map(|(k, v)| v.iter().map(|(l, b)| (*k, l.clone(), *b))).collect();
         exits.sort_unstable_by_key(|(k, _, b)| (*k, b.as_u32()));
+        if exits.is_empty() {
+            return;
+        }
+        // Every exit writes back its own registers, then they share one
+        // call of `jit_deopt`: a function has hundreds of exits, and each
+        // call site costs the register allocator its clobbers.
+        let call = self.b.create_block();
+        self.b.set_cold_block(call);
+        let word = self.b.append_block_param(call, types::I64);
         for ((pc, code), back, blk) in exits {
             self.b.switch_to_block(blk);
             self.write_back(&back);
             if self.tick_in_var(pc) {
                 self.store_tick();
             }
-            let word = self.deopt_word(pc, code);
-            let r = self.call_helper(rt::jit_deopt as *const u8, word);
-            self.b.ins().jump(self.exit, &[BlockArg::Value(r)]);
+            let w = self.iconst(self.deopt_word(pc, code) as i64);
+            self.b.ins().jump(call, &[BlockArg::Value(w)]);
         }
+        self.b.switch_to_block(call);
+        let r = self.call_helper_with(rt::jit_deopt as *const u8, word);
+        self.b.ins().jump(self.exit, &[BlockArg::Value(r)]);
     }
 
     /// Writes an unboxed number to register `r`: the SSA copy and memory
