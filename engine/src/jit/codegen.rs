@@ -544,12 +544,7 @@ impl<'a, 'b> Translator<'a, 'b> {
             }
             Ty::Table => {
                 let v = self.int(src);
-                if let Some(&var) = self.ivars.get(dst as usize) {
-                    self.b.def_var(var, v);
-                }
-                self.clean(dst);
-                self.set_tag(dst, tag::TABLE);
-                return self.set_payload(dst, v);
+                return self.write_table(dst, v);
             }
             _ => {}
         }

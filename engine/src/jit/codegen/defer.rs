@@ -8,7 +8,11 @@
 //! its fast path (a speculated one, a move, a loaded constant, a test, a
 //! jump, an integer `for` step: see [`Translator::defers`]) writes an
 //! integer or float result only to the register's SSA variable and notes
-//! the register as *dirty*: its memory may be stale.
+//! the register as *dirty*: its memory may be stale. A table the plan
+//! knows (`b[k]` in `b[k][j]`) is deferred the same way: the collector
+//! runs only where registers are read from memory, so the same write-backs
+//! that serve the interpreter keep every live table reachable, and a dead
+//! one is unreachable anyway.
 //!
 //! The invariant: wherever anything may read registers from memory, every
 //! dirty register that is still *live* there (`liveness.rs`: the bytecode
@@ -49,7 +53,7 @@ pub(super) struct EdgeBlock {
 }
 
 /// A register whose memory may be stale: its value is its SSA variable
-/// of type `ty`. Writing it back stores the tag too: not even a register
+/// of type `ty` (a table's is its pointer, in the integer variable). Writing it back stores the tag too: not even a register
 /// the plan knows the type of has its tag in memory for sure (a dead
 /// register's write-back is dropped, so its memory may hold anything).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -120,7 +124,11 @@ impl<'a, 'b> Translator<'a, 'b> {
             let regs = self.regs();
             let v = if d.ty == Ty::Float { self.b.use_var(self.fvars[d.reg as usize]) } else { self.b.use_var(self.ivars[d.reg as usize]) };
             self.b.ins().store(self.mf, v, regs, 16 * d.reg as i32 + 8);
-            let t = self.iconst(if d.ty == Ty::Float { tag::FLOAT } else { tag::INT });
+            let t = self.iconst(match d.ty {
+                Ty::Float => tag::FLOAT,
+                Ty::Table => tag::TABLE,
+                _ => tag::INT,
+            });
             self.b.ins().store(self.mf, t, regs, 16 * d.reg as i32);
         }
     }

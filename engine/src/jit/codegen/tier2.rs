@@ -410,6 +410,20 @@ impl<'a, 'b> Translator<'a, 'b> {
         self.set_payload(r, v);
     }
 
+    /// Writes a table (its pointer) to register `r`: the SSA copy, and
+    /// memory unless the write may be deferred (`codegen/defer.rs`).
+    pub(super) fn write_table(&mut self, r: u16, ptr: ir::Value) {
+        if let Some(&var) = self.ivars.get(r as usize) {
+            self.b.def_var(var, ptr);
+        }
+        if self.may_defer(r) {
+            return self.mark_dirty(r, Ty::Table);
+        }
+        self.clean(r);
+        self.set_tag(r, tag::TABLE);
+        self.set_payload(r, ptr);
+    }
+
     /// Guards that register `r` holds `ty` (deoptimizing at the current
     /// pc otherwise) and returns its payload; after the guard the SSA copy
     /// is defined, as the plan assumes for the rest of the instruction and
@@ -646,14 +660,8 @@ impl<'a, 'b> Translator<'a, 'b> {
             // A table: written to memory as any value, and its pointer
             // kept in the SSA copy the plan now knows.
             Ty::Table => {
-                self.clean(a);
-                let regs = self.regs();
                 let ptr = self.b.ins().load(types::I64, self.mf, addr, off + 8);
-                let t = self.iconst(tag::TABLE);
-                self.b.ins().store(self.mf, t, regs, 16 * a as i32);
-                self.b.ins().store(self.mf, ptr, regs, 16 * a as i32 + 8);
-                let var = self.ivars[a as usize];
-                self.b.def_var(var, ptr);
+                self.write_table(a, ptr);
             }
             Ty::Int | Ty::Float => {
                 let ct = if ty == Ty::Int { types::I64 } else { types::F64 };
