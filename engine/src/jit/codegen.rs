@@ -435,6 +435,15 @@ impl<'a, 'b> Translator<'a, 'b> {
         self.leave(st);
     }
 
+    /// Tier 2: the instruction just translated (a register write that
+    /// touches no table) keeps the known-present slots, but those naming
+    /// `written` (see `tier2::PresentSlot`).
+    fn keep_present(&mut self, written: u16) {
+        if self.plan.is_some() {
+            self.keep_present_past(Some(written));
+        }
+    }
+
     /// Leaves this function's code with status `st`: returns it, or, in a
     /// callee inlined at a call site, hands it to the site (as a real
     /// callee's code would return it to its caller).
@@ -1032,6 +1041,7 @@ impl<'a, 'b> Translator<'a, 'b> {
         match self.p.code[pc] {
             Op::Move { a, b } => {
                 self.mov(a as u16, b as u16);
+                self.keep_present(a as u16);
                 self.jump(next);
             }
             Op::LoadK { a, k } => {
@@ -1049,11 +1059,13 @@ impl<'a, 'b> Translator<'a, 'b> {
                         self.store_operand(regs, 16 * a as i32, RK_CONST + k as u16);
                     }
                 }
+                self.keep_present(a as u16);
                 self.jump(next);
             }
             Op::LoadInt { a, v } => {
                 let v = self.iconst(v as i64);
                 self.set_int(a as u16, v);
+                self.keep_present(a as u16);
                 self.jump(next);
             }
             Op::LoadNil { a, n } => {

@@ -41,6 +41,12 @@ use crate::profile::GuardKind;
 /// other instruction drops the entries concerned (or all of them).
 /// Cranelift's own redundant-load elimination does not do this: it gives
 /// each block of a loop body its own memory version.
+///
+/// A field entry (`PresentKey::Field`) says less: the hash node at `slot`
+/// holds the key (its value may be anything, nil included, and every
+/// access still checks it). `p.vx = p.vx + dx * k` finds the node once.
+/// It stays true for the same reason: nothing that keeps entries can
+/// insert a key, so nothing can rehash the table.
 pub(crate) struct PresentSlot {
     /// The register holding the table.
     pub table: u16,
@@ -54,6 +60,8 @@ pub(crate) struct PresentSlot {
 pub(crate) enum PresentKey {
     Reg(u16),
     Int(i64),
+    /// A field: the constant key's index; the slot is its hash node.
+    Field(u32),
 }
 
 impl PresentKey {
@@ -546,15 +554,31 @@ impl<'a, 'b> Translator<'a, 'b> {
             Op::GetField { a, b, k } if matches!(spec, Spec::Field { .. }) => {
                 let Spec::Field { slot, ty } = spec else { unreachable!("matched above") };
                 let exit = self.deopt_block(pc, GuardKind::FieldSlot);
-                let node = self.field_node_spec(b as u16, k as u32, slot, false);
+                let node = match self.present_field(b as u16, k as u32) {
+                    Some(node) => node,
+                    None => self.field_node_spec(b as u16, k as u32, slot, false),
+                };
                 self.typed_value(a as u16, node, 16, ty, exit);
+                self.note_field(b as u16, k as u32, node);
+                self.keep_present_past(Some(a as u16));
                 self.jump(pc + 1);
             }
             Op::SetField { a, k, c } if matches!(spec, Spec::Field { .. }) => {
                 let Spec::Field { slot, .. } = spec else { unreachable!("matched above") };
                 let exit = self.deopt_block(pc, GuardKind::FieldSlot);
-                let node = self.field_node_spec(a as u16, k as u32, slot, true);
+                let node = match self.present_field(a as u16, k as u32) {
+                    Some(node) => {
+                        // Found by a read, maybe: a write still needs the
+                        // table out of every inherited-lookup chain.
+                        let t = self.int(a as u16);
+                        self.not_in_chain(t, exit);
+                        node
+                    }
+                    None => self.field_node_spec(a as u16, k as u32, slot, true),
+                };
                 self.store_over_present(node, 16, c, exit);
+                self.note_field(a as u16, k as u32, node);
+                self.keep_present_past(None);
                 self.jump(pc + 1);
             }
             Op::GetGlobal { a, k } if matches!(spec, Spec::Global { .. }) => {
@@ -629,9 +653,7 @@ impl<'a, 'b> Translator<'a, 'b> {
     fn node_spec(&mut self, t: ir::Value, k: u32, slot: u32, write: bool, exit: Block) -> ir::Value {
         let (Some(np), Some(nl)) = (self.lay.table_nodes_ptr, self.lay.table_nodes_len) else { unreachable!("checked by the plan") };
         if write {
-            let in_chain = self.b.ins().uload8(types::I64, self.mf, t, self.lay.table_in_chain);
-            let plain = self.eq_imm(in_chain, 0);
-            self.continue_if(plain, exit);
+            self.not_in_chain(t, exit);
         }
         let len = self.b.ins().load(types::I64, self.mf, t, nl);
         let inb = self.b.ins().icmp_imm_u(IntCC::UnsignedGreaterThan, len, slot as i64);
@@ -701,6 +723,27 @@ impl<'a, 'b> Translator<'a, 'b> {
         self.b.switch_to_block(cont);
     }
 
+    /// Continues if table `t` is in no inherited-lookup chain (whose
+    /// writes must retire cached lookups), else jumps to `exit`.
+    fn not_in_chain(&mut self, t: ir::Value, exit: Block) {
+        let in_chain = self.b.ins().uload8(types::I64, self.mf, t, self.lay.table_in_chain);
+        let plain = self.eq_imm(in_chain, 0);
+        self.continue_if(plain, exit);
+    }
+
+    /// The hash node of field `k` of the table in `obj`, if known (see
+    /// `PresentSlot`).
+    fn present_field(&self, obj: u16, k: u32) -> Option<ir::Value> {
+        self.present.iter().find(|s| s.table == obj && s.key == PresentKey::Field(k)).map(|s| s.slot)
+    }
+
+    /// Records that the table in `obj` holds field `k` at `node`.
+    fn note_field(&mut self, obj: u16, k: u32, node: ir::Value) {
+        if self.present_field(obj, k).is_none() {
+            self.present.push(PresentSlot { table: obj, key: PresentKey::Field(k), slot: node });
+        }
+    }
+
     /// The slot of `obj[key]` if it is known present (see `PresentSlot`).
     fn present_slot(&self, obj: u16, key: u16) -> Option<ir::Value> {
         let key = PresentKey::of(self.operand_key(key)?);
@@ -719,7 +762,7 @@ impl<'a, 'b> Translator<'a, 'b> {
     /// for the next one (it touches no table but through a present slot,
     /// calls nothing, and leaves only through deopt exits), except those
     /// naming register `written`, which it overwrote.
-    fn keep_present_past(&mut self, written: Option<u16>) {
+    pub(super) fn keep_present_past(&mut self, written: Option<u16>) {
         if let Some(r) = written {
             self.present.retain(|s| s.table != r && s.key != PresentKey::Reg(r));
         }
