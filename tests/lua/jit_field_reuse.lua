@@ -118,3 +118,34 @@ for i = 1, 40 do qs[i] = { x = i } end
 for _ = 1, 20 do sum(qs) end
 qs[30].x = "3"
 print(pcall(sum, qs))
+
+-- Across `if`s: a field found before the branch is reused after it when
+-- neither side could move it, and found again when one side inserts keys
+-- (which may rehash the table) or calls anything.
+local function bounce(p, w, grow)
+  if p.x < 0.0 then p.x = -p.x; p.vx = -p.vx * 0.5; p.n = p.n + 1 end
+  if p.x > w then p.x = 2 * w - p.x; p.vx = -p.vx * 0.5; p.n = p.n + 1 end
+  if grow and p.n > 2 then
+    for i = 1, 12 do p["extra" .. i] = i end
+  end
+  if p.n > 3 then p.alive = false else p.x = p.x + p.vx end
+  return p.x, p.vx, p.n, p.alive
+end
+local bs = {}
+for i = 1, 30 do bs[i] = { x = i - 15.5, vx = (i % 7) - 3.0, n = 0, alive = true } end
+for r = 1, 60 do
+  for i = 1, #bs do
+    local b = bs[i]
+    if b.alive then bounce(b, 10.0, r > 40 and i % 3 == 0) end
+  end
+end
+local xs = {}
+for i = 1, #bs do
+  local x, vx, n, alive = bs[i].x, bs[i].vx, bs[i].n, bs[i].alive
+  xs[#xs + 1] = string.format("%.3f/%.2f/%d/%s", x, vx, n, tostring(alive))
+end
+print(table.concat(xs, " "))
+print(bounce({ x = -3.0, vx = 1.0, n = 5, alive = true }, 10.0, true))
+local q = { x = 20.0, vx = 2.0, n = 2, alive = true }
+print(bounce(q, 10.0, true))
+print(q.extra12, q.x)

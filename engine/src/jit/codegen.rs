@@ -285,6 +285,15 @@ struct Translator<'a, 'b> {
     present: Vec<tier2::PresentSlot>,
     /// Whether the instruction just translated leaves `present` true.
     keeps_present: bool,
+    /// Tier 2: per jump target, what each forward edge translated so far
+    /// carried there (`None`: an edge that keeps nothing); the target
+    /// starts with what they all agree on (see `present_at_join`).
+    present_in: HashMap<usize, Vec<Option<Vec<tier2::PresentSlot>>>>,
+    /// Tier 2: pcs entered from outside the straight-line flow too (the
+    /// resume dispatch, a helper's continuation, a loop's entry stub).
+    resumed: Vec<bool>,
+    /// Set while `after_helper` asks for a block: that edge keeps nothing.
+    routing_helper: bool,
     /// Per pc: whether an instruction other than the one before can
     /// continue there (a branch or jump target).
     jump_target: Vec<bool>,
@@ -371,6 +380,9 @@ impl<'a, 'b> Translator<'a, 'b> {
             loop_end: super::speculate::loop_ends(p),
             present: Vec::new(),
             keeps_present: false,
+            present_in: HashMap::new(),
+            resumed: vec![false; p.code.len()],
+            routing_helper: false,
             // Only tier 2 keeps present slots (tier 1 compiles stay lean).
             jump_target: plan.map_or_else(Vec::new, |_| super::liveness::jump_targets(p)),
             frame_pushed: Vec::new(),
@@ -420,7 +432,10 @@ impl<'a, 'b> Translator<'a, 'b> {
         for pc in 0..self.p.code.len() {
             self.b.switch_to_block(self.blocks[pc]);
             self.pc = pc;
-            if !std::mem::take(&mut self.keeps_present) || self.jump_target.get(pc).is_none_or(|t| *t) {
+            let kept = std::mem::take(&mut self.keeps_present);
+            if self.jump_target.get(pc).is_none_or(|t| *t) {
+                self.present = self.present_at_join(pc);
+            } else if !kept {
                 self.present.clear();
             }
             self.enter_instruction(pc);
@@ -593,7 +608,13 @@ impl<'a, 'b> Translator<'a, 'b> {
             && plan.reached(pc)
             && !self.tick_in_var(self.pc)
             && self.known_at(pc).iter().all(|&(r, _)| !op.writes(r as usize));
-        if keeps { self.block_at(pc) } else { self.resume_block(pc) }
+        if !keeps {
+            return self.resume_block(pc);
+        }
+        self.routing_helper = true;
+        let b = self.block_at(pc);
+        self.routing_helper = false;
+        b
     }
     /// The block an edge from the current instruction to `pc` goes to. In
     /// tier 2, an edge into a loop from outside it (forward, to the header)
@@ -602,6 +623,7 @@ impl<'a, 'b> Translator<'a, 'b> {
     /// Tier 2 also writes back, on the edge, the deferred registers the
     /// target cannot keep deferred (`codegen/defer.rs`).
     fn block_at(&mut self, pc: usize) -> Block {
+        self.carry_present(pc);
         if let Some(plan) = self.plan
             && self.pc < pc
             && plan.hoisted_at(pc).next().is_some()
@@ -1109,6 +1131,9 @@ impl<'a, 'b> Translator<'a, 'b> {
             Op::Test { a, k } => {
                 // Jump when truthy == k, i.e. falsy != k.
                 let [taken, not] = self.cond_succs(pc);
+                if self.plan.is_some() {
+                    self.keep_present_past(None);
+                }
                 // (Edge blocks first: the builder cannot leave a half-built block.)
                 let (tb, nb) = (self.edge(pc, true, taken), self.edge(pc, false, not));
                 let f = self.falsy(a as u16);

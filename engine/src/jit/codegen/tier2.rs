@@ -47,6 +47,7 @@ use crate::profile::GuardKind;
 /// access still checks it). `p.vx = p.vx + dx * k` finds the node once.
 /// It stays true for the same reason: nothing that keeps entries can
 /// insert a key, so nothing can rehash the table.
+#[derive(Clone, Copy, PartialEq)]
 pub(crate) struct PresentSlot {
     /// The register holding the table.
     pub table: u16,
@@ -138,6 +139,7 @@ impl<'a, 'b> Translator<'a, 'b> {
         if pc >= self.blocks.len() {
             return self.bail;
         }
+        self.resumed[pc] = true;
         // A resume point behind a side the plan left out (a loop header, or
         // the pc after a call, in code only a deopt leads to): the
         // interpreter carries on there. Compiled, that code would run into
@@ -530,6 +532,7 @@ impl<'a, 'b> Translator<'a, 'b> {
             }
             Op::Eq { k, b, c } if spec == Spec::Int => self.compare_spec(k, b, c, IntCC::Equal, FloatCC::Equal, spec),
             Op::Test { a, k } if plan.cold[pc].is_some() => {
+                self.keep_present_past(None);
                 let f = self.falsy(a as u16);
                 let [taken, not] = self.cond_succs(pc);
                 let cold = self.deopt_block(pc, GuardKind::ColdBranch);
@@ -731,6 +734,39 @@ impl<'a, 'b> Translator<'a, 'b> {
         self.continue_if(plain, exit);
     }
 
+    /// Records what a forward edge from the current instruction to `pc`
+    /// carries there: the present entries if the instruction keeps them
+    /// along it (it touched no table but through them, and no helper ran
+    /// on the way), else nothing.
+    pub(super) fn carry_present(&mut self, pc: usize) {
+        if self.plan.is_none() || self.pc >= pc || pc >= self.blocks.len() {
+            return;
+        }
+        let keeps = !self.routing_helper && (self.keeps_present || matches!(self.p.code[self.pc], Op::Jmp { close: 0, .. }));
+        let carried = keeps.then(|| self.present.clone());
+        self.present_in.entry(pc).or_default().push(carried);
+    }
+
+    /// What is present at jump target `pc`: the entries every way in
+    /// carried, when every way in is a forward edge from translated code
+    /// (each of which `carry_present` saw). A loop header has a back edge,
+    /// and a pc that `resume_block` serves may be entered from anywhere.
+    /// An entry's node is one SSA value on every edge, so it is defined
+    /// before they part and dominates the join.
+    pub(super) fn present_at_join(&mut self, pc: usize) -> Vec<PresentSlot> {
+        let edges = self.present_in.remove(&pc).unwrap_or_default();
+        if self.plan.is_none() || edges.is_empty() || self.loop_end[pc].is_some() || self.resumed[pc] {
+            return Vec::new();
+        }
+        let mut lists = edges.into_iter();
+        let Some(Some(mut common)) = lists.next() else { return Vec::new() };
+        for list in lists {
+            let Some(list) = list else { return Vec::new() };
+            common.retain(|e| list.contains(e));
+        }
+        common
+    }
+
     /// The hash node of field `k` of the table in `obj`, if known (see
     /// `PresentSlot`).
     fn present_field(&self, obj: u16, k: u32) -> Option<ir::Value> {
@@ -863,6 +899,8 @@ impl<'a, 'b> Translator<'a, 'b> {
     fn compare_spec(&mut self, k: bool, b: u16, c: u16, icc: IntCC, fcc: FloatCC, spec: Spec) {
         let pc = self.pc;
         let [taken, not] = self.cond_succs(pc);
+        // All inline, touching no table: both sides keep what is present.
+        self.keep_present_past(None);
         // A side the plan left out as cold deoptimizes (see `edge`).
         let (te, ne) = (self.edge(pc, true, taken), self.edge(pc, false, not));
         let (bt, bf) = if k { (te, ne) } else { (ne, te) };
