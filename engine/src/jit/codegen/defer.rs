@@ -53,9 +53,10 @@ pub(super) struct EdgeBlock {
 }
 
 /// A register whose memory may be stale: its value is its SSA variable
-/// of type `ty` (a table's is its pointer, in the integer variable). Writing it back stores the tag too: not even a register
-/// the plan knows the type of has its tag in memory for sure (a dead
-/// register's write-back is dropped, so its memory may hold anything).
+/// of type `ty` (a table's is its pointer, in the integer variable).
+/// Writing it back stores the tag too: not even a register the plan
+/// knows the type of has its tag in memory for sure (a dead register's
+/// write-back is dropped, so its memory may hold anything).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct Dirty {
     pub reg: u16,
