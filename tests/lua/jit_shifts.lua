@@ -78,20 +78,26 @@ local mt = { __shl = function(a, b) return "shl" end, __shr = function(a, b) ret
 local obj = setmetatable({}, mt)
 print(shl(obj, 1), shr(1, obj), bnot(obj))
 
--- Queens by bitmasks: shifts feeding and/or/not in a recursive search.
-local function queens(n)
-  local full = (1 << n) - 1
-  local count = 0
-  local function place(cols, d1, d2)
-    if cols == full then count = count + 1 return end
-    local avail = full & ~(cols | d1 | d2)
-    while avail ~= 0 do
-      local bit = avail & -avail
-      avail = avail ~ bit
-      place(cols | bit, ((d1 | bit) << 1) & full, (d2 | bit) >> 1)
-    end
+-- A xorshift generator and a bit count by shifts: shifts by constants and
+-- registers feeding xor, and, or in loops.
+local function xorshift(seed, n)
+  local x, acc = seed, 0
+  for _ = 1, n do
+    x = x ~ (x << 13)
+    x = x ~ (x >> 7)
+    x = x ~ (x << 17)
+    acc = acc ~ (x >> (x & 31))
   end
-  place(0, 0, 0)
-  return count
+  return x, acc
 end
-print(queens(6), queens(8), queens(9))
+local function popcount(v)
+  local c, s = 0, 0
+  while s < 64 do
+    c = c + ((v >> s) & 1)
+    s = s + 1
+  end
+  return c
+end
+for i = 1, 50 do xorshift(i, 40) end
+local x, acc = xorshift(88172645463325252, 1000)
+print(x, acc, popcount(x), popcount(-1), popcount(0), popcount(math.mininteger))

@@ -19,16 +19,22 @@ local function colsum(m, n, j)
   return s
 end
 
+-- A product built column by column: every step reads a row
+-- table into a temporary (`b[k]`) and indexes it at once.
 local function mul(a, b, n)
   local c = {}
-  for i = 1, n do
-    local ai, ci = a[i], {}
-    for j = 1, n do
-      local s = 0.0
-      for k = 1, n do s = s + ai[k] * b[k][j] end
-      ci[j] = s
+  for j = 1, n do
+    local col = {}
+    for i = 1, n do
+      local row, s = a[i], 0.0
+      local k = n
+      while k >= 1 do
+        s = s + row[k] * b[k][j]
+        k = k - 1
+      end
+      col[i] = s
     end
-    c[i] = ci
+    c[j] = col
   end
   return c
 end
