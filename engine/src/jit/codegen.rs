@@ -32,6 +32,41 @@ use super::speculate::{Plan, Ty};
 use crate::bytecode::{Constant, Op, Proto, RK_CONST};
 use crate::profile::access;
 
+/// `resume_numbers` for a pc that is not a resume point.
+const NOT_RESUMED: u16 = u16::MAX;
+
+/// Numbers the resume points densely (pc 0, the pc after every call,
+/// every loop header), by pc; `NOT_RESUMED` elsewhere. Compiled code is
+/// re-entered only there: calls and returns hand control back to the
+/// interpreter loop, and a loop's tick may hand the frame over.
+fn resume_numbers(p: &Proto) -> Box<[u16]> {
+    let n = p.code.len();
+    let mut resume = vec![false; n];
+    if n > 0 {
+        resume[0] = true;
+    }
+    for (pc, op) in p.code.iter().enumerate() {
+        match *op {
+            Op::Call { .. } | Op::TailCall { .. } | Op::TForCall { .. } if pc + 1 < n => resume[pc + 1] = true,
+            Op::Jmp { off, .. } | Op::ForLoop { off, .. } | Op::TForLoop { off, .. } if off < 0 => {
+                resume[(pc as i64 + 1 + off as i64) as usize] = true
+            }
+            _ => {}
+        }
+    }
+    let mut next = 0u16;
+    resume
+        .into_iter()
+        .map(|r| {
+            if !r || next == NOT_RESUMED {
+                return NOT_RESUMED;
+            }
+            next += 1;
+            next - 1
+        })
+        .collect()
+}
+
 /// A finished compilation unit: its own JITModule (so it can be freed
 /// alone) and the entry point into it.
 pub(crate) struct CompiledCode {
@@ -45,6 +80,8 @@ pub(crate) struct CompiledCode {
     /// Callees compiled inline (see `codegen/inline.rs`): kept alive with
     /// the code, whose guards compare their addresses.
     pub inlined: Vec<std::sync::Arc<Proto>>,
+    /// The resume points' numbers the prologue reads (`resume_numbers`).
+    pub entries: Box<[u16]>,
 }
 
 /// Reusable compiler state: one per compiling thread.
@@ -68,6 +105,7 @@ mod defer;
 mod inline;
 mod math;
 mod method;
+mod shared;
 mod stubs;
 pub(crate) mod tier2;
 pub(crate) use stubs::symbols as stub_symbols;
@@ -125,6 +163,7 @@ impl Compiler {
             None => (0..proto.code.len()).map(|_| AtomicU32::new(u32::MAX)).collect(),
         };
         let inlined = plan.map_or_else(Vec::new, |p| p.inline.iter().flatten().map(|i| i.callee.clone()).collect());
+        let entries = resume_numbers(proto);
         {
             let mut b = FunctionBuilder::new(&mut self.ctx.func, &mut self.fbc);
             let mut helper = sig.clone();
@@ -140,7 +179,7 @@ impl Compiler {
             resume.params.truncate(3);
             let resume = b.import_signature(resume);
             let compiled = b.import_signature(sig.clone());
-            let mut t = Translator::new(&mut b, proto, [helper, fast, call, resume, compiled], profiling, &ic, plan);
+            let mut t = Translator::new(&mut b, proto, [helper, fast, call, resume, compiled], profiling, &ic, &entries, plan);
             t.call_stubs = self.stubs;
             t.use_profile = (profiling || plan.is_some()) && use_profile;
             t.translate();
@@ -180,7 +219,7 @@ impl Compiler {
         // SAFETY: the function was declared with JitFn's signature (four
         // i64 parameters, one i64 result, host calling convention).
         let entry: JitFn = unsafe { std::mem::transmute::<*const u8, JitFn>(ptr) };
-        Ok(CompiledCode { module, entry, code_bytes, ic, inlined })
+        Ok(CompiledCode { module, entry, code_bytes, ic, inlined, entries })
     }
 }
 
@@ -232,6 +271,10 @@ struct Translator<'a, 'b> {
     /// return (the pinned register is not callee-saved under
     /// `enable_pinned_reg`, but the Rust code that called us relies on it).
     caller_r15: Option<ir::Value>,
+    /// Tier 1: the pinned register's value as read in a block, reused by
+    /// later reads in that block until a call or a write (each read is
+    /// an instruction, and a machine move, of its own).
+    pinned_read: Option<(Block, ir::Value)>,
     /// (state, pc) -> status
     helper: SigRef,
     /// (state, regs, consts, ops, feedback bits, pc, ic cell) -> status
@@ -305,6 +348,18 @@ struct Translator<'a, 'b> {
     /// SSA value (see `codegen/defer.rs`), and per pc whether it does.
     tick: Variable,
     tick_regions: Vec<bool>,
+    /// Tier 1: the slow paths shared by sites calling the same helper.
+    shared: Vec<shared::SharedSlow>,
+    /// Tier 1, per pc: whether only the instruction before can continue
+    /// there (no branch, jump or re-entry does). An instruction that runs
+    /// straight through into such a pc shares its block with it (see
+    /// `jump`): a block costs Cranelift far more than an instruction.
+    falls_into: Vec<bool>,
+    /// The block the current instruction started in and how many blocks
+    /// existed then: while both hold, it has not branched.
+    op_start: (Option<Block>, usize),
+    /// The instruction just translated fell into the next one's block.
+    fell_through: bool,
 }
 
 /// Tier 2's deopt exits: per (pc, guard kind), one block per set of
@@ -318,6 +373,7 @@ impl<'a, 'b> Translator<'a, 'b> {
         [helper, fast, call, resume, compiled]: [SigRef; 5],
         prof: bool,
         ic: &'a [AtomicU32],
+        entries: &[u16],
         plan: Option<&'a Plan>,
     ) -> Self {
         let entry = b.create_block();
@@ -353,6 +409,7 @@ impl<'a, 'b> Translator<'a, 'b> {
             upvals: params[4],
             regs,
             caller_r15,
+            pinned_read: None,
             helper,
             fast,
             ic,
@@ -388,28 +445,31 @@ impl<'a, 'b> Translator<'a, 'b> {
             frame_pushed: Vec::new(),
             tick,
             tick_regions: Vec::new(),
+            shared: Vec::new(),
+            falls_into: Vec::new(),
+            op_start: (None, 0),
+            fell_through: false,
         };
+        if t.shares_slow_paths() {
+            let targets = super::liveness::jump_targets(p);
+            t.falls_into = (0..p.code.len()).map(|pc| !targets[pc] && entries[pc] == NOT_RESUMED).collect();
+        }
         // Before the dispatch: which resume points need a stub depends on it.
         t.tick_regions = t.deferring_loops();
-        t.resume_dispatch(params[3]);
+        t.resume_dispatch(params[3], entries);
         t
     }
 
-    fn resume_dispatch(&mut self, pc: ir::Value) {
-        let n = self.p.code.len();
-        let mut resume = vec![false; n];
-        resume[0] = true;
-        for (pc, op) in self.p.code.iter().enumerate() {
-            match *op {
-                Op::Call { .. } | Op::TailCall { .. } | Op::TForCall { .. } if pc + 1 < n => resume[pc + 1] = true,
-                Op::Jmp { off, .. } | Op::ForLoop { off, .. } | Op::TForLoop { off, .. } if off < 0 => {
-                    resume[(pc as i64 + 1 + off as i64) as usize] = true
-                }
-                _ => {}
-            }
-        }
+    /// The prologue: a call comes in at pc 0; a re-entry at `pc`, one of
+    /// the resume points, goes through a `br_table` over the resume points
+    /// alone, indexed by their numbers in `entries` (see
+    /// [`resume_numbers`]). Cranelift splits every table entry's edge into
+    /// a block of its own, so a table indexed by pc would cost a block per
+    /// instruction.
+    fn resume_dispatch(&mut self, pc: ir::Value, entries: &[u16]) {
+        let points: Vec<usize> = (0..entries.len()).filter(|&i| entries[i] != NOT_RESUMED).collect();
         let bail = self.b.func.dfg.block_call(self.bail, &[]);
-        let targets: Vec<Block> = (0..n).map(|i| if resume[i] { self.resume_block(i) } else { self.bail }).collect();
+        let targets: Vec<Block> = points.iter().map(|&i| self.resume_block(i)).collect();
         let table: Vec<_> = targets.into_iter().map(|blk| self.b.func.dfg.block_call(blk, &[])).collect();
         let jt = self.b.create_jump_table(JumpTableData::new(bail, &table));
         // A call enters at pc 0, by far the most frequent way in: a
@@ -417,7 +477,11 @@ impl<'a, 'b> Translator<'a, 'b> {
         let (first, dispatch) = (self.resume_block(0), self.b.create_block());
         self.b.ins().brif(pc, dispatch, &[], first, &[]);
         self.b.switch_to_block(dispatch);
-        let idx = self.b.ins().ireduce(types::I32, pc);
+        // The numbers live as long as the unit (it owns them); the
+        // interpreter re-enters only at a pc of this function.
+        let offset = self.b.ins().ishl_imm_u(pc, 1);
+        let addr = self.b.ins().iadd_imm_s(offset, entries.as_ptr() as i64);
+        let idx = self.b.ins().uload16(types::I32, self.mf, addr, 0);
         self.b.ins().br_table(idx, jt);
     }
 
@@ -430,7 +494,11 @@ impl<'a, 'b> Translator<'a, 'b> {
     /// (`exit` with a status, `bail` with `INTERPRET`).
     fn translate_body(&mut self) {
         for pc in 0..self.p.code.len() {
-            self.b.switch_to_block(self.blocks[pc]);
+            if std::mem::take(&mut self.fell_through) {
+                self.blocks[pc] = self.b.current_block().expect("the instruction before left it open");
+            } else {
+                self.b.switch_to_block(self.blocks[pc]);
+            }
             self.pc = pc;
             let kept = std::mem::take(&mut self.keeps_present);
             if self.jump_target.get(pc).is_none_or(|t| *t) {
@@ -439,8 +507,10 @@ impl<'a, 'b> Translator<'a, 'b> {
                 self.present.clear();
             }
             self.enter_instruction(pc);
+            self.op_start = (self.b.current_block(), self.b.func.dfg.num_blocks());
             self.op(pc);
         }
+        self.finish_shared();
         self.finish_stubs();
         self.b.switch_to_block(self.exit);
         let st = self.b.block_params(self.exit)[0];
@@ -481,15 +551,31 @@ impl<'a, 'b> Translator<'a, 'b> {
     }
     fn regs(&mut self) -> ir::Value {
         match self.caller_r15 {
-            Some(_) => self.b.ins().get_pinned_reg(types::I64),
+            Some(_) => {
+                let here = self.b.current_block();
+                match self.pinned_read {
+                    Some((block, v)) if Some(block) == here => v,
+                    _ => {
+                        let v = self.b.ins().get_pinned_reg(types::I64);
+                        self.pinned_read = here.map(|b| (b, v));
+                        v
+                    }
+                }
+            }
             None => self.b.use_var(self.regs),
         }
+    }
+    /// A call was emitted: values read before it are not kept across it
+    /// (they would be spilled), so the next `regs()` reads r15 again.
+    fn forget_pinned_read(&mut self) {
+        self.pinned_read = None;
     }
     /// The register file moved (a helper may grow the stack).
     fn set_regs(&mut self, regs: ir::Value) {
         match self.caller_r15 {
             Some(_) => {
                 self.b.ins().set_pinned_reg(regs);
+                self.pinned_read = self.b.current_block().map(|b| (b, regs));
             }
             None => self.b.def_var(self.regs, regs),
         }
@@ -581,6 +667,14 @@ impl<'a, 'b> Translator<'a, 'b> {
         self.b.ins().icmp(IntCC::Equal, x, c)
     }
     fn jump(&mut self, pc: usize) {
+        if pc == self.pc + 1
+            && self.falls_into.get(pc) == Some(&true)
+            && self.op_start == (self.b.current_block(), self.b.func.dfg.num_blocks())
+        {
+            // Straight on into the next instruction, in this block.
+            self.fell_through = true;
+            return;
+        }
         let target = self.block_at(pc);
         self.b.ins().jump(target, &[]);
     }
@@ -777,6 +871,7 @@ impl<'a, 'b> Translator<'a, 'b> {
         self.materialize_frame();
         let fp = self.iconst(f as i64);
         let call = self.b.ins().call_indirect(self.helper, fp, &[self.state, pcv]);
+        self.forget_pinned_read();
         self.b.inst_results(call)[0]
     }
 
@@ -813,12 +908,18 @@ impl<'a, 'b> Translator<'a, 'b> {
         // The cells live as long as the unit (it owns them).
         let ic = self.iconst(self.ic_cell(pc) as i64);
         let call = self.b.ins().call_indirect(self.fast, fp, &[self.state, regs, self.consts, ops, bits, pcv, ic]);
+        self.forget_pinned_read();
         let r = self.b.inst_results(call)[0];
         self.check_status(r);
     }
 
     /// A cold block calling fast helper `f` for `pc`, then `pc + 1`.
     fn cold_helper(&mut self, f: *const u8, pc: usize, a: usize, b: usize, c: usize) -> Block {
+        if self.shares_slow_paths()
+            && let Some(block) = self.shared_fast_site(f, pc, Self::pack(a, b, c))
+        {
+            return block;
+        }
         self.cold_block(|t| {
             t.leave_deferring(pc);
             t.fast_helper(f, pc, a, b, c)
@@ -960,6 +1061,7 @@ impl<'a, 'b> Translator<'a, 'b> {
         let fp = self.iconst(f as i64);
         let args = self.helper4_args(pc, a, b, c);
         let call = self.b.ins().call_indirect(self.call, fp, &args);
+        self.forget_pinned_read();
         self.b.inst_results(call)[0]
     }
 
@@ -1010,6 +1112,12 @@ impl<'a, 'b> Translator<'a, 'b> {
 
     /// A cold block that runs `pc` in the interpreter and continues at `succs`.
     fn slow_block(&mut self, pc: usize, succs: &[usize]) -> Block {
+        if self.shares_slow_paths()
+            && matches!(succs.len(), 1 | 2)
+            && let Some(block) = self.shared_step_site(pc, succs)
+        {
+            return block;
+        }
         self.cold_block(|t| {
             t.leave_deferring(pc);
             t.step(pc, succs)
@@ -1732,6 +1840,7 @@ impl<'a, 'b> Translator<'a, 'b> {
         let sig = self.b.import_signature(sig);
         let fp = self.iconst(rt::jit_str_cmp as *const u8 as i64);
         let call = self.b.ins().call_indirect(sig, fp, &[px, py]);
+        self.forget_pinned_read();
         let order = self.b.inst_results(call)[0];
         let holds = self.b.ins().icmp_imm_s(icc, order, 0);
         self.b.ins().brif(holds, bt, &[], bf, &[]);

@@ -360,6 +360,8 @@ struct Unit {
     /// reads a tier-1 unit's cells as the hash slots its field guards
     /// expect.
     ic: Box<[AtomicU32]>,
+    /// The resume points' numbers the code's prologue reads; freed with it.
+    _entries: Box<[u16]>,
     proto: Arc<Proto>,
     /// Callees inlined into the code: held (never read) so the addresses
     /// its guards compare stay theirs.
@@ -1077,13 +1079,14 @@ impl Shared {
                 return false;
             }
         };
-        let CompiledCode { module, entry, code_bytes, ic, inlined } = code;
+        let CompiledCode { module, entry, code_bytes, ic, inlined, entries } = code;
         let bytes = code_bytes.div_ceil(PAGE).max(1) * PAGE;
         let limit = self.config.read().expect("config lock").code_cache_bytes;
         let id = Arc::as_ptr(proto) as usize;
         let mut unit = Unit {
             module: Some(module),
             ic,
+            _entries: entries,
             proto: proto.clone(),
             _inlined: inlined,
             bytes,

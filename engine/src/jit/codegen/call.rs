@@ -77,6 +77,7 @@ impl<'a, 'b> Translator<'a, 'b> {
         let [code, regs, consts, upvals, level] = <[ir::Value; 5]>::try_from(self.b.block_params(direct)).expect("five params");
         let zero = self.iconst(0);
         let call = self.b.ins().call_indirect(self.compiled, code, &[self.state, regs, consts, zero, upvals]);
+        self.forget_pinned_read();
         let st = self.b.inst_results(call)[0];
         let (returned, other) = (self.b.create_block(), self.b.create_block());
         let is_returned = self.eq_imm(st, status::RETURNED as i64);
@@ -95,6 +96,7 @@ impl<'a, 'b> Translator<'a, 'b> {
         self.b.set_cold_block(other);
         let fp = self.iconst(rt::jit_call_resume as *const u8 as i64);
         let call = self.b.ins().call_indirect(self.resume, fp, &[self.state, st, level]);
+        self.forget_pinned_read();
         let r = self.b.inst_results(call)[0];
         self.b.ins().jump(done, &[BlockArg::Value(r)]);
 

@@ -228,6 +228,7 @@ impl<'a, 'b> Translator<'a, 'b> {
         let level = self.b.use_var(site.level);
         let fp = self.iconst(rt::jit_call_resume as *const u8 as i64);
         let call = self.b.ins().call_indirect(self.resume, fp, &[self.state, st_code, level]);
+        self.forget_pinned_read();
         let r = self.b.inst_results(call)[0];
         let code = self.b.ins().band_imm_u(r, 0xff);
         let after = self.b.create_block();
@@ -274,6 +275,7 @@ impl<'a, 'b> Translator<'a, 'b> {
             upvals,
             regs: regs_var,
             caller_r15: None,
+            pinned_read: None,
             helper: outer.helper,
             fast: outer.fast,
             ic: outer.ic,
@@ -308,6 +310,10 @@ impl<'a, 'b> Translator<'a, 'b> {
             frame_pushed: crate::jit::liveness::past_a_call(p, |pc| !matches!(inl.plan.spec[pc], Spec::Math(_))),
             tick: outer.tick,
             tick_regions: Vec::new(),
+            shared: Vec::new(),
+            falls_into: Vec::new(),
+            op_start: (None, 0),
+            fell_through: false,
         }
     }
 

@@ -111,6 +111,7 @@ impl<'a, 'b> Translator<'a, 'b> {
         let sig = self.b.import_signature(sig);
         let fp = self.iconst(f as usize as i64);
         let call = self.b.ins().call_indirect(sig, fp, &[x]);
+        self.forget_pinned_read();
         self.b.inst_results(call)[0]
     }
 }
