@@ -350,6 +350,7 @@ struct Translator<'a, 'b> {
     tick_regions: Vec<bool>,
     /// Tier 1: the slow paths shared by sites calling the same helper.
     shared: Vec<shared::SharedSlow>,
+    shared_call: Option<shared::SharedCall>,
     /// Tier 1, per pc: whether only the instruction before can continue
     /// there (no branch, jump or re-entry does). An instruction that runs
     /// straight through into such a pc shares its block with it (see
@@ -446,6 +447,7 @@ impl<'a, 'b> Translator<'a, 'b> {
             tick,
             tick_regions: Vec::new(),
             shared: Vec::new(),
+            shared_call: None,
             falls_into: Vec::new(),
             op_start: (None, 0),
             fell_through: false,

@@ -35,6 +35,9 @@ impl<'a, 'b> Translator<'a, 'b> {
 
     /// `Call` without inlining (see `call`).
     pub(super) fn call_generic(&mut self, pc: usize, a: usize, b: usize, c: usize) {
+        if self.shares_slow_paths() && self.call_shared(pc, a, b, c) {
+            return;
+        }
         // The push reads the running frame: an inlined caller's must exist.
         self.materialize_frame();
         let (direct, done, after) = (self.b.create_block(), self.b.create_block(), self.b.create_block());

@@ -311,6 +311,7 @@ impl<'a, 'b> Translator<'a, 'b> {
             tick: outer.tick,
             tick_regions: Vec::new(),
             shared: Vec::new(),
+            shared_call: None,
             falls_into: Vec::new(),
             op_start: (None, 0),
             fell_through: false,

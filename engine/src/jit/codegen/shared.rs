@@ -2,14 +2,19 @@
 //!
 //! Why: in tier 1 nearly every instruction has a slow path, a cold call of
 //! `jit_step` or of a fast helper followed by a status check, a reload of
-//! the register file's address and a jump on. Emitted once per
-//! instruction, those made a third of tier 1's IR, and Cranelift's
-//! compile time grows with the IR. Instead, each helper gets one slow path
-//! per unit, which the instructions' cold paths jump to with their pc (and,
-//! for a fast helper, their packed operands) as block arguments. After the
-//! call, the shared path dispatches on the pc (`br_table`) to where the
-//! instruction continues: for `jit_step` the next pc it reports, for a
-//! fast helper the instruction after the site.
+//! the register file's address and a jump on; and every call site has ways
+//! on for a callee that did not come straight back. Emitted per site, they
+//! made about a fifth of tier 1's IR and half its blocks, and Cranelift's
+//! compile time grows with both. Instead each helper gets one slow path
+//! per unit, which the sites' cold paths jump to with their pc, packed
+//! operands and route index as block arguments. After the call, the shared
+//! path dispatches on the route (`br_table`) to where the site continues:
+//! for `jit_step` the successor it reports, for a fast helper or a call the
+//! instruction after the site. Routes are numbered per site, not by pc:
+//! Cranelift splits every table entry's edge into a block of its own.
+//!
+//! The price is an indirect jump on a slow path, which already costs a
+//! helper call; the hot paths are unchanged.
 //!
 //! Only tier 1 shares: tier 2's slow paths write back deferred registers
 //! and resume through per-site stubs, and an inlined callee's exits
@@ -19,7 +24,7 @@
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{self, Block, BlockArg, InstBuilder, JumpTableData, types};
 
-use super::super::runtime::jit_step;
+use super::super::runtime::{self as rt, jit_step, status};
 use super::Translator;
 use crate::profile::Site;
 
@@ -35,6 +40,18 @@ pub(super) struct SharedSlow {
     /// Cranelift splits every entry's edge into a block of its own, so a
     /// table indexed by pc (mostly unused entries) would cost a block per
     /// instruction.
+    routes: Vec<Block>,
+}
+
+/// Tier 1 calls' shared ways on (see `Translator::call_shared`): where a
+/// call that did not come straight back from compiled code goes on.
+pub(super) struct SharedCall {
+    /// (status, route): leaves on a status, else reloads the register
+    /// file's address and goes on at the route.
+    status: Block,
+    /// (callee status, level, route): `jit_call_resume`, then `status`.
+    resume: Block,
+    /// Where each call site goes on, by route index.
     routes: Vec<Block>,
 }
 
@@ -101,9 +118,88 @@ impl Translator<'_, '_> {
         s.routes.extend(routes);
     }
 
+    /// Tier 1 `Call`, its slow ways shared (see the module doc). The site
+    /// keeps the hot way: the push stub, the call of the callee's code and,
+    /// when that returns, the register reload. A call the stub declined
+    /// and `jit_call_enter` finished (a native, say), or whose callee left
+    /// its code otherwise, goes on through the shared blocks. False (and
+    /// nothing emitted) if the route numbers run out.
+    pub(super) fn call_shared(&mut self, pc: usize, a: usize, b: usize, c: usize) -> bool {
+        let route = self.shared_call.as_ref().map_or(0, |s| s.routes.len());
+        if route >= 1 << 16 {
+            return false;
+        }
+        let next = self.after_helper(pc + 1);
+        let (status_blk, resume_blk) = match &mut self.shared_call {
+            Some(s) => {
+                s.routes.push(next);
+                (s.status, s.resume)
+            }
+            None => {
+                let (status, resume) = (self.b.create_block(), self.b.create_block());
+                for (blk, n) in [(status, 2), (resume, 3)] {
+                    self.b.set_cold_block(blk);
+                    for _ in 0..n {
+                        self.b.append_block_param(blk, types::I64);
+                    }
+                }
+                self.shared_call = Some(SharedCall { status, resume, routes: vec![next] });
+                (status, resume)
+            }
+        };
+        let f = self.call_stubs.map_or(rt::jit_call_enter as *const u8, |s| s.push as *const u8);
+        let r = self.call_helper4(f, pc, a, b, c);
+        let code_ready = self.b.create_block();
+        let tag = self.b.ins().band_imm_u(r, rt::DIRECT_CALL as i64);
+        let is_code = self.eq_imm(tag, rt::DIRECT_CALL as i64);
+        let rv = self.iconst(route as i64);
+        self.b.ins().brif(is_code, code_ready, &[], status_blk, &[BlockArg::Value(r), BlockArg::Value(rv)]);
+
+        self.b.switch_to_block(code_ready);
+        let lay = self.lay;
+        let code = self.b.ins().band_imm_u(r, !rt::DIRECT_CALL as i64);
+        let regs = self.b.ins().load(types::I64, self.mf, self.state, lay.state_jit_regs);
+        let consts = self.b.ins().load(types::I64, self.mf, self.state, lay.state_jit_consts);
+        let upvals = self.b.ins().load(types::I64, self.mf, self.state, lay.state_jit_upvals);
+        let level = self.b.ins().load(types::I64, self.mf, self.state, lay.state_jit_call_level);
+        let zero = self.iconst(0);
+        let call = self.b.ins().call_indirect(self.compiled, code, &[self.state, regs, consts, zero, upvals]);
+        self.forget_pinned_read();
+        let st = self.b.inst_results(call)[0];
+        let returned = self.b.create_block();
+        let is_returned = self.eq_imm(st, status::RETURNED as i64);
+        let rv = self.iconst(route as i64);
+        let args = [st, level, rv].map(BlockArg::Value);
+        self.b.ins().brif(is_returned, returned, &[], resume_blk, &args);
+
+        // The callee returned: one nesting level less (what
+        // `jit_call_resume` does on its way out), and on.
+        self.b.switch_to_block(returned);
+        let depth = self.b.ins().load(types::I32, self.mf, self.state, lay.state_jit_depth);
+        let depth = self.b.ins().iadd_imm_s(depth, -1);
+        self.b.ins().store(self.mf, depth, self.state, lay.state_jit_depth);
+        let regs = self.b.ins().load(types::I64, self.mf, self.state, lay.state_jit_regs);
+        self.set_regs(regs);
+        self.jump_resumed(pc + 1);
+        true
+    }
+
     /// Emits the body of every shared slow path: the call, the status
     /// check, and the dispatch to where each site continues.
     pub(super) fn finish_shared(&mut self) {
+        if let Some(s) = self.shared_call.take() {
+            self.b.switch_to_block(s.resume);
+            let [st, level, route] = <[ir::Value; 3]>::try_from(self.b.block_params(s.resume)).expect("three params");
+            let fp = self.iconst(rt::jit_call_resume as *const u8 as i64);
+            let call = self.b.ins().call_indirect(self.resume, fp, &[self.state, st, level]);
+            self.forget_pinned_read();
+            let r = self.b.inst_results(call)[0];
+            self.b.ins().jump(s.status, &[BlockArg::Value(r), BlockArg::Value(route)]);
+            self.b.switch_to_block(s.status);
+            let [r, route] = <[ir::Value; 2]>::try_from(self.b.block_params(s.status)).expect("two params");
+            self.check_status(r);
+            self.route_by(route, &s.routes);
+        }
         for s in std::mem::take(&mut self.shared) {
             self.b.switch_to_block(s.block);
             let params = self.b.block_params(s.block).to_vec();
@@ -124,12 +220,18 @@ impl Translator<'_, '_> {
                 self.check_status(r);
                 route
             };
-            let default = self.b.func.dfg.block_call(self.bail, &[]);
-            let table: Vec<_> = s.routes.iter().map(|&blk| self.b.func.dfg.block_call(blk, &[])).collect();
-            let jt = self.b.create_jump_table(JumpTableData::new(default, &table));
-            let idx = self.b.ins().ireduce(types::I32, index);
-            self.b.ins().br_table(idx, jt);
+            self.route_by(index, &s.routes);
         }
+    }
+
+    /// Jumps to `routes[index]` (anything else cannot happen, and leaves
+    /// for the interpreter).
+    fn route_by(&mut self, index: ir::Value, routes: &[Block]) {
+        let default = self.b.func.dfg.block_call(self.bail, &[]);
+        let table: Vec<_> = routes.iter().map(|&blk| self.b.func.dfg.block_call(blk, &[])).collect();
+        let jt = self.b.create_jump_table(JumpTableData::new(default, &table));
+        let idx = self.b.ins().ireduce(types::I32, index);
+        self.b.ins().br_table(idx, jt);
     }
 
     /// Calls fast helper `f` with the operand word and pc given at run
