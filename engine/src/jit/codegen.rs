@@ -949,20 +949,36 @@ impl<'a, 'b> Translator<'a, 'b> {
     /// Inline cache for a short-string key in table `t`: the hash slot the
     /// helper last found the key in, checked by comparing the interned key
     /// pointer. Continues in the returned block with the node's address, or
-    /// jumps to `miss`.
-    fn cached_node(&mut self, pc: usize, t: ir::Value, k: u32, miss: Block) -> Option<ir::Value> {
+    /// jumps to `miss`. `first` joins the slot check (a condition on the
+    /// table), `then` the key check (one on the node): a branch, and its
+    /// block, costs Cranelift far more than a few more instructions.
+    fn cached_node(
+        &mut self,
+        pc: usize,
+        t: ir::Value,
+        k: u32,
+        miss: Block,
+        first: Option<ir::Value>,
+        then: impl FnOnce(&mut Self, ir::Value) -> Option<ir::Value>,
+    ) -> Option<ir::Value> {
         let (Some(np), Some(nl)) = (self.lay.table_nodes_ptr, self.lay.table_nodes_len) else { return None };
         let cell = self.iconst(self.ic_cell(pc) as i64);
         let slot = self.b.ins().uload32(self.mf, cell, 0);
         let len = self.b.ins().load(types::I64, self.mf, t, nl);
-        let inb = self.b.ins().icmp(IntCC::UnsignedLessThan, slot, len);
+        let mut inb = self.b.ins().icmp(IntCC::UnsignedLessThan, slot, len);
+        if let Some(c) = first {
+            inb = self.b.ins().band(inb, c);
+        }
         let c1 = self.b.create_block();
         self.b.ins().brif(inb, c1, &[], miss, &[]);
         self.b.switch_to_block(c1);
         let nodes = self.b.ins().load(types::I64, self.mf, t, np);
         let off = self.b.ins().ishl_imm_u(slot, 5);
         let node = self.b.ins().iadd(nodes, off);
-        let hit = self.node_holds_key(node, k);
+        let mut hit = self.node_holds_key(node, k);
+        if let Some(c) = then(self, node) {
+            hit = self.b.ins().band(hit, c);
+        }
         let c2 = self.b.create_block();
         self.b.ins().brif(hit, c2, &[], miss, &[]);
         self.b.switch_to_block(c2);
@@ -1002,13 +1018,14 @@ impl<'a, 'b> Translator<'a, 'b> {
         }
         let miss = self.cold_helper(helper, pc, ops.0, ops.1, ops.2);
         let t = match obj {
+            // Anything but a table reads as `NOT_A_TABLE`, which fails
+            // the slot check that follows: no branch of its own.
             Some(r) => {
                 let tt = self.tag(r);
                 let is_table = self.eq_imm(tt, tag::TABLE);
-                let ok = self.b.create_block();
-                self.b.ins().brif(is_table, ok, &[], miss, &[]);
-                self.b.switch_to_block(ok);
-                self.int(r)
+                let t = self.int(r);
+                let none = self.iconst(&rt::NOT_A_TABLE as *const rt::NotATable as i64);
+                self.b.ins().select(is_table, t, none)
             }
             None => self.b.ins().load(types::I64, self.mf, self.state, self.lay.state_globals),
         };
@@ -1018,17 +1035,16 @@ impl<'a, 'b> Translator<'a, 'b> {
     /// GetField / GetGlobal: `R[a] = t[K[k]]` through the inline cache.
     fn get_cached(&mut self, pc: usize, a: u16, obj: Option<u16>, k: u32, helper: *const u8, ops: (usize, usize, usize)) {
         let Some((t, miss)) = self.cached_table(pc, obj, k, helper, ops) else { return };
-        let node = self.cached_node(pc, t, k, miss).expect("layout checked");
         // A nil value consults the metatable (`__index`) unless there is none.
-        let vt = self.b.ins().load(types::I64, self.mf, node, 16);
-        let nil = self.iconst(tag::NIL);
-        let not_nil = self.b.ins().icmp(IntCC::NotEqual, vt, nil);
-        let mt = self.b.ins().load(types::I64, self.mf, t, self.lay.table_meta);
-        let no_mt = self.eq_imm(mt, 0);
-        let ok = self.b.ins().bor(not_nil, no_mt);
-        let hit = self.b.create_block();
-        self.b.ins().brif(ok, hit, &[], miss, &[]);
-        self.b.switch_to_block(hit);
+        let value_ok = |t2: &mut Self, node: ir::Value| {
+            let vt = t2.b.ins().load(types::I64, t2.mf, node, 16);
+            let nil = t2.iconst(tag::NIL);
+            let not_nil = t2.b.ins().icmp(IntCC::NotEqual, vt, nil);
+            let mt = t2.b.ins().load(types::I64, t2.mf, t, t2.lay.table_meta);
+            let no_mt = t2.eq_imm(mt, 0);
+            Some(t2.b.ins().bor(not_nil, no_mt))
+        };
+        let node = self.cached_node(pc, t, k, miss, None, value_ok).expect("layout checked");
         if obj.is_some() {
             self.note_bits(pc, access::HASH | access::STR_KEY);
         }
@@ -1046,10 +1062,8 @@ impl<'a, 'b> Translator<'a, 'b> {
         let mt = self.b.ins().load(types::I64, self.mf, t, self.lay.table_meta);
         let in_chain = self.b.ins().uload8(types::I64, self.mf, t, self.lay.table_in_chain);
         let either = self.b.ins().bor(mt, in_chain);
-        let c = self.b.create_block();
-        self.b.ins().brif(either, miss, &[], c, &[]);
-        self.b.switch_to_block(c);
-        let node = self.cached_node(pc, t, k, miss).expect("layout checked");
+        let neither = self.eq_imm(either, 0);
+        let node = self.cached_node(pc, t, k, miss, Some(neither), |_, _| None).expect("layout checked");
         if obj.is_some() {
             self.note_bits(pc, access::HASH | access::STR_KEY);
         }

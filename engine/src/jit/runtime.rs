@@ -20,6 +20,14 @@ use crate::state::State;
 use crate::table::Table;
 use crate::value::Value;
 
+/// Zeroed memory the size of a table, which compiled field accesses read
+/// a table's words from when the operand is no table: its node count of
+/// zero fails the slot check, so one branch tests both (see
+/// `codegen::Translator::cached_table`). Nothing ever writes it.
+#[repr(C, align(16))]
+pub(crate) struct NotATable([u8; std::mem::size_of::<GcBox<Table>>()]);
+pub(crate) static NOT_A_TABLE: NotATable = NotATable([0; std::mem::size_of::<GcBox<Table>>()]);
+
 /// What compiled code (and [`jit_step`]) reports in the low byte of its
 /// result. `NEXT` carries the next pc in the bits above.
 pub(crate) mod status {
