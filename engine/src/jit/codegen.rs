@@ -1789,7 +1789,7 @@ impl<'a, 'b> Translator<'a, 'b> {
         if by_constant {
             return self.eq_constant(x, y, bt, bf);
         }
-        let slow = self.cold_block(|t| t.compare_call(pc, kind, b, c, &succs));
+        let slow = self.compare_slow(pc, kind, b, c, &succs);
         let float_blk = self.b.create_block();
         if !want_float {
             let here = self.b.current_block().expect("inside a block");
@@ -1843,7 +1843,7 @@ impl<'a, 'b> Translator<'a, 'b> {
         let [taken, not] = succs;
         let (te, ne) = (self.edge(pc, true, taken), self.edge(pc, false, not));
         let (bt, bf) = if k { (te, ne) } else { (ne, te) };
-        let slow = self.cold_block(|t| t.compare_call(pc, kind, rx, ry, &succs));
+        let slow = self.compare_slow(pc, kind, rx, ry, &succs);
         let (tx, ty) = (self.tag(rx), self.tag(ry));
         let sx = self.eq_imm(tx, tag::STR);
         let sy = self.eq_imm(ty, tag::STR);
@@ -1870,6 +1870,17 @@ impl<'a, 'b> Translator<'a, 'b> {
     }
 
     /// A comparison by `jit_compare`, continuing where it says.
+    /// A cold block doing what `compare_call` does (through the shared
+    /// path in tier 1).
+    fn compare_slow(&mut self, pc: usize, kind: usize, b: u16, c: u16, succs: &[usize; 2]) -> Block {
+        if self.shares_slow_paths()
+            && let Some(block) = self.shared_helper4_site(rt::jit_compare as *const u8, pc, Self::pack(kind, b as usize, c as usize), succs)
+        {
+            return block;
+        }
+        self.cold_block(|t| t.compare_call(pc, kind, b, c, succs))
+    }
+
     fn compare_call(&mut self, pc: usize, kind: usize, b: u16, c: u16, succs: &[usize]) {
         let r = self.call_helper4(rt::jit_compare as *const u8, pc, kind, b as usize, c as usize);
         self.continue_at(r, succs);
@@ -1927,9 +1938,15 @@ impl<'a, 'b> Translator<'a, 'b> {
     /// continues through the resume blocks, as the helper does.
     fn for_prep(&mut self, pc: usize, a: u16, skip: usize) {
         let next = pc + 1;
-        let slow = self.cold_block(|t| {
-            let r = t.call_helper4(rt::jit_forprep as *const u8, pc, a as usize, 0, skip);
-            t.continue_at(r, &[next, skip]);
+        let shared = match self.shares_slow_paths() {
+            true => self.shared_helper4_site(rt::jit_forprep as *const u8, pc, Self::pack(a as usize, 0, skip), &[next, skip]),
+            false => None,
+        };
+        let slow = shared.unwrap_or_else(|| {
+            self.cold_block(|t| {
+                let r = t.call_helper4(rt::jit_forprep as *const u8, pc, a as usize, 0, skip);
+                t.continue_at(r, &[next, skip]);
+            })
         });
         let regs = self.regs();
         let load = |t: &mut Self, off: i32| t.b.ins().load(types::I64, t.mf, regs, off);

@@ -26,12 +26,25 @@ use cranelift_codegen::ir::{self, Block, BlockArg, InstBuilder, JumpTableData, t
 
 use super::super::runtime::{self as rt, jit_step, status};
 use super::Translator;
+use crate::bytecode::Proto;
 use crate::profile::Site;
+
+/// How a shared slow path calls its helper and goes on.
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    /// `jit_step(state, pc)`, going on at the successor it reports.
+    Step,
+    /// A fast helper, going on at the instruction after the site.
+    Fast,
+    /// A `(state, ops, proto, pc)` helper that reports its successor as
+    /// `jit_step` does (`jit_compare`, `jit_forprep`).
+    Helper4,
+}
 
 /// One helper's shared slow path.
 pub(super) struct SharedSlow {
-    /// The helper: `jit_step` (called with the pc alone) or a fast helper.
     helper: *const u8,
+    kind: Kind,
     /// Takes the site's word (see `site_word`), and for a fast helper
     /// first its operand word.
     block: Block,
@@ -74,13 +87,28 @@ impl Translator<'_, '_> {
     /// cannot hold its numbers.
     pub(super) fn shared_step_site(&mut self, pc: usize, succs: &[usize]) -> Option<Block> {
         debug_assert!(matches!(succs.len(), 1 | 2));
+        self.shared_branching_site(jit_step as *const u8, Kind::Step, pc, None, succs)
+    }
+
+    /// As `shared_step_site`, for a `(state, ops, proto, pc)` helper that
+    /// reports the successor it chose as `jit_step` does.
+    pub(super) fn shared_helper4_site(&mut self, f: *const u8, pc: usize, ops: i64, succs: &[usize]) -> Option<Block> {
+        self.shared_branching_site(f, Kind::Helper4, pc, Some(ops), succs)
+    }
+
+    fn shared_branching_site(&mut self, f: *const u8, kind: Kind, pc: usize, ops: Option<i64>, succs: &[usize]) -> Option<Block> {
+        debug_assert!(matches!(succs.len(), 1 | 2));
         let blocks: Vec<_> = succs.iter().map(|&s| self.after_helper(s)).collect();
-        let (shared, route) = self.shared_slow(jit_step as *const u8, 1);
+        let (shared, route) = self.shared_slow(f, kind);
         let word = site_word(pc, succs[0], route)?;
         self.shared_routes(shared, blocks);
         Some(self.cold_block(|t| {
-            let w = t.iconst(word);
-            t.b.ins().jump(shared, &[BlockArg::Value(w)]);
+            let mut args = Vec::new();
+            if let Some(ops) = ops {
+                args.push(BlockArg::Value(t.iconst(ops)));
+            }
+            args.push(BlockArg::Value(t.iconst(word)));
+            t.b.ins().jump(shared, &args);
         }))
     }
 
@@ -89,7 +117,7 @@ impl Translator<'_, '_> {
     /// word cannot hold its numbers.
     pub(super) fn shared_fast_site(&mut self, f: *const u8, pc: usize, ops: i64) -> Option<Block> {
         let next = self.after_helper(pc + 1);
-        let (shared, route) = self.shared_slow(f, 2);
+        let (shared, route) = self.shared_slow(f, Kind::Fast);
         let word = site_word(pc, 0, route)?;
         self.shared_routes(shared, vec![next]);
         Some(self.cold_block(|t| {
@@ -100,16 +128,18 @@ impl Translator<'_, '_> {
     }
 
     /// Helper `f`'s shared block (made on first use) and its next route index.
-    fn shared_slow(&mut self, f: *const u8, nparams: usize) -> (Block, usize) {
-        if let Some(s) = self.shared.iter().find(|s| s.helper == f) {
+    fn shared_slow(&mut self, f: *const u8, kind: Kind) -> (Block, usize) {
+        if let Some(s) = self.shared.iter().find(|s| s.helper == f && s.kind == kind) {
             return (s.block, s.routes.len());
         }
         let block = self.b.create_block();
         self.b.set_cold_block(block);
+        // The operand word first (but for `jit_step`), then the site's word.
+        let nparams = if kind == Kind::Step { 1 } else { 2 };
         for _ in 0..nparams {
             self.b.append_block_param(block, types::I64);
         }
-        self.shared.push(SharedSlow { helper: f, block, routes: Vec::new() });
+        self.shared.push(SharedSlow { helper: f, kind, block, routes: Vec::new() });
         (block, 0)
     }
 
@@ -206,8 +236,16 @@ impl Translator<'_, '_> {
             let word = *params.last().expect("every shared block takes a word");
             let pcv = self.b.ins().band_imm_u(word, 0xff_ffff);
             let route = self.b.ins().ushr_imm_u(word, 48);
-            let index = if s.helper == jit_step as *const u8 {
-                let r = self.call_helper_with(s.helper, pcv);
+            let index = if s.kind != Kind::Fast {
+                let r = if s.kind == Kind::Step {
+                    self.call_helper_with(s.helper, pcv)
+                } else {
+                    let fp = self.iconst(s.helper as i64);
+                    let proto = self.iconst(self.p as *const Proto as i64);
+                    let call = self.b.ins().call_indirect(self.call, fp, &[self.state, params[0], proto, pcv]);
+                    self.forget_pinned_read();
+                    self.b.inst_results(call)[0]
+                };
                 self.check_status(r);
                 let next = self.b.ins().ushr_imm_u(r, 8);
                 let first = self.b.ins().ushr_imm_u(word, 24);
