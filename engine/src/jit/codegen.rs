@@ -352,7 +352,8 @@ struct Translator<'a, 'b> {
     shared: Vec<shared::SharedSlow>,
     shared_call: Option<shared::SharedCall>,
     /// Tier 1, per pc: whether only the instruction before can continue
-    /// there (no branch, jump or re-entry does). An instruction that runs
+    /// there (no branch, jump or re-entry does), and the instruction there
+    /// is a plain register write that makes no block. An instruction that runs
     /// straight through into such a pc shares its block with it (see
     /// `jump`): a block costs Cranelift far more than an instruction.
     falls_into: Vec<bool>,
@@ -454,7 +455,11 @@ impl<'a, 'b> Translator<'a, 'b> {
         };
         if t.shares_slow_paths() {
             let targets = super::liveness::jump_targets(p);
-            t.falls_into = (0..p.code.len()).map(|pc| !targets[pc] && entries[pc] == NOT_RESUMED).collect();
+            // Only into an instruction that makes no block of its own: the
+            // builder cannot leave a half-built block to build a cold one.
+            let plain =
+                |op: &Op| matches!(op, Op::Move { .. } | Op::LoadK { .. } | Op::LoadInt { .. } | Op::LoadNil { .. } | Op::LoadBool { .. });
+            t.falls_into = (0..p.code.len()).map(|pc| !targets[pc] && entries[pc] == NOT_RESUMED && plain(&p.code[pc])).collect();
         }
         // Before the dispatch: which resume points need a stub depends on it.
         t.tick_regions = t.deferring_loops();
