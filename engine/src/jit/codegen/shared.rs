@@ -45,7 +45,7 @@ enum Kind {
 pub(super) struct SharedSlow {
     helper: *const u8,
     kind: Kind,
-    /// Takes the site's word (see `site_word`), and for a fast helper
+    /// Takes the site's word (see `site_word`), and but for `jit_step`
     /// first its operand word.
     block: Block,
     /// Where control goes on, by dispatch index. Each site has indices of
@@ -69,8 +69,9 @@ pub(super) struct SharedCall {
 }
 
 /// A site's word: its pc (bits 0..24), the first pc it may continue at
-/// (24..48: a `jit_step` site continues at its second route exactly when
-/// the helper reports another pc) and its first route (48..64).
+/// (24..48: a site whose helper reports its successor continues at its
+/// second route exactly when the helper reports another pc) and its
+/// first route (48..64).
 fn site_word(pc: usize, first: usize, route: usize) -> Option<i64> {
     (pc < 1 << 24 && first < 1 << 24 && route < 1 << 16).then_some((pc | first << 24 | route << 48) as i64)
 }
@@ -86,7 +87,6 @@ impl Translator<'_, '_> {
     /// the instruction chose (one or two pcs); None if the site's word
     /// cannot hold its numbers.
     pub(super) fn shared_step_site(&mut self, pc: usize, succs: &[usize]) -> Option<Block> {
-        debug_assert!(matches!(succs.len(), 1 | 2));
         self.shared_branching_site(jit_step as *const u8, Kind::Step, pc, None, succs)
     }
 
@@ -98,10 +98,9 @@ impl Translator<'_, '_> {
 
     fn shared_branching_site(&mut self, f: *const u8, kind: Kind, pc: usize, ops: Option<i64>, succs: &[usize]) -> Option<Block> {
         debug_assert!(matches!(succs.len(), 1 | 2));
+        let word = site_word(pc, succs[0], self.next_route(f, kind))?;
         let blocks: Vec<_> = succs.iter().map(|&s| self.after_helper(s)).collect();
-        let (shared, route) = self.shared_slow(f, kind);
-        let word = site_word(pc, succs[0], route)?;
-        self.shared_routes(shared, blocks);
+        let shared = self.shared_slow(f, kind, blocks);
         Some(self.cold_block(|t| {
             let mut args = Vec::new();
             if let Some(ops) = ops {
@@ -116,10 +115,9 @@ impl Translator<'_, '_> {
     /// shared path, which then continues at `pc + 1`; None if the site's
     /// word cannot hold its numbers.
     pub(super) fn shared_fast_site(&mut self, f: *const u8, pc: usize, ops: i64) -> Option<Block> {
+        let word = site_word(pc, 0, self.next_route(f, Kind::Fast))?;
         let next = self.after_helper(pc + 1);
-        let (shared, route) = self.shared_slow(f, Kind::Fast);
-        let word = site_word(pc, 0, route)?;
-        self.shared_routes(shared, vec![next]);
+        let shared = self.shared_slow(f, Kind::Fast, vec![next]);
         Some(self.cold_block(|t| {
             let opsv = t.iconst(ops);
             let w = t.iconst(word);
@@ -127,10 +125,17 @@ impl Translator<'_, '_> {
         }))
     }
 
-    /// Helper `f`'s shared block (made on first use) and its next route index.
-    fn shared_slow(&mut self, f: *const u8, kind: Kind) -> (Block, usize) {
-        if let Some(s) = self.shared.iter().find(|s| s.helper == f && s.kind == kind) {
-            return (s.block, s.routes.len());
+    /// The route index the next site of helper `f` gets.
+    fn next_route(&self, f: *const u8, kind: Kind) -> usize {
+        self.shared.iter().find(|s| s.helper == f && s.kind == kind).map_or(0, |s| s.routes.len())
+    }
+
+    /// Helper `f`'s shared block (made on first use), with a site's
+    /// `routes` added (their indices start at `next_route`).
+    fn shared_slow(&mut self, f: *const u8, kind: Kind, routes: Vec<Block>) -> Block {
+        if let Some(s) = self.shared.iter_mut().find(|s| s.helper == f && s.kind == kind) {
+            s.routes.extend(routes);
+            return s.block;
         }
         let block = self.b.create_block();
         self.b.set_cold_block(block);
@@ -139,13 +144,8 @@ impl Translator<'_, '_> {
         for _ in 0..nparams {
             self.b.append_block_param(block, types::I64);
         }
-        self.shared.push(SharedSlow { helper: f, kind, block, routes: Vec::new() });
-        (block, 0)
-    }
-
-    fn shared_routes(&mut self, block: Block, routes: Vec<Block>) {
-        let s = self.shared.iter_mut().find(|s| s.block == block).expect("made by shared_slow");
-        s.routes.extend(routes);
+        self.shared.push(SharedSlow { helper: f, kind, block, routes });
+        block
     }
 
     /// Tier 1 `Call`, its slow ways shared (see the module doc). The site
